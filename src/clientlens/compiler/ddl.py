@@ -1,0 +1,44 @@
+"""Dialect-neutral DDL for the canonical tables, rendered by sqlglot per engine."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from clientlens.model.tables import MONEY_PRECISION, MONEY_SCALE, ColumnType, Table
+
+SQL_TYPES: dict[ColumnType, str] = {
+    ColumnType.TEXT: "VARCHAR",
+    ColumnType.INTEGER: "BIGINT",
+    ColumnType.DECIMAL: f"DECIMAL({MONEY_PRECISION}, {MONEY_SCALE})",
+    ColumnType.DATE: "DATE",
+    ColumnType.TIMESTAMP: "TIMESTAMP",
+    ColumnType.BOOLEAN: "BOOLEAN",
+}
+
+
+def data_type(column_type: ColumnType) -> exp.DataType:
+    return exp.DataType.build(SQL_TYPES[column_type])
+
+
+def create_table(table: Table, dialect: str, *, name: str | None = None,
+                 if_not_exists: bool = True, primary_key: bool = False) -> str:
+    """CREATE TABLE for a canonical table.
+
+    Primary keys are off by default: the importer enforces uniqueness itself
+    and an index on a 50-million-row fact table costs more than it gives.
+    """
+    cols = []
+    for col in table.columns:
+        constraints = []
+        if col.required:
+            constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
+        if primary_key and col.name == table.primary_key:
+            constraints.append(exp.ColumnConstraint(kind=exp.PrimaryKeyColumnConstraint()))
+        cols.append(exp.ColumnDef(this=exp.to_identifier(col.name), kind=data_type(col.type),
+                                  constraints=constraints))
+    create = exp.Create(
+        this=exp.Schema(this=exp.to_table(name or table.name), expressions=cols),
+        kind="TABLE",
+        exists=if_not_exists,
+    )
+    return create.sql(dialect=dialect)

@@ -1,0 +1,66 @@
+"""What every engine adapter provides, and what it declares it can do.
+
+Adapters are thin: they run SQL that the compiler rendered for their sqlglot
+dialect. Capabilities are data, checked at compile time (see
+``compiler.plan.check_capabilities``), so an unsupported feature is a named
+error before anything runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+# Features a compiled plan may need; an engine lists the ones it supports.
+FEATURES = frozenset({
+    "aggregate_filter",   # SUM(x) FILTER (WHERE ...)
+    "count_distinct",
+    "date_arithmetic",    # days_between, date literals
+    "decimal",            # exact DECIMAL(18, 2) money
+    "median",
+    "parquet_export",
+})
+
+
+class Engine(ABC):
+    """An engine runs compiled SQL over the canonical tables."""
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]  # a sqlglot dialect name
+    capabilities: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def execute(self, sql: str, params: list[Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table: ...
+
+    @abstractmethod
+    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]: ...
+
+    @abstractmethod
+    def table_columns(self, table: str) -> list[str] | None:
+        """Column names of a table, or None when it does not exist."""
+
+    @abstractmethod
+    def replace_rows(self, table: str, where_sql: str, select_sql: str) -> int:
+        """In one transaction: delete rows matching ``where_sql`` and insert ``select_sql``.
+
+        Creates ``table`` from the select when it does not exist yet. Readers see
+        either the old rows or the new ones, never a mix.
+        """
+
+    @abstractmethod
+    def export(self, select_sql: str, path: str, fmt: str) -> None:
+        """Write the result of a query to a CSV or Parquet file."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,89 @@
+"""DuckDB: the embedded default engine. Nothing to install beyond the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+import pyarrow as pa
+
+from clientlens.compiler.ddl import create_table
+from clientlens.engines.base import FEATURES, Engine
+from clientlens.model.errors import EngineError, WorkspaceError
+from clientlens.model.tables import TABLES
+
+
+class DuckDBEngine(Engine):
+    name: ClassVar[str] = "duckdb"
+    dialect: ClassVar[str] = "duckdb"
+    capabilities: ClassVar[frozenset[str]] = FEATURES
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False,
+                 memory_limit: str | None = None, threads: int | None = None,
+                 temp_directory: str | Path | None = None):
+        self.path = str(path)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        if temp_directory:
+            # Where DuckDB spills when a job is larger than memory_limit.
+            config["temp_directory"] = str(temp_directory)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            raise WorkspaceError(f"cannot open warehouse {self.path}: {e}") from e
+        if not read_only:
+            self.ensure_schema()
+
+    # -- schema -------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        for table in TABLES.values():
+            self.con.execute(create_table(table, self.dialect))
+
+    # -- running ------------------------------------------------------------
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        try:
+            self.con.execute(sql, params or [])
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+
+    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.execute(sql, params or []).to_arrow_table()
+
+    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def table_columns(self, table: str) -> list[str] | None:
+        rows = self.con.execute(
+            "select column_name from information_schema.columns "
+            "where table_name = ? and table_schema = current_schema() order by ordinal_position",
+            [table],
+        ).fetchall()
+        return [r[0] for r in rows] or None
+
+    def replace_rows(self, table: str, where_sql: str, select_sql: str) -> int:
+        con = self.con
+        con.execute("begin transaction")
+        try:
+            if self.table_columns(table) is None:
+                con.execute(f'create table "{table}" as {select_sql}')
+            else:
+                con.execute(f'delete from "{table}" where {where_sql}')
+                con.execute(f'insert into "{table}" by name {select_sql}')
+            (count,) = con.execute(f'select count(*) from "{table}" where {where_sql}').fetchone()
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        return int(count)
+
+    def export(self, select_sql: str, path: str, fmt: str) -> None:
+        options = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}[fmt]
+        escaped = path.replace("'", "''")
+        self.con.execute(f"copy ({select_sql}) to '{escaped}' {options}")
+
+    def close(self) -> None:
+        self.con.close()
