@@ -1,0 +1,206 @@
+"""Glossary + rulebook -> one dialect-neutral query (a sqlglot tree).
+
+The shape, for one as-of date:
+
+    WITH agg_accounts AS (SELECT customer_id, SUM(..) FILTER (WHERE ..) AS t1, ..
+                          FROM accounts WHERE opened_on <= :as_of GROUP BY customer_id),
+         agg_transactions AS (..), agg_interactions AS (..),
+         base AS (SELECT customers' columns, COALESCE(agg.t, default) ..
+                  FROM customers LEFT JOIN agg_* USING (customer_id)),
+         level_1 AS (SELECT *, <expression terms that need only base> FROM base),
+         level_2 ..
+    SELECT as_of, customer_id, CASE WHEN <rule 1> THEN 'id' .. ELSE 'default' END AS segment,
+           rulebook_version, <every term> FROM level_n WHERE <population>
+
+Each source table is read once, grouped once. Nothing here is engine-specific:
+an engine renders the tree in its own dialect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from clientlens.compiler.render import literal, render
+from clientlens.definitions.expressions import T, Expr
+from clientlens.definitions.glossary import (
+    Term, derived_column, evaluation_order, parameter_symbols, source_symbols,
+)
+from clientlens.definitions.rulebook import Definitions
+from clientlens.model.errors import UnsupportedFeature
+from clientlens.model.tables import ENTITY_KEY, ENTITY_TABLE, TABLES, ColumnType
+
+FIXED_COLUMNS = ("as_of", ENTITY_KEY, "segment", "rulebook_version")
+DECIMAL_RESULT = exp.DataType.build("DECIMAL(38, 2)")
+
+
+@dataclass
+class Plan:
+    query: exp.Select
+    as_of: dt.date
+    columns: list[str]
+    features: set[str] = field(default_factory=set)
+
+    def sql(self, dialect: str) -> str:
+        return self.query.sql(dialect=dialect)
+
+
+def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] | None = None,
+                 capabilities: frozenset[str] | None = None, engine: str = "") -> Plan:
+    """The profile query for ``as_of``; optionally only for some customers."""
+    features: set[str] = {"decimal"}
+    by_source: dict[str, list[Term]] = {}
+    for term in defs.terms.values():
+        if term.aggregate:
+            by_source.setdefault(term.aggregate.source, []).append(term)
+
+    ctes: list[tuple[str, exp.Select]] = []
+    for source, terms in by_source.items():
+        ctes.append((f"agg_{source}",
+                     _aggregate_cte(source, terms, defs, as_of, customer_ids, features)))
+
+    base = exp.select(exp.column(ENTITY_KEY, table="c"))
+    for term in defs.terms.values():
+        if term.column:
+            base = base.select(exp.alias_(exp.column(term.column, table="c"), term.name))
+        elif term.aggregate:
+            value: exp.Expression = exp.column(term.name, table=f"agg_{term.aggregate.source}")
+            if term.aggregate.default is not None:
+                value = exp.Coalesce(this=value, expressions=[literal(term.aggregate.default)])
+            base = base.select(exp.alias_(value, term.name))
+    base = base.from_(exp.alias_(exp.to_table(ENTITY_TABLE), "c", table=True))
+    for source in by_source:
+        base = base.join(exp.to_table(f"agg_{source}"), join_type="left",
+                         on=exp.column(ENTITY_KEY, table="c").eq(
+                             exp.column(ENTITY_KEY, table=f"agg_{source}")))
+    base = base.where(_event_filter(ENTITY_TABLE, as_of, table_alias="c"))
+    if customer_ids is not None:
+        base = base.where(exp.column(ENTITY_KEY, table="c").isin(
+            *[exp.Literal.string(c) for c in customer_ids]))
+    ctes.append(("base", base))
+
+    symbols = defs.symbols()
+
+    def resolve_term(name: str) -> exp.Expression:
+        sym = symbols[name]
+        if sym.kind == "parameter":
+            return literal(sym.value)
+        if name == "as_of":
+            return literal(as_of)
+        return exp.column(name)
+
+    def rendered(e: Expr) -> exp.Expression:
+        _note_features(e, features)
+        return render(e.tree, resolve=resolve_term, symbols=symbols, as_of=as_of)
+
+    previous = "base"
+    for i, level in enumerate(evaluation_order(defs.terms), start=1):
+        step = exp.select(exp.Star()).from_(previous)
+        for name in level:
+            step = step.select(exp.alias_(rendered(defs.terms[name].expression), name))
+        previous = f"level_{i}"
+        ctes.append((previous, step))
+
+    case = exp.Case()
+    for rule in defs.rules:
+        cond = exp.and_(*[rendered(c) for c in rule.conditions])
+        case = case.when(cond, exp.Literal.string(rule.id))
+    case = case.else_(exp.Literal.string(defs.default.id))
+
+    columns = [*FIXED_COLUMNS, *defs.terms]
+    final = exp.select(
+        exp.alias_(literal(as_of), "as_of"),
+        exp.column(ENTITY_KEY),
+        exp.alias_(case, "segment"),
+        exp.alias_(exp.Literal.string(defs.version), "rulebook_version"),
+        *[_output_column(t) for t in defs.terms.values()],
+    ).from_(previous)
+    if defs.population is not None:
+        final = final.where(rendered(defs.population))
+    for name, cte in ctes:
+        final = final.with_(name, as_=cte)
+
+    if capabilities is not None:
+        missing = sorted(features - capabilities)
+        if missing:
+            raise UnsupportedFeature(engine or "engine", ", ".join(missing))
+    return Plan(query=final, as_of=as_of, columns=columns, features=features)
+
+
+def _output_column(term: Term) -> exp.Expression:
+    col: exp.Expression = exp.column(term.name)
+    if term.type == T.DECIMAL:
+        # Sums widen decimals differently per engine; store one exact type.
+        col = exp.Cast(this=col, to=DECIMAL_RESULT)
+    return exp.alias_(col, term.name)
+
+
+def _event_filter(table: str, as_of: dt.date, table_alias: str | None = None
+                  ) -> exp.Expression:
+    """Only rows that existed on the as-of date."""
+    spec = TABLES[table]
+    col = exp.column(spec.event_time, table=table_alias)
+    if spec.column(spec.event_time).type == ColumnType.TIMESTAMP:
+        end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+        return exp.LT(this=col, expression=literal(end))
+    return exp.LTE(this=col, expression=literal(as_of))
+
+
+def _aggregate_cte(source: str, terms: list[Term], defs: Definitions, as_of: dt.date,
+                   customer_ids: list[str] | None, features: set[str]) -> exp.Select:
+    symbols = source_symbols(source, defs.parameters)
+    params = parameter_symbols(defs.parameters)
+    derived = TABLES[source].derived
+
+    def resolve(name: str) -> exp.Expression:
+        if name == "as_of":
+            return literal(as_of)
+        if name in params:
+            return literal(params[name].value)
+        if name in derived:
+            d = derived_column(source, name, defs.parameters)
+            _note_features(d, features)
+            return exp.Paren(this=render(d.tree, resolve=resolve, symbols=symbols, as_of=as_of))
+        return exp.column(name)
+
+    def r(e: Expr) -> exp.Expression:
+        _note_features(e, features)
+        return render(e.tree, resolve=resolve, symbols=symbols, as_of=as_of)
+
+    select = exp.select(exp.column(ENTITY_KEY))
+    for term in terms:
+        agg = term.aggregate
+        assert agg is not None
+        of = r(agg.of) if agg.of else None
+        fn: exp.Expression
+        if agg.function in ("count", "exists"):
+            fn = exp.Count(this=exp.Star())
+        elif agg.function == "count_distinct":
+            fn = exp.Count(this=exp.Distinct(expressions=[of]))
+            features.add("count_distinct")
+        elif agg.function == "avg":
+            fn = exp.Avg(this=exp.Cast(this=of, to=exp.DataType.build("DOUBLE")))
+        else:
+            fn = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[agg.function](this=of)
+        if agg.where is not None:
+            fn = exp.Filter(this=fn, expression=exp.Where(this=r(agg.where)))
+            features.add("aggregate_filter")
+        if agg.function == "exists":
+            fn = exp.GT(this=fn, expression=exp.Literal.number(0))
+        if agg.function == "sum" and term.type == T.DECIMAL:
+            fn = exp.Cast(this=fn, to=DECIMAL_RESULT)
+        select = select.select(exp.alias_(fn, term.name))
+    select = select.from_(source).where(_event_filter(source, as_of))
+    if customer_ids is not None:
+        select = select.where(exp.column(ENTITY_KEY).isin(
+            *[exp.Literal.string(c) for c in customer_ids]))
+    return select.group_by(exp.column(ENTITY_KEY))
+
+
+def _note_features(e: Expr, features: set[str]) -> None:
+    for node in e.tree.find_all(exp.Anonymous, exp.Cast):
+        features.add("date_arithmetic")
+        del node
+        break

@@ -1,0 +1,149 @@
+"""The rulebook compiled to Python once: one customer's segment without an engine query.
+
+Input is a customer's base term values (aggregates and customer columns, as the
+engine's base step computes them); the compiled function fills in expression
+terms level by level, then the population and the segment, exactly as the SQL
+plan does. Explanations evaluate each condition separately.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from clientlens.compiler.pyeval import PySource, compile_expression, compile_function
+from clientlens.definitions.expressions import Expr, conjuncts, literal_value
+from clientlens.definitions.glossary import evaluation_order
+from clientlens.definitions.rulebook import Definitions, Rule
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    text: str
+    holds: bool | None  # None: unknown because a term is empty (NULL)
+    values: dict[str, Any]  # terms the condition reads, with their values
+    need: str | None  # what would have to change, for a failed comparison
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    matched: bool
+    conditions: list[ConditionResult]
+
+
+class CompiledRulebook:
+    """Evaluate segments in-process. Build once, call many times."""
+
+    def __init__(self, defs: Definitions):
+        self.defs = defs
+        symbols = defs.symbols()
+        src = PySource(symbols)
+        sources: dict[str, str] = {}
+        for level in evaluation_order(defs.terms):
+            for name in level:
+                sources[name] = src.source(defs.terms[name].expression.tree)
+        if defs.population is not None:
+            sources["__population__"] = src.source(defs.population.tree)
+        case = repr(defs.default.id)
+        for rule in reversed(defs.rules):
+            cond = " and ".join(f"({src.source(c.tree)}) is True" for c in rule.conditions)
+            case = f"({rule.id!r} if {cond} else {case})"
+        sources["__segment__"] = case
+        self._fn = compile_function(sources, src.consts)
+        self._symbols = symbols
+        self._conditions: dict[int, Any] = {}
+
+    def evaluate(self, base: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+        """All terms plus ``segment`` and ``in_population`` for one customer."""
+        v = dict(base)
+        v["as_of"] = as_of
+        self._fn(v)
+        v["segment"] = v.pop("__segment__")
+        v["in_population"] = v.pop("__population__", True) is True
+        return v
+
+    def explain_rules(self, values: dict[str, Any]) -> list[RuleResult]:
+        """Each rule in order with each condition's outcome, up to the first match."""
+        results = []
+        for rule in self.defs.rules:
+            conds = []
+            for cond in rule.conditions:
+                for part in conjuncts(cond.tree):
+                    conds.append(self._condition(part, cond, values))
+            matched = all(c.holds is True for c in conds)
+            results.append(RuleResult(rule, matched, conds))
+            if matched:
+                break
+        return results
+
+    def _condition(self, tree: exp.Expression, parent: Expr, values: dict[str, Any]
+                   ) -> ConditionResult:
+        key = id(tree)
+        fn = self._conditions.get(key)
+        if fn is None:
+            fn = self._conditions[key] = compile_expression(tree, self._symbols)
+        holds = fn(values)
+        names = sorted({c.name for c in tree.find_all(exp.Column)})
+        shown = {n: values.get(n) for n in names
+                 if self._symbols[n].kind == "term"}
+        need = None if holds is True else self._need(tree, values)
+        text = tree.sql(dialect="duckdb").replace(" AND ", " and ").replace(" OR ", " or ")
+        return ConditionResult(text=text if parent.text != text else parent.text,
+                               holds=holds, values=shown, need=need)
+
+    def _need(self, tree: exp.Expression, values: dict[str, Any]) -> str | None:
+        """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons."""
+        ops = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "=",
+               exp.NEQ: "<>"}
+        node = tree.unnest() if isinstance(tree, exp.Paren) else tree
+        if isinstance(node, exp.Not) and isinstance(node.this, exp.Column):
+            return f"needs {node.this.name} to be false; has {fmt(values.get(node.this.name))}"
+        if isinstance(node, exp.Column):
+            return f"needs {node.name} to be true; has {fmt(values.get(node.name))}"
+        if type(node) in ops and isinstance(node.this, exp.Column):
+            name = node.this.name
+            target = self._value_of(node.expression, values)
+            if target is _UNKNOWN:
+                return None
+            right = node.expression.sql()
+            shown = fmt(target) if right == fmt(target) or not isinstance(
+                node.expression, exp.Column) else f"{fmt(target)} ({right})"
+            return f"needs {name} {ops[type(node)]} {shown}; has {fmt(values.get(name))}"
+        return None
+
+    def _value_of(self, node: exp.Expression, values: dict[str, Any]) -> Any:
+        if isinstance(node, exp.Column):
+            sym = self._symbols[node.name]
+            return sym.value if sym.kind == "parameter" else values.get(node.name)
+        try:
+            return literal_value(node)
+        except Exception:  # noqa: BLE001 - anything not a plain literal
+            return _UNKNOWN
+
+
+_UNKNOWN = object()
+
+
+def fmt(value: Any) -> str:
+    """A value as staff read it: thousands separators, 'empty' for NULL."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    try:
+        from decimal import Decimal
+
+        if isinstance(value, Decimal):
+            return f"{value:,.2f}".replace(".00", "") if value == value.to_integral() \
+                else f"{value:,.2f}"
+    except (ValueError, TypeError):
+        pass
+    return str(value)

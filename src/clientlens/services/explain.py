@@ -1,0 +1,85 @@
+"""Why is this customer in this segment? And what would move them up?
+
+For one customer and as-of date: the rule that matched with every condition's
+actual term values, and for each higher-priority rule that did not match, the
+conditions that failed and what would have to change ("status: needs
+balance_total >= 1,500,000; has 1,120,000").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from clientlens.compiler.plan import compile_plan
+from clientlens.compiler.pyplan import CompiledRulebook, RuleResult
+from clientlens.definitions.rulebook import Definitions, Rule
+from clientlens.engines.base import Engine
+from clientlens.model.errors import NotFoundError, did_you_mean
+from clientlens.services.segmentation import profile_row
+
+
+@dataclass(frozen=True)
+class Explanation:
+    customer_id: str
+    as_of: dt.date
+    segment: str
+    segment_rule: Rule
+    rulebook_version: str
+    source: str  # "stored profile" or "computed now"
+    note: str | None
+    rules: list[RuleResult]  # rules tried, in order, up to and including the match
+    terms: dict[str, Any]
+
+    @property
+    def matched(self) -> RuleResult | None:
+        return next((r for r in self.rules if r.matched), None)
+
+
+def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of: dt.date,
+                     compiled: CompiledRulebook | None = None) -> Explanation:
+    """Explain one customer's segment on ``as_of`` (a Python API and the CLI's backend)."""
+    compiled = compiled or CompiledRulebook(defs)
+    row = profile_row(engine, customer_id, as_of)
+    note = None
+    source = "stored profile"
+    if row is not None and row.get("rulebook_version") != defs.version:
+        note = (f"the stored profile was made with rulebook {row.get('rulebook_version')}; "
+                f"explained with the current rulebook {defs.version}")
+        row = None
+    if row is None:
+        plan = compile_plan(defs, as_of, customer_ids=[customer_id],
+                            capabilities=engine.capabilities, engine=engine.name)
+        rows = engine.fetch_arrow(plan.sql(engine.dialect)).to_pylist()
+        if not rows:
+            raise NotFoundError(_why_missing(engine, customer_id, as_of))
+        row = rows[0]
+        source = "computed now"
+    terms = {name: row.get(name) for name in defs.terms}
+    values = compiled.evaluate(terms, as_of)
+    rules = compiled.explain_rules(values)
+    segment = row["segment"]
+    by_id = {s.id: s for s in defs.segments}
+    if segment not in by_id:
+        raise NotFoundError(f"segment '{segment}' of the stored profile is not in the rulebook")
+    return Explanation(customer_id=customer_id, as_of=as_of, segment=segment,
+                       segment_rule=by_id[segment], rulebook_version=defs.version,
+                       source=source, note=note, rules=rules, terms=values)
+
+
+def _why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:
+    rows = engine.fetch_all(
+        "select registered_on, customer_type from customers where customer_id = ?",
+        [customer_id])
+    if not rows:
+        close = engine.fetch_all(
+            "select customer_id from customers order by jaro_winkler_similarity(customer_id, ?) "
+            "desc limit 1", [customer_id]) if engine.name == "duckdb" else []
+        hint = did_you_mean(customer_id, [c[0] for c in close])
+        return f"unknown customer '{customer_id}'.{hint}"
+    registered_on, customer_type = rows[0]
+    if registered_on is not None and registered_on > as_of:
+        return f"customer '{customer_id}' registered on {registered_on}, after {as_of}"
+    return (f"customer '{customer_id}' ({customer_type}) is outside the rulebook's population "
+            "and has no segment")

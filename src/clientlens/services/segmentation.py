@@ -1,0 +1,144 @@
+"""The nightly job: one profile row per customer per as-of date, stored and summarised.
+
+Profiles live in the warehouse table ``profiles`` (as_of, customer_id, segment,
+rulebook_version, then every glossary term). A run replaces its as-of date's
+rows in one transaction: readers see the previous snapshot or the new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clientlens.compiler.plan import compile_plan
+from clientlens.compiler.render import literal
+from clientlens.definitions.expressions import T
+from clientlens.definitions.rulebook import Definitions
+from clientlens.engines.base import Engine
+from clientlens.model.errors import ClientlensError, NotFoundError
+
+PROFILES = "profiles"
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    segment: str
+    label: str
+    customers: int
+    share: float
+    means: dict[str, float | None]  # mean of each money term
+
+
+@dataclass(frozen=True)
+class RunResult:
+    as_of: dt.date
+    rulebook_version: str
+    customers: int
+    seconds: float
+    summary: list[SegmentRow]
+
+
+def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
+                     money_unit: str = "RUB") -> RunResult:
+    """Compute and store the profile snapshot for ``as_of``."""
+    started = time.perf_counter()
+    plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
+    _add_missing_columns(engine, defs)
+    where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"
+    count = engine.replace_rows(PROFILES, where, plan.sql(engine.dialect))
+    seconds = time.perf_counter() - started
+    return RunResult(as_of=as_of, rulebook_version=defs.version, customers=count,
+                     seconds=seconds, summary=segment_summary(engine, defs, as_of,
+                                                              money_unit=money_unit))
+
+
+def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
+    """A glossary that gained terms adds columns; older snapshots keep NULL there."""
+    from clientlens.compiler.plan import DECIMAL_RESULT
+
+    existing = engine.table_columns(PROFILES)
+    if existing is None:
+        return
+    sql_types = {T.INTEGER: "BIGINT", T.DECIMAL: DECIMAL_RESULT.sql(engine.dialect),
+                 T.NUMBER: "DOUBLE", T.BOOLEAN: "BOOLEAN", T.DATE: "DATE",
+                 T.TIMESTAMP: "TIMESTAMP", T.TEXT: "VARCHAR"}
+    for name, term in defs.terms.items():
+        if name not in existing:
+            engine.execute(f'alter table {PROFILES} add column "{name}" {sql_types[term.type]}')
+
+
+def latest_as_of(engine: Engine) -> dt.date:
+    if engine.table_columns(PROFILES) is None:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    (value,) = engine.fetch_all(f"select max(as_of) from {PROFILES}")[0]
+    if value is None:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    return value
+
+
+def _check_as_of(engine: Engine, as_of: dt.date) -> None:
+    if engine.table_columns(PROFILES) is None:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    rows = engine.fetch_all(f"select count(*) from {PROFILES} where as_of = ?", [as_of])
+    if rows[0][0] == 0:
+        dates = engine.fetch_all(f"select distinct as_of from {PROFILES} order by 1 desc limit 5")
+        known = ", ".join(str(d[0]) for d in dates) or "none"
+        raise NotFoundError(f"no profiles for {as_of}; dates run: {known}")
+
+
+def money_terms(defs: Definitions, unit: str) -> list[str]:
+    return [n for n, t in defs.terms.items() if t.type == T.DECIMAL and t.unit == unit]
+
+
+def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
+                    money_unit: str = "RUB") -> list[SegmentRow]:
+    """Customers, share and mean balances per segment, in rulebook order."""
+    _check_as_of(engine, as_of)
+    money = [m for m in money_terms(defs, money_unit)
+             if m in (engine.table_columns(PROFILES) or [])]
+    means = "".join(f', avg("{m}")' for m in money)
+    rows = engine.fetch_all(
+        f"select segment, count(*){means} from {PROFILES} where as_of = ? group by segment",
+        [as_of])
+    total = sum(r[1] for r in rows) or 1
+    by_id = {r[0]: r for r in rows}
+    labels = {s.id: s.labels.en for s in defs.segments}
+    order = [s.id for s in defs.segments] + sorted(set(by_id) - set(labels))
+    out = []
+    for seg in order:
+        row = by_id.get(seg)
+        count = row[1] if row else 0
+        out.append(SegmentRow(
+            segment=seg, label=labels.get(seg, seg + " (not in current rulebook)"),
+            customers=count, share=count / total,
+            means={m: (float(row[2 + i]) if row and row[2 + i] is not None else None)
+                   for i, m in enumerate(money)}))
+    return out
+
+
+def export_profiles(engine: Engine, as_of: dt.date, path: Path, fmt: str | None = None
+                    ) -> Path:
+    """Write one as-of date's profiles to CSV or Parquet (by extension unless ``fmt``)."""
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    if fmt not in ("csv", "parquet"):
+        raise ClientlensError(f"cannot export to '{path.name}': use a .csv or .parquet file")
+    _check_as_of(engine, as_of)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    # Written beside the target and renamed, so a failed export leaves no half file.
+    engine.export(f"select * from {PROFILES} where as_of = "
+                  f"{literal(as_of).sql(dialect=engine.dialect)} order by customer_id",
+                  str(tmp), fmt)
+    tmp.replace(path)
+    return path
+
+
+def profile_row(engine: Engine, customer_id: str, as_of: dt.date) -> dict | None:
+    if engine.table_columns(PROFILES) is None:
+        return None
+    table = engine.fetch_arrow(
+        f"select * from {PROFILES} where customer_id = ? and as_of = ?", [customer_id, as_of])
+    rows = table.to_pylist()
+    return rows[0] if rows else None

@@ -1,0 +1,123 @@
+"""A workspace: a folder a user owns, with settings, definitions and the warehouse.
+
+    my-bank/
+      clientlens.yaml        settings (engine, warehouse, base currency, ...)
+      definitions/           glossary.yaml, rulebook.yaml  (edit these)
+      warehouse.duckdb       the embedded warehouse
+      exports/               files written by `export`
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource,
+)
+
+from clientlens.definitions.rulebook import Definitions, load_definitions
+from clientlens.engines.base import Engine
+from clientlens.engines.registry import engine_class
+from clientlens.model.errors import WorkspaceError
+
+SETTINGS_FILE = "clientlens.yaml"
+DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+
+
+class Settings(BaseSettings):
+    """Workspace settings; environment variables CLIENTLENS_<NAME> override the file."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIENTLENS_", extra="forbid")
+
+    engine: str = "duckdb"
+    warehouse: str = "warehouse.duckdb"
+    base_currency: str = "RUB"
+    memory_limit: str | None = None  # e.g. "4GB"; DuckDB spills to disk past it
+    threads: int | None = None
+
+    @field_validator("base_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("must be a 3-letter ISO 4217 code such as RUB")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings
+
+
+class Workspace:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        settings_path = self.root / SETTINGS_FILE
+        if not settings_path.is_file():
+            raise WorkspaceError(f"{self.root} is not a clientlens workspace (no {SETTINGS_FILE});"
+                                 f" create one with: clientlens init {self.root}")
+        try:
+            source = YamlConfigSettingsSource(Settings, yaml_file=settings_path)
+            values: dict[str, Any] = source()
+            self.settings = Settings(**values)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise WorkspaceError(f"{settings_path}: {where}: {err['msg']}") from None
+        except Exception as e:  # YAML syntax errors come in several types
+            raise WorkspaceError(f"{settings_path}: {e}") from None
+
+    @property
+    def definitions_dir(self) -> Path:
+        return self.root / "definitions"
+
+    @property
+    def exports_dir(self) -> Path:
+        path = self.root / "exports"
+        path.mkdir(exist_ok=True)
+        return path
+
+    @property
+    def warehouse_path(self) -> Path:
+        path = Path(self.settings.warehouse)
+        return path if path.is_absolute() else self.root / path
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        return load_definitions(self.definitions_dir)
+
+    def engine(self, *, read_only: bool = False) -> Engine:
+        cls = engine_class(self.settings.engine)
+        if self.settings.engine == "duckdb":
+            return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
+                       memory_limit=self.settings.memory_limit, threads=self.settings.threads,
+                       temp_directory=self.root / ".spill")
+        return cls(self.settings)  # type: ignore[call-arg]
+
+
+def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
+    """Create a workspace with the bank's default definitions."""
+    root = Path(root)
+    if (root / SETTINGS_FILE).exists() and not force:
+        raise WorkspaceError(f"{root} is already a workspace; use --force to reset its "
+                             "definitions to the defaults")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "definitions").mkdir(exist_ok=True)
+    for name in ("glossary.yaml", "rulebook.yaml"):
+        shutil.copyfile(DEFAULTS / name, root / "definitions" / name)
+    if not (root / SETTINGS_FILE).exists():
+        (root / SETTINGS_FILE).write_text(
+            "# clientlens workspace settings; CLIENTLENS_<NAME> environment variables override.\n"
+            "engine: duckdb              # the embedded default; nothing else to install\n"
+            "warehouse: warehouse.duckdb # relative to this folder\n"
+            "base_currency: RUB\n"
+            "# memory_limit: 4GB         # DuckDB spills to disk beyond this\n"
+            "# threads: 2\n", encoding="utf-8")
+    return Workspace(root)
