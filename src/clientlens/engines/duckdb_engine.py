@@ -51,7 +51,7 @@ class DuckDBEngine(Engine):
             raise EngineError(f"duckdb: {e}") from e
 
     def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
