@@ -44,6 +44,9 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
                      money_unit: str = "RUB") -> RunResult:
     """Compute and store the profile snapshot for ``as_of``."""
     started = time.perf_counter()
+    if not engine.fetch_all("select count(*) from customers")[0][0]:
+        raise ClientlensError("the warehouse has no customers yet: import the bank's exports "
+                              "first (clientlens import)")
     plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
     _add_missing_columns(engine, defs)
     where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"

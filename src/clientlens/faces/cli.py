@@ -1,0 +1,315 @@
+"""The command line: Typer + Rich over ``clientlens.services.jobs``. No business logic here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clientlens.model.errors import ClientlensError
+from clientlens.services import jobs
+
+app = typer.Typer(
+    name="clientlens",
+    help="Customer segmentation and relationship engine for retail banks.\n\n"
+         "Quick start: clientlens demo demo-bank",
+    no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
+)
+out = Console()
+err = Console(stderr=True)
+
+Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
+                                         help="Workspace folder.", show_default=True)]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ClientlensError(f"--as-of '{value}' is not a date like 2026-10-31") from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("."),
+         force: Annotated[bool, typer.Option(help="Reset definitions to the defaults.")] = False
+         ) -> None:
+    """Create a workspace with the bank's default dictionary and rulebook.
+
+    Example: `clientlens init my-bank`
+    """
+    ws = jobs.init(path, force=force)
+    out.print(f"Workspace ready at [bold]{ws.root}[/]. Edit {ws.definitions_dir}/, then "
+              f"`clientlens import -w {ws.root} <exports>`.")
+
+
+@app.command()
+def check(workspace: Workspace = Path(".")) -> None:
+    """Check the glossary and rulebook; list every problem with file and line.
+
+    Example: `clientlens check -w my-bank`
+    """
+    defs = jobs.check(workspace).definitions
+    out.print(f"OK: {len(defs.terms)} terms, {len(defs.parameters)} parameters, "
+              f"{len(defs.segments)} segments; rulebook version {defs.version}")
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="Files, or folders of files named "
+                                                     "like the tables.")],
+    workspace: Workspace = Path("."),
+    table: Annotated[str | None, typer.Option(help="Target table; default from the name.")]
+    = None,
+    encoding: Annotated[str, typer.Option(help="auto, utf-8 or cp1251.")] = "auto",
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter; default detected.")]
+    = None,
+    decimal_comma: Annotated[bool | None, typer.Option(
+        "--decimal-comma/--decimal-point", help="Decimal separator; default: comma when "
+                                                "the delimiter is ';'.")] = None,
+    force: Annotated[bool, typer.Option(help="Import even a file imported before.")] = False,
+) -> None:
+    """Import CSV or Parquet exports; bad rows go to quarantine with the reason.
+
+    Examples:
+
+    * `clientlens import -w my-bank exports/` (customers.csv, accounts.csv, ...)
+    * `clientlens import -w my-bank --table accounts --encoding cp1251 branch.csv`
+    """
+    with err.status("importing...") as status:
+        reports = jobs.import_files(workspace, files, table=table, encoding=encoding,
+                                    delimiter=delimiter, decimal_comma=decimal_comma,
+                                    force=force, progress=lambda m: status.update(m))
+    _print_imports(reports)
+    if any(r.rows_quarantined for r in reports):
+        out.print("Quarantined rows: `clientlens quarantine -w ...` lists them with reasons.")
+
+
+def _print_imports(reports: list) -> None:
+    t = Table(title="Import")
+    for col in ("table", "file", "read", "loaded", "updated", "quarantined", "note"):
+        t.add_column(col, justify="right" if col in ("read", "loaded", "updated",
+                                                     "quarantined") else "left")
+    for r in reports:
+        note = "already imported" if r.already_imported else \
+            "; ".join(f"{n}× {reason}" for reason, n in r.reasons.most_common(2))
+        t.add_row(r.table, Path(str(r.file)).name, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                  f"{r.rows_updated:,}", f"{r.rows_quarantined:,}", note)
+    out.print(t)
+
+
+@app.command()
+def quarantine(workspace: Workspace = Path("."),
+               limit: Annotated[int, typer.Option(help="Rows to show.")] = 20) -> None:
+    """List quarantined rows: file, row number and reason.
+
+    Example: `clientlens quarantine -w my-bank --limit 50`
+    """
+    from clientlens.services.workspace import Workspace as Ws
+
+    with Ws(workspace).engine() as engine:
+        if engine.table_columns("quarantine") is None:
+            out.print("No quarantine yet.")
+            return
+        rows = engine.fetch_all("select table_name, file, row_number, reason from quarantine "
+                                "order by file, row_number limit ?", [limit])
+    t = Table(title="Quarantine")
+    for col in ("table", "file", "row", "reason"):
+        t.add_column(col)
+    for table_name, file, row, reason in rows:
+        t.add_row(table_name, Path(file).name, str(row), reason)
+    out.print(t)
+
+
+@app.command()
+def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
+    """Segment every customer for the as-of date and store the profiles.
+
+    The as-of date defaults to the date of the newest transaction.
+
+    Example: `clientlens run -w my-bank --as-of 2026-10-31`
+    """
+    with err.status("segmenting customers..."):
+        result = jobs.run(workspace, _date(as_of))
+    out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
+              f"{result.rulebook_version} in {result.seconds:.1f} s")
+    _print_summary(result.as_of, result.summary)
+
+
+def _print_summary(as_of: dt.date, rows: list) -> None:
+    money = list(rows[0].means) if rows else []
+    shown = [m for m in ("balance_card", "balance_deposit", "balance_current", "balance_total")
+             if m in money] or money[:4]
+    t = Table(title=f"Segments on {as_of}")
+    t.add_column("segment")
+    t.add_column("label")
+    t.add_column("customers", justify="right")
+    t.add_column("share", justify="right")
+    for m in shown:
+        t.add_column(f"mean {m}", justify="right")
+    for r in rows:
+        t.add_row(r.segment, r.label, f"{r.customers:,}", f"{r.share:.1%}",
+                  *[f"{r.means[m]:,.0f}" if r.means.get(m) is not None else "—"
+                    for m in shown])
+    out.print(t)
+
+
+@app.command()
+def summary(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
+    """Show the segment table of a stored run (default: the latest).
+
+    Example: `clientlens summary -w my-bank`
+    """
+    date, rows = jobs.summary(workspace, _date(as_of))
+    _print_summary(date, rows)
+
+
+@app.command()
+def explain(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
+            workspace: Workspace = Path("."), as_of: AsOf = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False
+            ) -> None:
+    """Why a customer is in their segment, and what would move them to a higher rule.
+
+    Example: `clientlens explain C0000042 -w my-bank`
+    """
+    from clientlens.compiler.pyplan import fmt
+
+    x = jobs.explain(workspace, customer_id, _date(as_of))
+    if as_json:
+        out.print_json(json.dumps(_explanation_dict(x), default=str, ensure_ascii=False))
+        return
+    out.print(f"[bold]{x.customer_id}[/] on {x.as_of}: segment [bold green]{x.segment}[/] "
+              f"({x.segment_rule.labels.en} / {x.segment_rule.labels.ru} / "
+              f"{x.segment_rule.labels.bg}); rulebook {x.rulebook_version}, {x.source}")
+    if x.note:
+        out.print(f"[yellow]note:[/] {x.note}")
+    for rr in x.rules:
+        mark = "[green]✓ matched[/]" if rr.matched else "[red]✗ not matched[/]"
+        out.print(f"\n[bold]{rr.rule.id}[/] {mark} — {rr.rule.description}")
+        for c in rr.conditions:
+            sign = "✓" if c.holds is True else "?" if c.holds is None else "✗"
+            values = ", ".join(f"{k} = {fmt(v)}" for k, v in c.values.items())
+            line = f"  {sign} {c.text}  [dim]({values})[/]"
+            if c.need and c.holds is not True:
+                line += f"\n      {rr.rule.id}: {c.need}"
+            out.print(line)
+    if x.matched is None:
+        out.print(f"\nNo rule matched: default segment [bold]{x.segment}[/].")
+
+
+def _explanation_dict(x: jobs.Explanation) -> dict:
+    return {
+        "customer_id": x.customer_id, "as_of": x.as_of, "segment": x.segment,
+        "rulebook_version": x.rulebook_version, "source": x.source, "note": x.note,
+        "rules": [{"segment": r.rule.id, "matched": r.matched,
+                   "conditions": [{"condition": c.text, "holds": c.holds, "values": c.values,
+                                   "needs": c.need} for c in r.conditions]} for r in x.rules],
+        "terms": {k: v for k, v in x.terms.items() if k not in ("in_population",)},
+    }
+
+
+@app.command()
+def export(target: Annotated[Path, typer.Argument(help=".csv or .parquet file")],
+           workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
+    """Write one date's profiles (segment, version, every term) to CSV or Parquet.
+
+    A bare file name goes to the workspace's exports/ folder.
+
+    Example: `clientlens export profiles.parquet -w my-bank --as-of 2026-10-31`
+    """
+    path = jobs.export(workspace, target, _date(as_of))
+    out.print(f"Wrote {path}")
+
+
+@app.command()
+def glossary(workspace: Workspace = Path("."),
+             format: Annotated[str, typer.Option("--format", "-f", help="md or html")] = "md",
+             lang: Annotated[str, typer.Option(help="en, ru or bg")] = "en",
+             output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                         help="File to write.")] = None
+             ) -> None:
+    """Render the dictionary of terms (словарь терминов) and the rules for staff.
+
+    Example: `clientlens glossary -w my-bank -f html -o dictionary.html`
+    """
+    text = jobs.dictionary(workspace, format, lang)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"Wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)create.")]
+         = Path("demo-bank"),
+         customers: Annotated[int, typer.Option(min=1, help="Customers to generate.")]
+         = 100_000,
+         seed: Annotated[int, typer.Option(help="Random seed; same seed, same bank.")] = 42,
+         as_of: Annotated[str, typer.Option("--as-of", help="As-of date of the demo.")]
+         = "2026-10-31") -> None:
+    """Generate a demo bank, import it, segment it, print and export the segment table.
+
+    Example: `clientlens demo demo-bank --customers 100000`
+    """
+    date = _date(as_of)
+    assert date is not None
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def on_progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        with err.status("importing...") as status:
+            reports, result = jobs.demo(path, customers=customers, seed=seed, as_of=date,
+                                        progress=on_progress,
+                                        import_progress=lambda m: status.update(m))
+    _print_imports(reports)
+    out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
+              f"{result.rulebook_version} in {result.seconds:.1f} s")
+    _print_summary(result.as_of, result.summary)
+    out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet. "
+              f"Try: clientlens explain -w {path} C0000001")
+
+
+def main() -> None:
+    """Entry point: user errors print one message and exit 1; bugs keep their traceback."""
+    try:
+        app(standalone_mode=False)
+    except ClientlensError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

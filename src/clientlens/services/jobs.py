@@ -1,0 +1,134 @@
+"""The Python API: everything the CLI does, as plain functions over a workspace path.
+
+For notebooks and schedulers::
+
+    from clientlens.services import jobs
+    jobs.init("my-bank")
+    jobs.import_files("my-bank", ["exports/customers.csv", "exports/accounts.csv"])
+    result = jobs.run("my-bank", as_of=date(2026, 10, 31))
+    why = jobs.explain("my-bank", "C0000042")
+    jobs.export("my-bank", "profiles.parquet")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from clientlens.model.errors import ClientlensError
+from clientlens.services.explain import Explanation, explain_customer
+from clientlens.services.segmentation import (
+    RunResult, export_profiles, latest_as_of, run_segmentation, segment_summary,
+)
+from clientlens.services.workspace import Workspace, init_workspace
+
+Progress = Callable[[str, int, int], None]
+
+
+def init(path: str | Path, *, force: bool = False) -> Workspace:
+    """Create a workspace with the bank's default glossary and rulebook."""
+    return init_workspace(path, force=force)
+
+
+def check(path: str | Path) -> Workspace:
+    """Load and check the workspace's definitions; raises DefinitionError listing problems."""
+    ws = Workspace(path)
+    ws.definitions  # noqa: B018 - loading is the check
+    return ws
+
+
+def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | None = None,
+                 encoding: str = "auto", delimiter: str | None = None,
+                 decimal_comma: bool | None = None, force: bool = False,
+                 progress: Callable[[str], None] | None = None) -> list:
+    """Import files (or folders of files named like the tables) into the warehouse."""
+    from clientlens.services.importer import import_directory, import_file, table_for_file
+
+    ws = Workspace(path)
+    reports = []
+    with ws.engine() as engine:
+        options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
+                   "base_currency": ws.settings.base_currency, "progress": progress,
+                   "force": force}
+        for item in files:
+            item = Path(item)
+            if item.is_dir():
+                reports.extend(import_directory(engine, item, **options))
+            else:
+                name = table or table_for_file(item)
+                reports.append(import_file(engine, name, item, **options))
+    return reports
+
+
+def default_as_of(path: str | Path) -> dt.date:
+    """The date of the newest transaction in the warehouse, else today."""
+    ws = Workspace(path)
+    with ws.engine() as engine:
+        rows = engine.fetch_all("select cast(max(ts) as date) from transactions")
+    return rows[0][0] or dt.date.today()
+
+
+def run(path: str | Path, as_of: dt.date | None = None) -> RunResult:
+    """Segment every customer for ``as_of`` and store the profile snapshot."""
+    ws = Workspace(path)
+    defs = ws.definitions
+    as_of = as_of or default_as_of(path)
+    with ws.engine() as engine:
+        return run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
+
+
+def summary(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
+    ws = Workspace(path)
+    with ws.engine() as engine:
+        as_of = as_of or latest_as_of(engine)
+        return as_of, segment_summary(engine, ws.definitions, as_of,
+                                      money_unit=ws.settings.base_currency)
+
+
+def explain(path: str | Path, customer_id: str, as_of: dt.date | None = None) -> Explanation:
+    """Why the customer is in their segment, and what would move them up."""
+    ws = Workspace(path)
+    with ws.engine() as engine:
+        as_of = as_of or latest_as_of(engine)
+        return explain_customer(engine, ws.definitions, customer_id, as_of)
+
+
+def export(path: str | Path, target: str | Path, as_of: dt.date | None = None) -> Path:
+    """Write one date's profiles to a .csv or .parquet file."""
+    ws = Workspace(path)
+    target = Path(target)
+    if not target.is_absolute() and target.parent == Path("."):
+        target = ws.exports_dir / target
+    with ws.engine() as engine:
+        as_of = as_of or latest_as_of(engine)
+        return export_profiles(engine, as_of, target)
+
+
+def dictionary(path: str | Path, fmt: str = "md", lang: str = "en") -> str:
+    """The dictionary of terms (словарь терминов) as Markdown or HTML."""
+    from clientlens.services.dictionary import render_dictionary
+
+    if fmt not in ("md", "html"):
+        raise ClientlensError(f"unknown format '{fmt}': use md or html")
+    return render_dictionary(Workspace(path).definitions, fmt=fmt, lang=lang)
+
+
+def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
+         as_of: dt.date = dt.date(2026, 10, 31), bad_rows: int = 5,
+         progress: Progress | None = None,
+         import_progress: Callable[[str], None] | None = None) -> tuple[list, RunResult]:
+    """Generate a demo bank, import it, segment it, export the profiles."""
+    from clientlens.services.demo_bank import generate_bank
+
+    root = Path(path)
+    ws = init_workspace(root, force=True)
+    data_dir = root / "demo-data"
+    generate_bank(data_dir, customers=customers, seed=seed, as_of=as_of, bad_rows=bad_rows,
+                  progress=progress)
+    reports = import_files(root, [data_dir], force=True, progress=import_progress)
+    result = run(root, as_of)
+    export(root, "profiles.csv", as_of)
+    export(root, "profiles.parquet", as_of)
+    del ws
+    return reports, result
