@@ -1,0 +1,215 @@
+"""Benchmark: the nightly job vs a hand-written DuckDB query of the same result.
+
+    .venv/bin/python bench/nightly.py --customers 1000000
+
+Generates (once, cached under bench/out/) a demo bank, loads it into a DuckDB
+warehouse, then in the same run, alternating, times:
+
+- engine: clientlens's compiled plan, stored as the profile snapshot, plus the
+  segment summary (``run_segmentation``);
+- hand: bench/hand_written.sql (CREATE TABLE AS) plus the same summary query.
+
+Each job runs in a fresh child process so its peak memory (max RSS) is its own.
+The two results are compared row by row. Then one customer's segment is
+evaluated in-process (rules compiled to Python once) for a sample of customers:
+median and p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+AS_OF = dt.date(2026, 10, 31)
+
+
+def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
+    from clientlens.engines.duckdb_engine import DuckDBEngine
+    from clientlens.model.tables import TABLES
+    from clientlens.services.demo_bank import generate_bank
+
+    data = OUT / f"data-{customers}"
+    warehouse = OUT / f"warehouse-{customers}.duckdb"
+    if not (data / ".done").exists():
+        t0 = time.perf_counter()
+        generate_bank(data, customers=customers, seed=seed, as_of=AS_OF, fmt="parquet",
+                      progress=lambda step, done, total: print(
+                          f"\r  generating {step}: {done:,}/{total:,}", end="", flush=True))
+        (data / ".done").touch()
+        print(f"\n  generated in {time.perf_counter() - t0:.1f} s")
+    if not warehouse.exists():
+        t0 = time.perf_counter()
+        tmp = warehouse.with_suffix(".loading")
+        tmp.unlink(missing_ok=True)
+        engine = DuckDBEngine(tmp)
+        for name, table in TABLES.items():
+            files = sorted(data.glob(f"{name}*.parquet"))
+            cols = ", ".join(table.column_names)
+            engine.execute(f"insert into {name} select {cols} from read_parquet("
+                           f"{[str(f) for f in files]})")
+        engine.close()
+        tmp.rename(warehouse)
+        print(f"  loaded into {warehouse.name} in {time.perf_counter() - t0:.1f} s")
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    sizes = {name: con.execute(f"select count(*) from {name}").fetchone()[0]
+             for name in TABLES}
+    con.close()
+    return warehouse, sizes
+
+
+def child(job: str, warehouse: str) -> None:
+    """Runs one job and prints its seconds as JSON (in a child process)."""
+    from clientlens.engines.duckdb_engine import DuckDBEngine
+
+    engine = DuckDBEngine(warehouse, threads=os.cpu_count())
+    t0 = time.perf_counter()
+    if job == "engine":
+        from clientlens.definitions.rulebook import load_definitions
+        from clientlens.services.segmentation import run_segmentation
+        from clientlens.services.workspace import DEFAULTS
+
+        result = run_segmentation(engine, load_definitions(DEFAULTS), AS_OF)
+        rows = result.customers
+    else:
+        sql = (HERE / "hand_written.sql").read_text().format(
+            as_of=AS_OF, window_start=AS_OF - dt.timedelta(days=89),
+            next_day=AS_OF + dt.timedelta(days=1),
+            complaint_start=AS_OF - dt.timedelta(days=364))
+        engine.execute(sql)
+        engine.fetch_all("select segment, count(*), avg(balance_card), avg(balance_deposit), "
+                         "avg(balance_current), avg(balance_total) from profiles_hand "
+                         "group by segment")
+        rows = engine.fetch_all("select count(*) from profiles_hand")[0][0]
+    seconds = time.perf_counter() - t0
+    engine.close()
+    print(json.dumps({"seconds": seconds, "rows": rows}))
+
+
+def timed_child(job: str, warehouse: Path) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", job, str(warehouse)],
+                            stdout=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    stdout = proc.stdout.read().decode() if proc.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{job} job failed")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def compare(warehouse: Path) -> int:
+    """Rows that differ between the engine's profiles and the hand-written result."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    cols = [c for c in (r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_name = 'profiles_hand'"
+    ).fetchall()) if c != "as_of"]
+    col_sql = ", ".join(f'"{c}"' for c in cols)
+    diff = con.execute(
+        f"select count(*) from ((select {col_sql} from profiles where as_of = ? "
+        f"except all select {col_sql} from profiles_hand) union all "
+        f"(select {col_sql} from profiles_hand except all "
+        f"select {col_sql} from profiles where as_of = ?))", [AS_OF, AS_OF]).fetchone()[0]
+    con.close()
+    return diff
+
+
+def in_process_latency(warehouse: Path, sample: int) -> dict:
+    import duckdb
+
+    from clientlens.compiler.pyplan import CompiledRulebook
+    from clientlens.definitions.rulebook import load_definitions
+    from clientlens.services.workspace import DEFAULTS
+
+    defs = load_definitions(DEFAULTS)
+    compiled = CompiledRulebook(defs)
+    base_terms = [n for n, t in defs.terms.items() if t.kind != "expression"]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute(
+        f"select segment, {', '.join(base_terms)} from profiles where as_of = ? "
+        f"using sample {sample} rows (reservoir, 7)", [AS_OF]).fetchall()
+    con.close()
+    bases = [(r[0], dict(zip(base_terms, r[1:], strict=True))) for r in rows]
+    for _, base in bases[:200]:  # warm up
+        compiled.evaluate(base, AS_OF)
+    times = []
+    mismatches = 0
+    clock = time.perf_counter_ns
+    for expected, base in bases:
+        t0 = clock()
+        out = compiled.evaluate(base, AS_OF)
+        times.append(clock() - t0)
+        mismatches += out["segment"] != expected
+    times.sort()
+    return {"customers": len(times), "median_us": statistics.median(times) / 1000,
+            "p99_us": times[int(len(times) * 0.99) - 1] / 1000, "mismatches": mismatches}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each job, alternating")
+    parser.add_argument("--sample", type=int, default=20_000,
+                        help="customers for the in-process latency")
+    parser.add_argument("--child", nargs=2, metavar=("JOB", "WAREHOUSE"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    OUT.mkdir(exist_ok=True)
+    command = "python bench/nightly.py " + " ".join(sys.argv[1:])
+    print(f"$ {command}")
+    warehouse, sizes = prepare(args.customers, args.seed)
+    print("data: " + ", ".join(f"{n}={c:,}" for n, c in sizes.items()))
+    runs: dict[str, list[dict]] = {"engine": [], "hand": []}
+    for i in range(args.repeat):
+        for job in ("hand", "engine") if i % 2 else ("engine", "hand"):
+            r = timed_child(job, warehouse)
+            runs[job].append(r)
+            print(f"  run {i + 1} {job:6s} {r['seconds']:7.2f} s  peak {r['peak_mb']:7.0f} MB")
+    diff = compare(warehouse)
+    engine_s = statistics.median(r["seconds"] for r in runs["engine"])
+    hand_s = statistics.median(r["seconds"] for r in runs["hand"])
+    latency = in_process_latency(warehouse, args.sample)
+    report = {
+        "command": command, "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(), "data": sizes,
+        "engine_seconds_median": engine_s, "hand_seconds_median": hand_s,
+        "ratio_engine_to_hand": engine_s / hand_s,
+        "engine_peak_mb": max(r["peak_mb"] for r in runs["engine"]),
+        "hand_peak_mb": max(r["peak_mb"] for r in runs["hand"]),
+        "rows_differing": diff, "in_process": latency, "runs": runs,
+    }
+    print(f"\nnightly job, {sizes['customers']:,} customers / {sizes['accounts']:,} accounts / "
+          f"{sizes['transactions']:,} transactions, {os.cpu_count()} cores")
+    print(f"  engine (compiled plan): {engine_s:.2f} s median, peak "
+          f"{report['engine_peak_mb']:.0f} MB")
+    print(f"  hand-written SQL:       {hand_s:.2f} s median, peak "
+          f"{report['hand_peak_mb']:.0f} MB")
+    print(f"  ratio engine/hand:      {report['ratio_engine_to_hand']:.2f}x")
+    print(f"  rows differing:         {diff}")
+    print(f"  one customer in-process: median {latency['median_us']:.1f} us, p99 "
+          f"{latency['p99_us']:.1f} us over {latency['customers']:,} customers "
+          f"({latency['mismatches']} segment mismatches)")
+    path = OUT / f"nightly-{args.customers}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"  written to {path.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
