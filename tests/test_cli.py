@@ -1,0 +1,117 @@
+"""The command line as a user meets it: real processes, exit codes, files written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from clientlens.services.workspace import Workspace, init_workspace
+
+AS_OF = "2026-10-31"
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "clientlens.faces.cli", *args],
+                          capture_output=True, text=True, env={"COLUMNS": "200",
+                                                               "PATH": "/usr/bin:/bin"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "bank"
+    ws = init_workspace(root)
+    with ws.engine() as engine:
+        engine.execute("""insert into customers values
+            ('C1', 'Иванова Мария Петровна', 'retail', date '2019-03-01', date '1960-05-02',
+             'Казань', 40000, true, 2006, false, null, null),
+            ('C2', 'Петров Пётр', 'retail', date '2018-01-01', null, 'Москва', null, null,
+             null, null, null, null),
+            ('B1', 'ООО Ромашка', 'business', date '2018-01-01', null, 'Москва', null, null,
+             null, null, null, null)""")
+        engine.execute("""insert into accounts values
+            ('A1', 'C1', 'deposit', 'term', null, 'RUB', date '2020-01-01', null, 1120000,
+             1120000),
+            ('A2', 'C2', 'card', 'debit', null, 'RUB', date '2019-01-01', date '2025-01-01',
+             5000, 5000)""")
+    return root
+
+
+def test_run_explain_export_round_trip(workspace: Path) -> None:
+    run = cli("run", "-w", str(workspace), "--as-of", AS_OF)
+    assert "2 customers segmented" in run.stdout  # the business customer is not segmented
+    assert "investor" in run.stdout and "loyal" in run.stdout
+
+    why = cli("explain", "C1", "-w", str(workspace), "--as-of", AS_OF)
+    assert "segment investor" in why.stdout
+    assert "needs balance_total >= 1,500,000 (status_min_balance); has 1,120,000" in why.stdout
+
+    cli("export", "profiles.parquet", "-w", str(workspace), "--as-of", AS_OF)
+    table = pq.read_table(workspace / "exports" / "profiles.parquet").to_pylist()
+    by_id = {r["customer_id"]: r for r in table}
+    assert by_id["C1"]["segment"] == "investor"
+    assert by_id["C2"]["segment"] == "loyal"
+    version = Workspace(workspace).definitions.version
+    assert {r["rulebook_version"] for r in table} == {version}
+    assert not list((workspace / "exports").glob("*.partial"))
+
+
+def test_rerunning_a_date_replaces_its_snapshot(workspace: Path) -> None:
+    cli("run", "-w", str(workspace), "--as-of", AS_OF)
+    cli("run", "-w", str(workspace), "--as-of", AS_OF)
+    cli("run", "-w", str(workspace), "--as-of", "2026-09-30")
+    with Workspace(workspace).engine() as engine:
+        counts = dict(engine.fetch_all("select as_of::varchar, count(*) from profiles "
+                                       "group by all"))
+    assert counts == {AS_OF: 2, "2026-09-30": 2}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "-w", "/nonexistent/ws"), "is not a clientlens workspace"),
+    (("run", "--as-of", "2026-13-01"), "is not a date"),
+    (("explain", "C999"), "unknown customer 'C999'"),
+    (("explain", "B1", "--as-of", AS_OF), "outside the rulebook's population"),
+    (("export", "profiles.xlsx", "--as-of", AS_OF), "use a .csv or .parquet file"),
+    (("export", "profiles.csv", "--as-of", "2020-01-01"), "no profiles for 2020-01-01"),
+])
+def test_user_errors_are_one_line_and_non_zero(workspace: Path, args: tuple, message: str
+                                               ) -> None:
+    cli("run", "-w", str(workspace), "--as-of", AS_OF)
+    if "-w" not in args:
+        args = (*args, "-w", str(workspace))
+    proc = cli(*args, check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_broken_rulebook_lists_every_problem_with_lines(workspace: Path) -> None:
+    rulebook = workspace / "definitions" / "rulebook.yaml"
+    text = rulebook.read_text(encoding="utf-8")
+    text = text.replace("balance_total >= status_min_balance", "balanse_total >= status_min")
+    text = text.replace("when: is_deposit_only", "when: open_deposits + 1")
+    rulebook.write_text(text, encoding="utf-8")
+    proc = cli("check", "-w", str(workspace), check=False)
+    assert proc.returncode == 1
+    assert "2 problems" in proc.stderr
+    assert "Did you mean 'balance_total'?" in proc.stderr
+    assert "rulebook.yaml:" in proc.stderr and "boolean is needed" in proc.stderr
+    # Nothing ran: no snapshot was written with a broken rulebook.
+    proc = cli("run", "-w", str(workspace), "--as-of", AS_OF, check=False)
+    assert proc.returncode == 1
+    with Workspace(workspace).engine() as engine:
+        assert engine.table_columns("profiles") is None
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("init", "check", "import", "quarantine", "run", "summary", "explain",
+                    "export", "glossary", "demo"):
+        proc = cli(command, "--help")
+        assert "Example" in proc.stdout, command
