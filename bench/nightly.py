@@ -33,9 +33,10 @@ AS_OF = dt.date(2026, 10, 31)
 
 
 def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
+    from clientlens.services.demo_bank import generate_bank
+
     from clientlens.engines.duckdb_engine import DuckDBEngine
     from clientlens.model.tables import TABLES
-    from clientlens.services.demo_bank import generate_bank
 
     data = OUT / f"data-{customers}"
     warehouse = OUT / f"warehouse-{customers}.duckdb"

@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from clientlens.compiler.render import literal, render
-from clientlens.definitions.expressions import T, Expr
+from clientlens.definitions.expressions import Expr, T
 from clientlens.definitions.glossary import (
-    Term, derived_column, evaluation_order, parameter_symbols, source_symbols,
+    Term,
+    derived_column,
+    evaluation_order,
+    parameter_symbols,
+    source_symbols,
 )
 from clientlens.definitions.rulebook import Definitions
 from clientlens.model.errors import UnsupportedFeature

@@ -19,7 +19,11 @@ from pathlib import Path
 from clientlens.model.errors import ClientlensError
 from clientlens.services.explain import Explanation, explain_customer
 from clientlens.services.segmentation import (
-    RunResult, export_profiles, latest_as_of, run_segmentation, segment_summary,
+    RunResult,
+    export_profiles,
+    latest_as_of,
+    run_segmentation,
+    segment_summary,
 )
 from clientlens.services.workspace import Workspace, init_workspace
 

@@ -16,7 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import (
-    BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource,
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
 )
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
