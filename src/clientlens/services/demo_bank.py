@@ -317,7 +317,7 @@ def _branch_export(out_dir: Path, customers: int, as_of: dt.date) -> Path:
     other = f"C{min(2, customers):08d}"
     header = ACCOUNT_COLS.replace(" ", "").split(",")
     rows = [
-        ["B0000001", owner, "deposit", "term", "DEP-GROW", "RUB", "01.03.2024", "",
+        ["B0000001", owner, "deposit", "term", "Вклад «Рост»", "RUB", "01.03.2024", "",
          "1 250 000,50", ""],
         ["B0000002", other, "card", "debit", "CARD-DEBIT", "RUB", "15.06.2023", "",
          "12 345,67", "12 345,67"],
