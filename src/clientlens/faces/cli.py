@@ -102,15 +102,20 @@ def import_(
 
 def _print_imports(reports: list) -> None:
     t = Table(title="Import")
-    for col in ("table", "file", "read", "loaded", "updated", "quarantined", "note"):
-        t.add_column(col, justify="right" if col in ("read", "loaded", "updated",
+    for col in ("file", "table", "read", "new", "updated", "quarantined"):
+        t.add_column(col, justify="right" if col in ("read", "new", "updated",
                                                      "quarantined") else "left")
     for r in reports:
-        note = "already imported" if r.already_imported else \
-            "; ".join(f"{n}× {reason}" for reason, n in r.reasons.most_common(2))
-        t.add_row(r.table, Path(str(r.file)).name, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                  f"{r.rows_updated:,}", f"{r.rows_quarantined:,}", note)
+        if r.already_imported:
+            t.add_row(Path(str(r.file)).name, r.table, "already imported", "", "", "")
+            continue
+        t.add_row(Path(str(r.file)).name, r.table, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                  f"{r.rows_updated:,}", f"{r.rows_quarantined:,}")
     out.print(t)
+    for r in reports:
+        for reason, n in r.reasons.most_common():
+            out.print(f"  quarantined in {Path(str(r.file)).name}: {n:,} × {reason}",
+                      highlight=False)
 
 
 @app.command()
@@ -129,7 +134,7 @@ def quarantine(workspace: Workspace = Path("."),
         rows = engine.fetch_all("select table_name, file, row_number, reason from quarantine "
                                 "order by file, row_number limit ?", [limit])
     t = Table(title="Quarantine")
-    for col in ("table", "file", "row", "reason"):
+    for col in ("table", "file", "line/row", "reason"):
         t.add_column(col)
     for table_name, file, row, reason in rows:
         t.add_row(table_name, Path(file).name, str(row), reason)
@@ -155,15 +160,14 @@ def _print_summary(as_of: dt.date, rows: list) -> None:
     money = list(rows[0].means) if rows else []
     shown = [m for m in ("balance_card", "balance_deposit", "balance_current", "balance_total")
              if m in money] or money[:4]
-    t = Table(title=f"Segments on {as_of}")
+    t = Table(title=f"Segments on {as_of} (mean balances, base currency)")
     t.add_column("segment")
-    t.add_column("label")
     t.add_column("customers", justify="right")
     t.add_column("share", justify="right")
     for m in shown:
-        t.add_column(f"mean {m}", justify="right")
+        t.add_column(m.removeprefix("balance_"), justify="right")
     for r in rows:
-        t.add_row(r.segment, r.label, f"{r.customers:,}", f"{r.share:.1%}",
+        t.add_row(r.segment, f"{r.customers:,}", f"{r.share:.1%}",
                   *[f"{r.means[m]:,.0f}" if r.means.get(m) is not None else "—"
                     for m in shown])
     out.print(t)
@@ -286,8 +290,8 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
-    out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet. "
-              f"Try: clientlens explain -w {path} C0000001")
+    out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
+              f"Try: clientlens explain -w {path} C00000001")
 
 
 def main() -> None:

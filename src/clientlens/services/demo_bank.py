@@ -8,7 +8,8 @@ need no more memory than a hundred thousand.
 Archetypes (shares of customers): registered prospects without products 1%,
 new 8%, departed (all accounts closed) 7%, deposit-only investors 8%, social
 (pension card) 12%, salary project 30%, mixed 34%. About 7% of customers are
-dormant (no transactions for half a year) and about 6% affluent (total balances mostly over 1.5 million).
+dormant (no transactions for half a year) and about 6% affluent (balances
+mostly over 1.5 million).
 """
 
 from __future__ import annotations
