@@ -11,6 +11,7 @@ they can be quarantined rather than lost.
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import tempfile
 from dataclasses import dataclass
@@ -112,6 +113,11 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str,
     if not header.strip():
         raise ImportFileError(f"{path}: the file is empty or has no header line")
     delim = delimiter or _detect_delimiter(header, path)
+    # DuckDB renames a repeated header (x -> x_1); a repeated column is the user's mistake.
+    names = [n.strip().lower() for n in next(csv.reader([header], delimiter=delim))]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ImportFileError(f"{path}: column '{repeated[0]}' appears twice in the header")
     try:
         con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
         con.execute(
@@ -122,8 +128,9 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str,
     except duckdb.Error as e:
         raise ImportFileError(f"{path}: cannot read as CSV ({_first(e)})") from None
     rejects = [(int(line), f"line cannot be read: {msg}", raw or "") for line, msg, raw in
-               con.execute("select line, error_message, csv_line from reject_errors "
-                           "order by line").fetchall()]
+               # DuckDB logs one error per surplus column; a line is one row to quarantine.
+               con.execute("select line, min(error_message), min(csv_line) from reject_errors "
+                           "group by line order by line").fetchall()]
     return Staged("stage", _normalised_columns(con, path), rejects, enc, delim, False)
 
 
