@@ -112,8 +112,8 @@ Who is segmented: `{{ population | cell }}`.
 |---|---|---|---|---|---|---|
 {% for v in rules -%}
 | {{ v.number }} | `{{ v.rule.id }}` | {{ v.rule.labels.en | cell }} \
-| {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} | {% for c in v.conditions %}`{{ c | cell }}`\
-{% if not loop.last %}<br>{% endif %}{% endfor %} | {{ v.rule.description | cell }} |
+| {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
+| {% for c in v.conditions %}`{{ c | cell }}`{% if not loop.last %}<br>{% endif %}{% endfor %} | {{ v.rule.description | cell }} |
 {% endfor %}
 ## Parameters
 
