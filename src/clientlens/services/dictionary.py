@@ -113,7 +113,7 @@ Who is segmented: `{{ population | cell }}`.
 {% for v in rules -%}
 | {{ v.number }} | `{{ v.rule.id }}` | {{ v.rule.labels.en | cell }} \
 | {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
-| {% for c in v.conditions %}`{{ c | cell }}`{% if not loop.last %}<br>{% endif %}{% endfor %} | {{ v.rule.description | cell }} |
+| {{ v.conditions | codes }} | {{ v.rule.description | cell }} |
 {% endfor %}
 ## Parameters
 
@@ -207,5 +207,6 @@ def render_dictionary(defs: Definitions, fmt: str = "md", lang: str = "en") -> s
     env = jinja2.Environment(autoescape=fmt == "html", trim_blocks=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["cell"] = _md_cell
+    env.filters["codes"] = lambda items: "<br>".join(f"`{_md_cell(i)}`" for i in items)
     template = env.from_string(HTML if fmt == "html" else MARKDOWN)
     return template.render(**_context(defs, lang))
