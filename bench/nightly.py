@@ -30,13 +30,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 AS_OF = dt.date(2026, 10, 31)
+MEMORY_LIMIT: str | None = None
 
 
 def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
-    from clientlens.services.demo_bank import generate_bank
-
     from clientlens.engines.duckdb_engine import DuckDBEngine
     from clientlens.model.tables import TABLES
+    from clientlens.services.demo_bank import generate_bank
 
     data = OUT / f"data-{customers}"
     warehouse = OUT / f"warehouse-{customers}.duckdb"
@@ -69,11 +69,12 @@ def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
     return warehouse, sizes
 
 
-def child(job: str, warehouse: str) -> None:
-    """Runs one job and prints its seconds as JSON (in a child process)."""
+def child(job: str, warehouse: str, memory_limit: str | None) -> None:
+    """Runs one job and prints its seconds and peak memory as JSON (in a child process)."""
     from clientlens.engines.duckdb_engine import DuckDBEngine
 
-    engine = DuckDBEngine(warehouse, threads=os.cpu_count())
+    engine = DuckDBEngine(warehouse, threads=os.cpu_count(), memory_limit=memory_limit,
+                          temp_directory=OUT / "spill")
     t0 = time.perf_counter()
     if job == "engine":
         from clientlens.definitions.rulebook import load_definitions
@@ -94,19 +95,27 @@ def child(job: str, warehouse: str) -> None:
         rows = engine.fetch_all("select count(*) from profiles_hand")[0][0]
     seconds = time.perf_counter() - t0
     engine.close()
-    print(json.dumps({"seconds": seconds, "rows": rows}))
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": _own_peak_mb()}))
+
+
+def _own_peak_mb() -> float:
+    """This process's peak RSS. (ru_maxrss of a child is useless here: Linux keeps the
+    parent's peak across fork and exec, and the parent may just have generated data.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed_child(job: str, warehouse: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", job, str(warehouse)],
-                            stdout=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stdout = proc.stdout.read().decode() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", job, str(warehouse),
+                             MEMORY_LIMIT or ""], stdout=subprocess.PIPE)
+    stdout, _ = proc.communicate()
+    if proc.returncode != 0:
         raise SystemExit(f"{job} job failed")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result["peak_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
+    return json.loads(stdout.decode().strip().splitlines()[-1])
 
 
 def compare(warehouse: Path) -> int:
@@ -166,12 +175,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each job, alternating")
     parser.add_argument("--sample", type=int, default=20_000,
                         help="customers for the in-process latency")
-    parser.add_argument("--child", nargs=2, metavar=("JOB", "WAREHOUSE"),
+    parser.add_argument("--memory-limit", default=None,
+                        help="DuckDB memory_limit for both jobs, e.g. 1.5GB (default: DuckDB's "
+                             "own, 80%% of RAM)")
+    parser.add_argument("--child", nargs=3, metavar=("JOB", "WAREHOUSE", "LIMIT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        job, warehouse, limit = args.child
+        child(job, warehouse, limit or None)
         return
+    global MEMORY_LIMIT
+    MEMORY_LIMIT = args.memory_limit
     OUT.mkdir(exist_ok=True)
     command = "python bench/nightly.py " + " ".join(sys.argv[1:])
     print(f"$ {command}")
@@ -188,7 +203,8 @@ def main() -> None:
     hand_s = statistics.median(r["seconds"] for r in runs["hand"])
     latency = in_process_latency(warehouse, args.sample)
     report = {
-        "command": command, "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": command, "memory_limit": MEMORY_LIMIT,
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "data": sizes,
         "engine_seconds_median": engine_s, "hand_seconds_median": hand_s,
         "ratio_engine_to_hand": engine_s / hand_s,

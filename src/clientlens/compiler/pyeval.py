@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from clientlens.compiler.render import window_bounds
-from clientlens.definitions.expressions import T, Symbol, literal_value, type_of
+from clientlens.definitions.expressions import Symbol, T, literal_value, type_of
 
 Values = Mapping[str, Any]
 
@@ -273,7 +273,8 @@ class PySource:
         if isinstance(parent, exp.Div):
             return out
         if T.NUMBER in types:
-            return [f"_float({o})" if t == T.DECIMAL else o for o, t in zip(out, types, strict=True)]
+            return [f"_float({o})" if t == T.DECIMAL else o
+                    for o, t in zip(out, types, strict=True)]
         if T.TIMESTAMP in types and T.DATE in types:
             return [f"_ts({o})" if t == T.DATE else o for o, t in zip(out, types, strict=True)]
         return out

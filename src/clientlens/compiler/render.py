@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from sqlglot import exp
 
-from clientlens.definitions.expressions import T, Symbol, literal_value, type_of
+from clientlens.definitions.expressions import Symbol, T, literal_value, type_of
 
 Resolver = Callable[[str], exp.Expression]
 

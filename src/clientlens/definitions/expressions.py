@@ -21,7 +21,9 @@ from enum import StrEnum
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from clientlens.model.errors import ExpressionError, did_you_mean
 
@@ -44,6 +46,7 @@ TEMPORAL = (T.DATE, T.TIMESTAMP)
 MACROS = {"DAYS_BETWEEN": 2, "WITHIN_DAYS": 2}
 MAX_LENGTH = 4000
 MAX_DEPTH = 60
+_DIALECT = Dialect.get_or_raise("duckdb")
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,21 @@ def parse(text: str, symbols: Mapping[str, Symbol], *, expect: T | None = None) 
         raise ExpressionError("expression is empty")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
-    if "--" in text or "/*" in text or ";" in text:
-        # Comments and statement separators have no place in a condition.
-        raise ExpressionError("comments and ';' are not allowed in an expression")
+    try:
+        tokens = _DIALECT.tokenize(text)
+    except (ParseError, TokenError) as e:
+        raise ExpressionError(f"cannot parse '{text}': {_first_error(e)}") from None
+    for token in tokens:
+        # Statement separators and comments have no place in a condition (they may
+        # still appear inside string literals, which are single tokens).
+        if token.token_type == TokenType.SEMICOLON or token.comments:
+            raise ExpressionError("comments and ';' are not allowed in an expression")
     try:
         trees = sqlglot.parse(text, read="duckdb")
     except (ParseError, TokenError) as e:
         raise ExpressionError(f"cannot parse '{text}': {_first_error(e)}") from None
+    except RecursionError:
+        raise ExpressionError(f"'{text[:60]}...' is nested too deeply") from None
     if len(trees) != 1 or trees[0] is None:
         raise ExpressionError(f"'{text}' must be exactly one expression")
     tree = trees[0]
@@ -140,7 +151,9 @@ def _check_nodes(tree: exp.Expression, text: str, symbols: Mapping[str, Symbol],
         elif isinstance(node, exp.Cast):
             # Only typed literals: DATE '2024-01-01', TIMESTAMP '2024-01-01 10:00:00'.
             target = node.to.this
-            if target not in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP) or \
+            # sqlglot reads DuckDB's `timestamp '...'` as TIMESTAMPNTZ (no time zone).
+            if target not in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP,
+                              exp.DataType.Type.TIMESTAMPNTZ) or \
                     not (isinstance(node.this, exp.Literal) and node.this.is_string):
                 raise ExpressionError(f"'{node.sql()}' is not allowed; only date '...' and "
                                       "timestamp '...' literals may be written")

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from clientlens.definitions.common import (
-    Collector, Labels, Parameter, check_name, coerce_value, read_labels, read_text, read_type,
+    Collector,
+    Labels,
+    Parameter,
+    check_name,
+    coerce_value,
+    read_labels,
+    read_text,
+    read_type,
 )
 from clientlens.definitions.expressions import NUMERIC, Expr, Symbol, T, assignable, parse
 from clientlens.definitions.yamlsrc import Located

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from clientlens.definitions.common import (
-    Collector, Labels, Parameter, check_name, read_labels, read_parameters, read_text,
+    Collector,
+    Labels,
+    Parameter,
+    check_name,
+    read_labels,
+    read_parameters,
+    read_text,
 )
 from clientlens.definitions.expressions import Expr, Symbol, T, parse
 from clientlens.definitions.glossary import AS_OF, Term, load_terms, parameter_symbols

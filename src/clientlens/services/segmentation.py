@@ -52,9 +52,10 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"
     count = engine.replace_rows(PROFILES, where, plan.sql(engine.dialect))
     seconds = time.perf_counter() - started
+    # A run may segment nobody (e.g. everyone registered after the as-of date).
+    summary = segment_summary(engine, defs, as_of, money_unit=money_unit, require=False)
     return RunResult(as_of=as_of, rulebook_version=defs.version, customers=count,
-                     seconds=seconds, summary=segment_summary(engine, defs, as_of,
-                                                              money_unit=money_unit))
+                     seconds=seconds, summary=summary)
 
 
 def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
@@ -96,9 +97,10 @@ def money_terms(defs: Definitions, unit: str) -> list[str]:
 
 
 def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
-                    money_unit: str = "RUB") -> list[SegmentRow]:
+                    money_unit: str = "RUB", require: bool = True) -> list[SegmentRow]:
     """Customers, share and mean balances per segment, in rulebook order."""
-    _check_as_of(engine, as_of)
+    if require:
+        _check_as_of(engine, as_of)
     money = [m for m in money_terms(defs, money_unit)
              if m in (engine.table_columns(PROFILES) or [])]
     means = "".join(f', avg("{m}")' for m in money)

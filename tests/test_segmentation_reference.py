@@ -1,0 +1,210 @@
+"""The engine's segments and terms against a plain-Python reference, on random banks.
+
+Random banks stress NULLs, customers without accounts, business customers,
+customers registered after the as-of date, accounts opened after it or closed
+exactly on it, balances on the status threshold and a kopeck below, window
+boundaries to the second, and Cyrillic text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clientlens.compiler.pyplan import CompiledRulebook
+from clientlens.definitions.rulebook import load_definitions
+from clientlens.engines.duckdb_engine import DuckDBEngine
+from clientlens.model.tables import ACCOUNT_SUBTYPES, TABLES
+from clientlens.services.segmentation import run_segmentation
+from clientlens.services.workspace import DEFAULTS
+from tests.reference_bank import bank_profiles
+
+AS_OF = dt.date(2026, 10, 31)
+DEFS = load_definitions(DEFAULTS)
+PARAMS = {name: p.value for name, p in DEFS.parameters.items()}
+COMPILED = CompiledRulebook(DEFS)
+THRESHOLD = PARAMS["status_min_balance"]
+NEW_DAYS = PARAMS["new_customer_days"]
+
+
+def days(n: int) -> dt.date:
+    return AS_OF - dt.timedelta(days=n)
+
+
+def at(day: dt.date, h: int = 0, m: int = 0, s: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(h, m, s))
+
+
+dates_near = st.sampled_from([days(0), days(1), days(-1), days(NEW_DAYS - 1), days(NEW_DAYS),
+                              days(NEW_DAYS + 1), days(400), days(3000)])
+money = st.sampled_from([Decimal("0.00"), Decimal("0.01"), THRESHOLD - Decimal("0.01"),
+                         THRESHOLD, THRESHOLD / 2, Decimal("-250.00"), Decimal("99.99")])
+stamps = st.sampled_from([
+    at(days(0), 23, 59, 59), at(days(-1)), at(days(89)), at(days(90), 23, 59, 59),
+    at(days(0)), at(days(364)), at(days(365), 12), at(days(30), 10, 30), at(days(200))])
+
+
+@st.composite
+def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
+    customers, accounts, transactions, interactions = [], [], [], []
+    for n in range(draw(st.integers(0, 8))):
+        cid = f"C{n}"
+        customers.append({
+            "customer_id": cid,
+            "full_name": draw(st.sampled_from(["Иванова Мария", "Ёжиков Пётр", "O'Neil"])),
+            "customer_type": draw(st.sampled_from(["retail"] * 5 + ["business"])),
+            "registered_on": draw(st.sampled_from([days(5000), days(200), days(10), days(0),
+                                                   days(-3)])),
+            "birth_date": draw(st.sampled_from([None, dt.date(1950, 1, 1), days(0)])),
+            "declared_monthly_income": draw(st.sampled_from([None, Decimal("85000.00")])),
+        })
+        for k in range(draw(st.integers(0, 4))):
+            account_type = draw(st.sampled_from(sorted(ACCOUNT_SUBTYPES)))
+            opened = draw(dates_near)
+            closed = draw(st.sampled_from([None, None, days(0), days(1), days(-1), opened]))
+            if closed is not None and closed < opened:
+                closed = opened
+            aid = f"A{n}-{k}"
+            accounts.append({
+                "account_id": aid, "customer_id": cid, "account_type": account_type,
+                "subtype": draw(st.sampled_from(ACCOUNT_SUBTYPES[account_type])),
+                "currency": "RUB", "opened_on": opened, "closed_on": closed,
+                "balance": Decimal("1.00"), "balance_base": draw(money),
+            })
+            for j in range(draw(st.integers(0, 4))):
+                transactions.append({
+                    "transaction_id": f"T{n}-{k}-{j}", "account_id": aid, "customer_id": cid,
+                    "ts": draw(stamps), "amount": draw(money),
+                    "kind": draw(st.sampled_from(["salary", "pension", "social_benefit",
+                                                  "purchase", "interest"])),
+                    "channel": "system",
+                })
+        for j in range(draw(st.integers(0, 3))):
+            interactions.append({
+                "interaction_id": f"I{n}-{j}", "customer_id": cid, "ts": draw(stamps),
+                "channel": draw(st.sampled_from(["branch", "internet", "mobile", "ivr"])),
+                "kind": draw(st.sampled_from(["visit", "login", "complaint"])),
+            })
+    return {"customers": customers, "accounts": accounts, "transactions": transactions,
+            "interactions": interactions}
+
+
+def load(engine: DuckDBEngine, bank: dict[str, list[dict]]) -> None:
+    for name, rows in bank.items():
+        if not rows:
+            continue
+        cols = TABLES[name].column_names
+        present = [c for c in cols if c in rows[0]]
+        engine.con.executemany(
+            f"insert into {name} ({', '.join(present)}) values "
+            f"({', '.join('?' for _ in present)})",
+            [[r[c] for c in present] for r in rows])
+
+
+def same(expected: object, actual: object) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, float) or isinstance(actual, float):
+        return math.isclose(float(expected), float(actual), rel_tol=1e-12)
+    return expected == actual
+
+
+def engine_profiles(bank: dict[str, list[dict]]) -> dict[str, dict]:
+    with DuckDBEngine(":memory:") as engine:
+        load(engine, bank)
+        if bank["customers"]:
+            run_segmentation(engine, DEFS, AS_OF)
+        if engine.table_columns("profiles") is None:
+            return {}
+        rows = engine.fetch_arrow("select * from profiles").to_pylist()
+    return {r["customer_id"]: r for r in rows}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bank=banks())
+def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) -> None:
+    expected = bank_profiles(bank["customers"], bank["accounts"], bank["transactions"],
+                             bank["interactions"], AS_OF, PARAMS)
+    actual = engine_profiles(bank)
+    assert set(actual) == set(expected)
+    for cid, exp_row in expected.items():
+        row = actual[cid]
+        assert row["segment"] == exp_row["segment"], (cid, exp_row, row)
+        assert row["rulebook_version"] == DEFS.version
+        for term in DEFS.terms:
+            assert same(exp_row[term], row[term]), (cid, term, exp_row[term], row[term])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bank=banks())
+def test_in_process_evaluation_agrees_with_the_engine(bank: dict[str, list[dict]]) -> None:
+    base_terms = [n for n, t in DEFS.terms.items() if t.kind != "expression"]
+    for cid, row in engine_profiles(bank).items():
+        out = COMPILED.evaluate({n: row[n] for n in base_terms}, AS_OF)
+        assert out["segment"] == row["segment"], cid
+        for name, term in DEFS.terms.items():
+            if term.kind == "expression":
+                assert same(row[name], out[name]), (cid, name, row[name], out[name])
+
+
+def customer(cid: str = "C1", **kw: object) -> dict:
+    return {"customer_id": cid, "full_name": "Тест", "customer_type": "retail",
+            "registered_on": days(3000), "birth_date": None, "declared_monthly_income": None,
+            **kw}
+
+
+def account(aid: str, kind: str, subtype: str, balance: str, opened: int = 1000,
+            closed: dt.date | None = None, cid: str = "C1") -> dict:
+    return {"account_id": aid, "customer_id": cid, "account_type": kind, "subtype": subtype,
+            "currency": "RUB", "opened_on": days(opened), "closed_on": closed,
+            "balance": Decimal(balance), "balance_base": Decimal(balance)}
+
+
+def segment_of(accounts: list[dict], transactions: list[dict] | None = None) -> str:
+    bank = {"customers": [customer()], "accounts": accounts,
+            "transactions": transactions or [], "interactions": []}
+    return engine_profiles(bank)["C1"]["segment"]
+
+
+@pytest.mark.parametrize("name, accounts, expected", [
+    ("former customer with every account closed, however rich, is loyal",
+     [account("A1", "deposit", "term", "5000000", closed=days(30))], "loyal"),
+    ("first product 180 days ago is still new",
+     [account("A1", "card", "debit", "100", opened=NEW_DAYS)], "new"),
+    ("first product 181 days ago is no longer new",
+     [account("A1", "card", "debit", "100", opened=NEW_DAYS + 1)], "regular"),
+    ("deposit-only customer at the threshold is status, not investor",
+     [account("A1", "deposit", "term", str(THRESHOLD))], "status"),
+    ("deposit-only customer a kopeck below the threshold is an investor",
+     [account("A1", "deposit", "term", str(THRESHOLD - Decimal("0.01")))], "investor"),
+    ("loan balances do not count towards status",
+     [account("A1", "card", "debit", "10"), account("A2", "loan", "mortgage", "9000000")],
+     "regular"),
+    ("social card holder is social",
+     [account("A1", "card", "social", "20000")], "social"),
+    ("salary-project card holder is regular",
+     [account("A1", "card", "salary_project", "20000")], "regular"),
+    ("an account closed on the as-of date is no longer open",
+     [account("A1", "card", "social", "20000", closed=AS_OF)], "loyal"),
+])
+def test_bank_criteria_on_scripted_customers(name: str, accounts: list[dict], expected: str
+                                             ) -> None:
+    assert segment_of(accounts) == expected, name
+
+
+def test_pension_received_inside_the_window_makes_a_customer_social() -> None:
+    card = account("A1", "card", "debit", "100")
+
+    def pension(ts: dt.datetime) -> list[dict]:
+        return [{"transaction_id": "T1", "account_id": "A1", "customer_id": "C1", "ts": ts,
+                 "amount": Decimal("18000.00"), "kind": "pension", "channel": "system"}]
+
+    window = PARAMS["activity_window_days"]
+    assert segment_of([card], pension(at(days(window - 1)))) == "social"
+    assert segment_of([card], pension(at(days(window), 23, 59, 59))) == "regular"
+    assert segment_of([card], pension(at(days(-1)))) == "regular"  # after the as-of date
