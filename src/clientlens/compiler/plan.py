@@ -83,6 +83,11 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     if customer_ids is not None:
         base = base.where(exp.column(ENTITY_KEY, table="c").isin(
             *[exp.Literal.string(c) for c in customer_ids]))
+    population_early = _population_on_customers(defs, as_of, features)
+    if population_early is not None:
+        # The population reads only customer columns: filter before grouping and
+        # joining instead of after, as a hand-written query would.
+        base = base.where(population_early)
     ctes.append(("base", base))
 
     symbols = defs.symbols()
@@ -121,7 +126,7 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
         exp.alias_(exp.Literal.string(defs.version), "rulebook_version"),
         *[_output_column(t) for t in defs.terms.values()],
     ).from_(previous)
-    if defs.population is not None:
+    if defs.population is not None and population_early is None:
         final = final.where(rendered(defs.population))
     for name, cte in ctes:
         final = final.with_(name, as_=cte)
@@ -131,6 +136,42 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
         if missing:
             raise UnsupportedFeature(engine or "engine", ", ".join(missing))
     return Plan(query=final, as_of=as_of, columns=columns, features=features)
+
+
+def _population_on_customers(defs: Definitions, as_of: dt.date, features: set[str]
+                             ) -> exp.Expression | None:
+    """The population as a condition on ``customers`` alone, or None if it needs more."""
+    if defs.population is None:
+        return None
+    symbols = defs.symbols()
+
+    def column_only(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        term = defs.terms.get(name)
+        if term is None:  # a parameter or as_of
+            return True
+        if term.column:
+            return True
+        if term.expression is None or name in seen:
+            return False
+        return all(column_only(n, seen | {name}) for n in term.expression.names)
+
+    if not all(column_only(n) for n in defs.population.names):
+        return None
+
+    def resolve(name: str) -> exp.Expression:
+        sym = symbols[name]
+        if sym.kind == "parameter":
+            return literal(sym.value)
+        if name == "as_of":
+            return literal(as_of)
+        term = defs.terms[name]
+        if term.column:
+            return exp.column(term.column, table="c")
+        return exp.Paren(this=render(term.expression.tree, resolve=resolve, symbols=symbols,
+                                     as_of=as_of))
+
+    _note_features(defs.population, features)
+    return render(defs.population.tree, resolve=resolve, symbols=symbols, as_of=as_of)
 
 
 def _output_column(term: Term) -> exp.Expression:
