@@ -23,7 +23,8 @@ class DuckDBEngine(Engine):
                  memory_limit: str | None = None, threads: int | None = None,
                  temp_directory: str | Path | None = None):
         self.path = str(path)
-        config: dict[str, Any] = {}
+        # DuckDB's own progress bar would draw over the CLI's Rich output.
+        config: dict[str, Any] = {"enable_progress_bar": False}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:

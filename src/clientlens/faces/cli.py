@@ -291,7 +291,13 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
     out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
-              f"Try: clientlens explain -w {path} C00000001")
+              f"Try: {_program()} explain -w {path} C00000001")
+
+
+def _program() -> str:
+    """How the user started us (e.g. .venv/bin/clientlens), for copy-paste hints."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return argv0 if "/" in argv0 and argv0.endswith("clientlens") else "clientlens"
 
 
 def main() -> None:
