@@ -23,8 +23,7 @@ class DuckDBEngine(Engine):
                  memory_limit: str | None = None, threads: int | None = None,
                  temp_directory: str | Path | None = None):
         self.path = str(path)
-        # DuckDB's own progress bar would draw over the CLI's Rich output.
-        config: dict[str, Any] = {"enable_progress_bar": False}
+        config: dict[str, Any] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -36,6 +35,8 @@ class DuckDBEngine(Engine):
             self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as e:
             raise WorkspaceError(f"cannot open warehouse {self.path}: {e}") from e
+        # DuckDB's own progress bar would draw over the CLI's Rich output.
+        self.con.execute("set enable_progress_bar = false")
         if not read_only:
             self.ensure_schema()
 

@@ -275,8 +275,8 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
     for old in out_dir.glob("*"):
         if old.is_file():
             old.unlink()
-    con = duckdb.connect(config={"memory_limit": "4GB", "preserve_insertion_order": True,
-                                 "enable_progress_bar": False})
+    con = duckdb.connect(config={"memory_limit": "4GB", "preserve_insertion_order": True})
+    con.execute("set enable_progress_bar = false")
     con.execute(f"set temp_directory = '{out_dir / '.tmp'}'")
     _setup(con, seed)
     lists = {"surnames": vocab.SURNAMES, "male_names": vocab.MALE_NAMES,
