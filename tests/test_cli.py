@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,13 @@ def test_run_explain_export_round_trip(workspace: Path) -> None:
     why = cli("explain", "C1", "-w", str(workspace), "--as-of", AS_OF)
     assert "segment investor" in why.stdout
     assert "needs balance_total >= 1,500,000 (status_min_balance); has 1,120,000" in why.stdout
+    assert "new: needs products_ever = 0 (has 1) or relationship_days <= 180 " \
+           "(new_customer_days) (has 2," in why.stdout
+    as_json = json.loads(cli("explain", "C1", "-w", str(workspace), "--as-of", AS_OF,
+                             "--json").stdout)
+    assert as_json["segment"] == "investor"
+    assert [r["segment"] for r in as_json["rules"]] == ["loyal", "new", "status", "investor"]
+    assert as_json["rules"][-1]["matched"] is True
 
     cli("export", "profiles.parquet", "-w", str(workspace), "--as-of", AS_OF)
     table = pq.read_table(workspace / "exports" / "profiles.parquet").to_pylist()

@@ -96,14 +96,26 @@ class CompiledRulebook:
                                holds=holds, values=shown, need=need)
 
     def _need(self, tree: exp.Expression, values: dict[str, Any]) -> str | None:
-        """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons."""
+        """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons;
+        'needs a = 0 (has 5) or b <= 180 (has 2,435)' for a disjunction of them."""
+        node = tree.unnest() if isinstance(tree, exp.Paren) else tree
+        if isinstance(node, exp.Or):
+            parts = [self._requirement(p, values) for p in _disjuncts(node)]
+            if all(parts):
+                return "needs " + " or ".join(f"{req} (has {has})" for req, has in parts)
+            return None
+        part = self._requirement(node, values)
+        return f"needs {part[0]}; has {part[1]}" if part else None
+
+    def _requirement(self, tree: exp.Expression, values: dict[str, Any]
+                     ) -> tuple[str, str] | None:
         ops = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "=",
                exp.NEQ: "<>"}
         node = tree.unnest() if isinstance(tree, exp.Paren) else tree
         if isinstance(node, exp.Not) and isinstance(node.this, exp.Column):
-            return f"needs {node.this.name} to be false; has {fmt(values.get(node.this.name))}"
+            return f"{node.this.name} to be false", fmt(values.get(node.this.name))
         if isinstance(node, exp.Column):
-            return f"needs {node.name} to be true; has {fmt(values.get(node.name))}"
+            return f"{node.name} to be true", fmt(values.get(node.name))
         if type(node) in ops and isinstance(node.this, exp.Column):
             name = node.this.name
             target = self._value_of(node.expression, values)
@@ -112,7 +124,7 @@ class CompiledRulebook:
             right = node.expression.sql()
             shown = fmt(target) if right == fmt(target) or not isinstance(
                 node.expression, exp.Column) else f"{fmt(target)} ({right})"
-            return f"needs {name} {ops[type(node)]} {shown}; has {fmt(values.get(name))}"
+            return f"{name} {ops[type(node)]} {shown}", fmt(values.get(name))
         return None
 
     def _value_of(self, node: exp.Expression, values: dict[str, Any]) -> Any:
@@ -126,6 +138,13 @@ class CompiledRulebook:
 
 
 _UNKNOWN = object()
+
+
+def _disjuncts(node: exp.Expression) -> list[exp.Expression]:
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(node, exp.Or):
+        return _disjuncts(node.this) + _disjuncts(node.expression)
+    return [node]
 
 
 def fmt(value: Any) -> str:

@@ -164,10 +164,14 @@ def _print_summary(as_of: dt.date, rows: list) -> None:
     t.add_column("segment")
     t.add_column("customers", justify="right")
     t.add_column("share", justify="right")
+    bar = out.width >= 100  # a share bar where the terminal has room for it
+    if bar:
+        t.add_column("", no_wrap=True)
     for m in shown:
         t.add_column(m.removeprefix("balance_"), justify="right")
     for r in rows:
         t.add_row(r.segment, f"{r.customers:,}", f"{r.share:.1%}",
+                  *(["[cyan]" + "█" * round(r.share * 20) + "[/]"] if bar else []),
                   *[f"{r.means[m]:,.0f}" if r.means.get(m) is not None else "—"
                     for m in shown])
     out.print(t)
