@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from clientlens.compiler.render import literal, render
-from clientlens.definitions.expressions import Expr, T
+from clientlens.definitions.expressions import Expr, Symbol, T
 from clientlens.definitions.glossary import (
     Term,
     derived_column,
     evaluation_order,
-    parameter_symbols,
     source_symbols,
 )
 from clientlens.definitions.rulebook import Definitions
@@ -93,12 +92,7 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     symbols = defs.symbols()
 
     def resolve_term(name: str) -> exp.Expression:
-        sym = symbols[name]
-        if sym.kind == "parameter":
-            return literal(sym.value)
-        if name == "as_of":
-            return literal(as_of)
-        return exp.column(name)
+        return _constant(name, symbols, as_of) or exp.column(name)
 
     def rendered(e: Expr) -> exp.Expression:
         _note_features(e, features)
@@ -138,6 +132,17 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     return Plan(query=final, as_of=as_of, columns=columns, features=features)
 
 
+def _constant(name: str, symbols: dict[str, Symbol], as_of: dt.date
+              ) -> exp.Expression | None:
+    """A parameter's value or the as-of date as a literal; None for anything else."""
+    sym = symbols.get(name)
+    if sym is not None and sym.kind == "parameter":
+        return literal(sym.value)
+    if name == "as_of":
+        return literal(as_of)
+    return None
+
+
 def _population_on_customers(defs: Definitions, as_of: dt.date, features: set[str]
                              ) -> exp.Expression | None:
     """The population as a condition on ``customers`` alone, or None if it needs more."""
@@ -159,11 +164,9 @@ def _population_on_customers(defs: Definitions, as_of: dt.date, features: set[st
         return None
 
     def resolve(name: str) -> exp.Expression:
-        sym = symbols[name]
-        if sym.kind == "parameter":
-            return literal(sym.value)
-        if name == "as_of":
-            return literal(as_of)
+        constant = _constant(name, symbols, as_of)
+        if constant is not None:
+            return constant
         term = defs.terms[name]
         if term.column:
             return exp.column(term.column, table="c")
@@ -196,14 +199,12 @@ def _event_filter(table: str, as_of: dt.date, table_alias: str | None = None
 def _aggregate_cte(source: str, terms: list[Term], defs: Definitions, as_of: dt.date,
                    customer_ids: list[str] | None, features: set[str]) -> exp.Select:
     symbols = source_symbols(source, defs.parameters)
-    params = parameter_symbols(defs.parameters)
     derived = TABLES[source].derived
 
     def resolve(name: str) -> exp.Expression:
-        if name == "as_of":
-            return literal(as_of)
-        if name in params:
-            return literal(params[name].value)
+        constant = _constant(name, symbols, as_of)
+        if constant is not None:
+            return constant
         if name in derived:
             d = derived_column(source, name, defs.parameters)
             _note_features(d, features)
