@@ -91,9 +91,11 @@ class CompiledRulebook:
         shown = {n: values.get(n) for n in names
                  if self._symbols[n].kind == "term"}
         need = None if holds is True else self._need(tree, values)
-        text = tree.sql(dialect="duckdb").replace(" AND ", " and ").replace(" OR ", " or ")
-        return ConditionResult(text=text if parent.text != text else parent.text,
-                               holds=holds, values=shown, need=need)
+        # A condition written on its own keeps the analyst's text; a part of an AND
+        # split out for the explanation is printed from its tree.
+        text = parent.text if tree is parent.tree or len(conjuncts(parent.tree)) == 1 else \
+            tree.sql(dialect="duckdb").replace(" AND ", " and ").replace(" OR ", " or ")
+        return ConditionResult(text=text, holds=holds, values=shown, need=need)
 
     def _need(self, tree: exp.Expression, values: dict[str, Any]) -> str | None:
         """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons;

@@ -148,11 +148,9 @@ def load_terms(docs: list[Located], params: dict[str, Parameter], out: Collector
 
     terms: dict[str, Term] = {}
     for name, (node, typ) in declared.items():
-        what = f"term {name}"
         term = _read_term(name, typ, node, params, term_symbols, out)
         if term is not None:
             terms[name] = term
-        del what
     _check_cycles(terms, out)
     return terms
 

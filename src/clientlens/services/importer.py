@@ -14,6 +14,7 @@ pass, not a Python loop.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -152,8 +153,6 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
 def _reason_kind(reason: str) -> str:
     """Group reasons for the summary: 'column amount: '12x' is not a decimal' -> as is,
     but with the quoted value left out."""
-    import re
-
     return re.sub(r"'[^']*'", "…", reason)
 
 

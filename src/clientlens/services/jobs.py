@@ -126,7 +126,7 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
     from clientlens.services.demo_bank import generate_bank
 
     root = Path(path)
-    ws = init_workspace(root, force=True)
+    init_workspace(root, force=True)
     data_dir = root / "demo-data"
     generate_bank(data_dir, customers=customers, seed=seed, as_of=as_of, bad_rows=bad_rows,
                   progress=progress)
@@ -134,5 +134,4 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
     result = run(root, as_of)
     export(root, "profiles.csv", as_of)
     export(root, "profiles.parquet", as_of)
-    del ws
     return reports, result

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clientlens.compiler.plan import compile_plan
+from clientlens.compiler.plan import DECIMAL_RESULT, compile_plan
 from clientlens.compiler.render import literal
 from clientlens.definitions.expressions import T
 from clientlens.definitions.rulebook import Definitions
@@ -60,8 +60,6 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
 
 def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
     """A glossary that gained terms adds columns; older snapshots keep NULL there."""
-    from clientlens.compiler.plan import DECIMAL_RESULT
-
     existing = engine.table_columns(PROFILES)
     if existing is None:
         return

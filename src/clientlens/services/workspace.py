@@ -102,6 +102,7 @@ class Workspace:
             return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
                        memory_limit=self.settings.memory_limit, threads=self.settings.threads,
                        temp_directory=self.root / ".spill")
+        # Other engines (PostgreSQL, Spark: issue 5) take their connection from settings.
         return cls(self.settings)  # type: ignore[call-arg]
 
 
