@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,6 +78,9 @@ def test_cp1251_semicolons_decimal_commas_and_russian_dates(engine: DuckDBEngine
     assert q[7].startswith("customer_type 'vip' is not one of retail, business")
     assert q[8] == "car_year 1812 is not a plausible year"
     assert report.rows_quarantined == 4
+    # The refused row is kept as it was written, for the bank to correct and resend.
+    raw = engine.fetch_all("select raw_row from quarantine where row_number = 6")[0][0]
+    assert json.loads(raw)["declared_monthly_income"] == "сто тысяч"
 
 
 def test_every_bad_account_row_is_quarantined_with_its_reason(engine: DuckDBEngine,

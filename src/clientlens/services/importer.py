@@ -114,8 +114,11 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
     say(f"loading {path.name}")
     con.execute("begin transaction")
     try:
-        con.execute("""insert into quarantine
-            select ?, ?, ?, __row, reason, raw from checked where reason <> ''""",
+        # The original values are kept as JSON for refused rows only.
+        raw = ", ".join(f"'{c}', cast(s.\"{c}\" as varchar)" for c in staged.columns)
+        con.execute(f"""insert into quarantine
+            select ?, ?, ?, c.__row, c.reason, json_object({raw})
+            from checked c join stage s on s.__row = c.__row where c.reason <> ''""",
                     [import_id, table, str(path)])
         for line, reason, raw in staged.rejects:
             con.execute("insert into quarantine values (?, ?, ?, ?, ?, ?)",
@@ -235,8 +238,7 @@ def _checked_sql(spec: Table, columns: list[str], typed: bool, comma: bool,
             checks.append(f"case when {present} and trim({raw}) not in ({allowed}) then "
                           f"'{name} ''' || {raw} || ''' is not one of "
                           f"{', '.join(col.allowed)}' end")
-    stage_raw = ", ".join(f"'{c}', cast(\"{c}\" as varchar)" for c in columns)
-    base = (f"select __row, {', '.join(parsed)}, json_object({stage_raw}) as raw, "
+    base = (f"select __row, {', '.join(parsed)}, "
             f"concat_ws('; ', {', '.join(checks) or 'null'}) as row_reason from stage")
     extra = _table_checks(spec, base_currency)
     pk = spec.primary_key
