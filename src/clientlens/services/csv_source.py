@@ -89,9 +89,10 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str,
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
-            con.execute("create or replace temp table stage as select *, "
-                        "cast(row_number() over () as bigint) as __row "
-                        "from read_parquet(?)", [str(path)])
+            # The reader's own row numbers: no window function over the whole file.
+            con.execute("create or replace temp table stage as select * exclude "
+                        "(file_row_number), cast(file_row_number + 1 as bigint) as __row "
+                        "from read_parquet(?, file_row_number = true)", [str(path)])
         except duckdb.Error as e:
             raise ImportFileError(f"{path}: not a readable Parquet file ({_first(e)})") from None
         return Staged("stage", _normalised_columns(con, path), [], "parquet", None, True)

@@ -243,9 +243,16 @@ def _checked_sql(spec: Table, columns: list[str], typed: bool, comma: bool,
     extra = _table_checks(spec, base_currency)
     pk = spec.primary_key
     return f"""create or replace temp table checked as
-    with parsed as ({base}),
+    with parsed as materialized ({base}),
+    -- Duplicates are rare: find their keys with a hash aggregate and look them up,
+    -- rather than partition every row with a window function.
+    dups as (
+        select "{pk}" as dup_key, min(__row) as first_row from parsed
+        where "{pk}" is not null group by "{pk}" having count(*) > 1
+    ),
     ranked as (
-        select p.*, min(__row) over (partition by "{pk}") as first_row from parsed p
+        select p.*, coalesce(d.first_row, p.__row) as first_row
+        from parsed p left join dups d on p."{pk}" = d.dup_key
     )
     select ranked.* exclude (row_reason, first_row{extra['exclude']}), {extra['select']}
         concat_ws('; ', nullif(row_reason, ''),
