@@ -123,10 +123,13 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         for line, reason, raw in staged.rejects:
             con.execute("insert into quarantine values (?, ?, ?, ?, ?, ?)",
                         [import_id, table, str(path), line, reason, raw])
-        updated = con.execute(f"""select count(*) from checked c semi join "{table}" t
-            on c."{pk}" = t."{pk}" where c.reason = ''""").fetchone()[0]
-        con.execute(f"""delete from "{table}" where "{pk}" in
-            (select "{pk}" from checked where reason = '')""")
+        # Keys already in the warehouse are found once; they are updates, replaced below.
+        con.execute(f"""create or replace temp table replaced as
+            select c."{pk}" as k from checked c semi join "{table}" t on c."{pk}" = t."{pk}"
+            where c.reason = ''""")
+        updated = con.execute("select count(*) from replaced").fetchone()[0]
+        if updated:
+            con.execute(f'delete from "{table}" where "{pk}" in (select k from replaced)')
         con.execute(f"""insert into "{table}" ({cols})
             select {cols} from checked where reason = ''""")
         counts = con.execute("""select count(*), count(*) filter (where reason = '')
@@ -149,7 +152,8 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists stage; drop table if exists checked")
+        con.execute("drop table if exists stage; drop table if exists checked; "
+                    "drop table if exists replaced")
     return report
 
 
