@@ -36,7 +36,8 @@ def workspace(tmp_path: Path) -> Path:
              null, null, null, null),
             ('B1', 'ООО Ромашка', 'business', date '2018-01-01', null, 'Москва', null, null,
              null, null, null, null)""")
-        engine.execute("""insert into accounts values
+        engine.execute("""insert into accounts (account_id, customer_id, account_type, subtype,
+            product_code, currency, opened_on, closed_on, balance, balance_base) values
             ('A1', 'C1', 'deposit', 'term', null, 'RUB', date '2020-01-01', null, 1120000,
              1120000),
             ('A2', 'C2', 'card', 'debit', null, 'RUB', date '2019-01-01', date '2025-01-01',

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from clientlens.compiler.decisions import add_decisions, decision_columns
 from clientlens.compiler.render import literal, render
 from clientlens.definitions.expressions import Expr, Symbol, T
 from clientlens.definitions.glossary import (
@@ -106,18 +107,17 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
         previous = f"level_{i}"
         ctes.append((previous, step))
 
-    case = exp.Case()
-    for rule in defs.rules:
-        cond = exp.and_(*[rendered(c) for c in rule.conditions])
-        case = case.when(cond, exp.Literal.string(rule.id))
-    case = case.else_(exp.Literal.string(defs.default.id))
-
-    columns = [*FIXED_COLUMNS, *defs.terms]
+    steps, previous = add_decisions(defs, previous, as_of, _constant,
+                                    lambda e: _note_features(e, features))
+    ctes += steps
+    decided = decision_columns(defs)
+    columns = [*FIXED_COLUMNS, *decided, *defs.terms]
     final = exp.select(
         exp.alias_(literal(as_of), "as_of"),
         exp.column(ENTITY_KEY),
-        exp.alias_(case, "segment"),
+        exp.column("segment"),
         exp.alias_(exp.Literal.string(defs.version), "rulebook_version"),
+        *[exp.column(c) for c in decided],
         *[_output_column(t) for t in defs.terms.values()],
     ).from_(previous)
     if defs.population is not None and population_early is None:

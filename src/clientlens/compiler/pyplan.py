@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from clientlens.compiler.pydecisions import DecisionEvaluator
 from clientlens.compiler.pyeval import PySource, compile_expression, compile_function
 from clientlens.definitions.expressions import Expr, conjuncts, literal_value
 from clientlens.definitions.glossary import evaluation_order
@@ -55,6 +56,7 @@ class CompiledRulebook:
         sources["__segment__"] = case
         self._fn = compile_function(sources, src.consts)
         self._symbols = symbols
+        self.decisions = DecisionEvaluator(defs)
         self._conditions: dict[int, Any] = {}
 
     def evaluate(self, base: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class CompiledRulebook:
         self._fn(v)
         v["segment"] = v.pop("__segment__")
         v["in_population"] = v.pop("__population__", True) is True
+        self.decisions.evaluate(v)
         return v
 
     def explain_rules(self, values: dict[str, Any]) -> list[RuleResult]:

@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clientlens.definitions.catalogue import (
+    Product,
+    Service,
+    check_unknown_sections,
+    read_products,
+    read_services,
+)
 from clientlens.definitions.common import (
     Collector,
     Labels,
@@ -25,12 +32,24 @@ from clientlens.definitions.common import (
     read_text,
 )
 from clientlens.definitions.expressions import Expr, Symbol, T, parse
-from clientlens.definitions.glossary import AS_OF, Term, load_terms, parameter_symbols
+from clientlens.definitions.glossary import (
+    AS_OF,
+    Aggregate,
+    Term,
+    load_terms,
+    parameter_symbols,
+    source_symbols,
+)
+from clientlens.definitions.ratings import Rating, rating_symbols, read_rating
 from clientlens.definitions.yamlsrc import Located, load_yaml
 from clientlens.model.errors import DefinitionError, ExpressionError, Problem
 
 GLOSSARY_FILE = "glossary.yaml"
 RULEBOOK_FILE = "rulebook.yaml"
+RATINGS_FILE = "ratings.yaml"  # optional
+CATALOGUE_FILE = "catalogue.yaml"  # optional
+SCORECARDS_FOLDER = "scorecards"  # optional: one trained rating per file
+DEFAULT_GRACE_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -62,10 +81,24 @@ class Definitions:
     version: str
     folder: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    needs: tuple[Rule, ...] = ()
+    need_default: Rule | None = None
+    ratings: tuple[Rating, ...] = ()
+    products: tuple[Product, ...] = ()
+    services: tuple[Service, ...] = ()
 
     @property
     def segments(self) -> tuple[Rule, ...]:
         return (*self.rules, self.default)
+
+    @property
+    def all_needs(self) -> tuple[Rule, ...]:
+        return (*self.needs, self.need_default) if self.need_default else ()
+
+    def decision_symbols(self, stage: str) -> dict[str, Symbol]:
+        """Names usable at each stage: needs see the segment, ratings also the need,
+        products and services also every rating's score and grade."""
+        return stage_symbols(self.symbols(), stage, self.ratings)
 
     def symbols(self) -> dict[str, Symbol]:
         """Names usable in rules: terms, parameters and ``as_of``."""
@@ -73,6 +106,20 @@ class Definitions:
         out.update(parameter_symbols(self.parameters))
         out["as_of"] = AS_OF
         return out
+
+
+def stage_symbols(symbols: dict[str, Symbol], stage: str, ratings: tuple[Rating, ...] = ()
+                  ) -> dict[str, Symbol]:
+    """``stage``: "segment", "need", "rating" or "offer" (products and services)."""
+    out = dict(symbols)
+    if stage == "segment":
+        return out
+    out["segment"] = Symbol("segment", T.TEXT, "decision")
+    if stage != "need":
+        out["need"] = Symbol("need", T.TEXT, "decision")
+    if stage == "offer":
+        out.update(rating_symbols(ratings))
+    return out
 
 
 def load_definitions(folder: str | Path) -> Definitions:
@@ -90,21 +137,46 @@ def load_definitions(folder: str | Path) -> Definitions:
             problems.append(Problem(f"{fname} must be a YAML mapping", str(folder / fname)))
             continue
         docs[fname] = doc
+    extras: dict[str, Located] = {}
+    optional = [RATINGS_FILE, CATALOGUE_FILE]
+    optional += sorted(f"{SCORECARDS_FOLDER}/{p.name}"
+                       for p in (folder / SCORECARDS_FOLDER).glob("*.yaml"))
+    for fname in optional:
+        if not (folder / fname).exists():
+            continue
+        try:
+            doc = load_yaml(folder / fname)
+        except DefinitionError as e:
+            problems.extend(e.problems)
+            continue
+        if not isinstance(doc, Located):
+            problems.append(Problem(f"{fname} must be a YAML mapping", str(folder / fname)))
+            continue
+        extras[fname] = doc
     if problems:
         raise DefinitionError(problems)
-    return build_definitions(docs[GLOSSARY_FILE], docs[RULEBOOK_FILE], folder=str(folder))
+    return build_definitions(docs[GLOSSARY_FILE], docs[RULEBOOK_FILE], folder=str(folder),
+                             extras=extras)
 
 
-def build_definitions(glossary: Located, rulebook: Located, folder: str = "") -> Definitions:
+def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
+                      extras: dict[str, Located] | None = None) -> Definitions:
+    extras = extras or {}
     out = Collector()
     params = read_parameters(glossary, out)
     for name, p in read_parameters(rulebook, out).items():
         if name in params:
             out.add(f"parameter '{name}' is defined in both files", rulebook, "parameters")
         params[name] = p
+    catalogue = extras.get(CATALOGUE_FILE)
+    if catalogue is not None:
+        for name, p in read_parameters(catalogue, out).items():
+            if name in params:
+                out.add(f"parameter '{name}' is defined twice", catalogue, "parameters")
+            params[name] = p
     terms = load_terms([glossary], params, out)
     for key in rulebook:
-        if key not in ("rulebook", "parameters", "population", "segments", "default"):
+        if key not in ("rulebook", "parameters", "population", "segments", "default", "needs"):
             out.add(f"unknown section '{key}' in the rulebook", rulebook, key)
     meta = rulebook.get("rulebook") if isinstance(rulebook.get("rulebook"), dict) else {}
     symbols = {n: Symbol(n, t.type, "term") for n, t in terms.items()}
@@ -141,28 +213,162 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "") ->
     else:
         out.add("the rulebook needs a 'default' segment for customers no rule matches",
                 rulebook, "default")
+    needs, need_default = _read_needs(rulebook, symbols, out)
+
+    ratings = _read_ratings(extras, stage_symbols(symbols, "rating"), out)
+    products: tuple[Product, ...] = ()
+    services: tuple[Service, ...] = ()
+    if catalogue is not None:
+        check_unknown_sections(catalogue, {"parameters", "products", "services"},
+                               CATALOGUE_FILE, out)
+        if catalogue.get("products") and not needs:
+            out.add("products serve needs, but the rulebook has no 'needs' section",
+                    catalogue, "products")
+        account_syms = source_symbols("accounts", params)
+        offer_syms = stage_symbols(symbols, "offer", ratings)
+        products = read_products(
+            catalogue, {n.id for n in (*needs, *([need_default] if need_default else []))},
+            account_syms, _with_holds(offer_syms, catalogue), out)
+        grace = params.get("entitlement_grace_days")
+        services = read_services(catalogue, _with_holds(offer_syms, catalogue),
+                                 int(grace.value) if grace and grace.value is not None
+                                 else DEFAULT_GRACE_DAYS, out)
+        for product in products:
+            if product.holds_term in terms:
+                out.add(f"product {product.id}: a term is already called "
+                        f"'{product.holds_term}'", catalogue, "products")
+            elif product.holds is not None:
+                terms[product.holds_term] = _holds_term(product)
+    _check_decision_names(terms, ratings, products, services, rulebook, out)
     if out.problems:
         raise DefinitionError(out.problems)
     assert default is not None
     raw = {"glossary": _plain(glossary), "rulebook": _plain(rulebook)}
+    for fname, doc in sorted(extras.items()):
+        raw[fname] = _plain(doc)
     version = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str,
                                         ensure_ascii=False).encode()).hexdigest()[:12]
     return Definitions(
         name=str(meta.get("name") or "rulebook"), description=str(meta.get("description") or ""),
         parameters=params, terms=terms, population=population, rules=tuple(rules),
-        default=default, version=version, folder=folder, raw=raw)
+        default=default, version=version, folder=folder, raw=raw, needs=needs,
+        need_default=need_default, ratings=ratings, products=products, services=services)
+
+
+def _read_needs(rulebook: Located, symbols: dict[str, Symbol], out: Collector
+                ) -> tuple[tuple[Rule, ...], Rule | None]:
+    """``needs: {rules: [...], default: {...}}``: first match wins, like segments."""
+    node = rulebook.get("needs")
+    if node is None:
+        return (), None
+    if not isinstance(node, Located) or not isinstance(node.get("rules"), list):
+        out.add("'needs' must be a mapping with 'rules' (a list) and 'default'", rulebook,
+                "needs")
+        return (), None
+    syms = stage_symbols(symbols, "need")
+    rules: list[Rule] = []
+    for raw in node["rules"]:
+        rule = _read_rule(raw, syms, out, node, need_when=True, what="need")
+        if rule is not None:
+            if any(r.id == rule.id for r in rules):
+                out.add(f"need '{rule.id}' appears twice", raw, "id")
+            rules.append(rule)
+    default = None
+    if isinstance(node.get("default"), Located):
+        default = _read_rule(node["default"], syms, out, node, need_when=False, what="need")
+    else:
+        out.add("'needs' needs a 'default' for customers no need rule matches", node, "needs")
+    return tuple(rules), default
+
+
+def _read_ratings(extras: dict[str, Located], symbols: dict[str, Symbol], out: Collector
+                  ) -> tuple[Rating, ...]:
+    ratings: list[Rating] = []
+    for fname, doc in sorted(extras.items(), key=lambda kv: kv[0] != RATINGS_FILE):
+        if fname == RATINGS_FILE:
+            check_unknown_sections(doc, {"ratings"}, fname, out)
+            raw = doc.get("ratings")
+            if not isinstance(raw, list):
+                out.add("ratings.yaml needs a 'ratings' list", doc, "ratings")
+                continue
+            nodes = raw
+        elif fname.startswith(SCORECARDS_FOLDER + "/"):
+            nodes = [doc]  # a trained scorecard: one rating per file
+        else:
+            continue
+        for node in nodes:
+            rating = read_rating(node, symbols, out, doc)
+            if rating is None:
+                continue
+            if any(r.id == rating.id for r in ratings):
+                out.add(f"rating '{rating.id}' is defined twice", node, "id")
+                continue
+            ratings.append(rating)
+    return tuple(ratings)
+
+
+def _with_holds(symbols: dict[str, Symbol], catalogue: Located) -> dict[str, Symbol]:
+    """Products' holding flags (``holds_<product>``) are terms conditions may use."""
+    out = dict(symbols)
+    for node in catalogue.get("products") or []:
+        if isinstance(node, Located) and isinstance(node.get("id"), str):
+            name = f"holds_{node['id']}"
+            out.setdefault(name, Symbol(name, T.BOOLEAN, "term"))
+    return out
+
+
+def _holds_term(product: Product) -> Term:
+    labels = Labels(*(f"{lab}: ✓" for lab in (product.labels.en, product.labels.ru,
+                                              product.labels.bg)))
+    where = parse(f"is_open and ({product.holds.text})", _accounts_symbols(),
+                  expect=T.BOOLEAN)
+    return Term(name=product.holds_term, type=T.BOOLEAN, unit="flag",
+                description=f"Holds an open {product.labels.en} ({product.holds.text}). "
+                            "Made from the product catalogue.",
+                labels=labels, file=product.file, line=product.line,
+                aggregate=Aggregate(source="accounts", function="exists", of=None,
+                                    where=where, default=False))
+
+
+def _accounts_symbols() -> dict[str, Symbol]:
+    return source_symbols("accounts", {})
+
+
+def _check_decision_names(terms: dict[str, Term], ratings: tuple[Rating, ...],
+                          products: tuple[Product, ...], services: tuple[Service, ...],
+                          rulebook: Located, out: Collector) -> None:
+    """Profile columns made by decisions must not collide with terms or each other."""
+    taken = {"as_of", "customer_id", "segment", "rulebook_version", "need",
+             "next_best_product", "next_best_reason", "lead_product", "lead_department"}
+    for name in terms:
+        if name in taken:
+            out.add(f"term '{name}' has the name of a profile column", rulebook)
+        taken.add(name)
+    for r in ratings:
+        for col in r.columns():
+            if col in taken:
+                out.add(f"rating {r.id}: its column '{col}' clashes with a term or another "
+                        "column", rulebook)
+            taken.add(col)
+    for svc in services:
+        if svc.column in taken:
+            out.add(f"service {svc.id}: its column '{svc.column}' clashes with a term",
+                    rulebook)
+        taken.add(svc.column)
+    del products  # their holds_ terms are already among the terms
 
 
 def _read_rule(node: Any, symbols: dict[str, Symbol], out: Collector, parent: Located,
-               *, need_when: bool) -> Rule | None:
+               *, need_when: bool, what: str = "segment") -> Rule | None:
+    kind = what
     if not isinstance(node, Located):
-        out.add("each segment must be a mapping with id, labels, description, when", parent,
-                "segments")
+        out.add(f"each {kind} must be a mapping with id, labels, description, when", parent,
+                "segments" if kind == "segment" else "rules")
         return None
-    rid = check_name(node.get("id"), _with_name_key(node), "segment", out)
+    rid = check_name(node.get("id"), _with_name_key(node), kind, out)
     if rid is None:
         return None
-    what = f"segment {rid}"
+    what = f"{kind} {rid}"
     labels = read_labels(node, what, out)
     description = read_text(node, "description", what, out)
     allowed = {"id", "labels", "description", "when"} if need_when else \

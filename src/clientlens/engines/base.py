@@ -44,13 +44,18 @@ class Engine(ABC):
     def table_columns(self, table: str) -> list[str] | None:
         """Column names of a table, or None when it does not exist."""
 
-    @abstractmethod
     def replace_rows(self, table: str, where_sql: str, select_sql: str) -> int:
         """In one transaction: delete rows matching ``where_sql`` and insert ``select_sql``.
 
         Creates ``table`` from the select when it does not exist yet. Readers see
         either the old rows or the new ones, never a mix.
         """
+        return self.replace_many([(table, where_sql, select_sql)])[0]
+
+    @abstractmethod
+    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+        """``replace_rows`` for several (table, where, select) steps in one transaction,
+        in order (a later select may read what an earlier step wrote); all or nothing."""
 
     @abstractmethod
     def export(self, select_sql: str, path: str, fmt: str) -> None:

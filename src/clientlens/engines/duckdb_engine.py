@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import duckdb
 import pyarrow as pa
 
-from clientlens.compiler.ddl import create_table
+from clientlens.compiler.ddl import create_table, data_type
 from clientlens.engines.base import FEATURES, Engine
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
@@ -44,6 +44,12 @@ class DuckDBEngine(Engine):
     def ensure_schema(self) -> None:
         for table in TABLES.values():
             self.con.execute(create_table(table, self.dialect))
+            # A warehouse made by an older version gains the model's new columns.
+            have = set(self.table_columns(table.name) or [])
+            for col in table.columns:
+                if col.name not in have:
+                    self.con.execute(f'alter table "{table.name}" add column "{col.name}" '
+                                     f"{data_type(col.type).sql(self.dialect)}")
 
     # -- running ------------------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
@@ -66,21 +72,25 @@ class DuckDBEngine(Engine):
         ).fetchall()
         return [r[0] for r in rows] or None
 
-    def replace_rows(self, table: str, where_sql: str, select_sql: str) -> int:
+    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
         con = self.con
+        counts = []
         con.execute("begin transaction")
         try:
-            if self.table_columns(table) is None:
-                con.execute(f'create table "{table}" as {select_sql}')
-            else:
-                con.execute(f'delete from "{table}" where {where_sql}')
-                con.execute(f'insert into "{table}" by name {select_sql}')
-            (count,) = con.execute(f'select count(*) from "{table}" where {where_sql}').fetchone()
+            for table, where_sql, select_sql in steps:
+                if self.table_columns(table) is None:
+                    con.execute(f'create table "{table}" as {select_sql}')
+                else:
+                    con.execute(f'delete from "{table}" where {where_sql}')
+                    con.execute(f'insert into "{table}" by name {select_sql}')
+                (count,) = con.execute(
+                    f'select count(*) from "{table}" where {where_sql}').fetchone()
+                counts.append(int(count))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-        return int(count)
+        return counts
 
     def export(self, select_sql: str, path: str, fmt: str) -> None:
         options = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}[fmt]

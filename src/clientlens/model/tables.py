@@ -31,6 +31,7 @@ class Column:
     required: bool = False
     allowed: tuple[str, ...] = ()  # closed vocabulary for text columns
     example: str = ""
+    range: tuple[int, int] | None = None  # inclusive bounds, integer columns
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ ACCOUNTS = Table(
         Column("balance_base", ColumnType.DECIMAL,
                "Balance in the bank's base currency; may be left empty when the account is "
                "in the base currency.", example="125000.50"),
+        Column("term_months", ColumnType.INTEGER,
+               "Agreed term of a deposit or loan in months; empty for cards, current "
+               "accounts and deposits without a term.", example="6", range=(1, 600)),
     ),
     derived={
         "is_open": ("closed_on is null or closed_on > as_of", ColumnType.BOOLEAN,
@@ -205,8 +209,98 @@ INTERACTIONS = Table(
     },
 )
 
+SECURITY_KINDS = ("security_flag", "fraud_alert", "overdue")
+SEVERITIES = ("low", "medium", "high")
+
+SECURITY_EVENTS = Table(
+    name="security_events",
+    description="Security-service flags, fraud alerts and overdue episodes on a customer.",
+    primary_key="event_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="raised_on",
+    columns=(
+        Column("event_id", ColumnType.TEXT, "Identifier of the flag, alert or episode.", True,
+               example="S000000001"),
+        Column("customer_id", ColumnType.TEXT, "Customer concerned.", True,
+               example="C0000001"),
+        Column("raised_on", ColumnType.DATE, "Date it was raised (or the overdue began).",
+               True, example="2026-03-02"),
+        Column("kind", ColumnType.TEXT, "What it is.", True, SECURITY_KINDS, "overdue"),
+        Column("severity", ColumnType.TEXT, "How serious the security service rates it.",
+               True, SEVERITIES, "medium"),
+        Column("days_overdue", ColumnType.INTEGER,
+               "For an overdue episode, the most days a payment was late.", example="35",
+               range=(0, 36500)),
+        Column("resolved_on", ColumnType.DATE, "Date it was resolved; empty while open.",
+               example=""),
+    ),
+    derived={
+        "is_unresolved": ("resolved_on is null or resolved_on > as_of", ColumnType.BOOLEAN,
+                          "Not resolved on the as-of date."),
+        "days_ago": ("days_between(raised_on, as_of)", ColumnType.INTEGER,
+                     "Days from raising to the as-of date."),
+    },
+)
+
+SURVEYS = Table(
+    name="surveys",
+    description="Answers to customer surveys: net promoter score and satisfaction.",
+    primary_key="survey_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="answered_on",
+    columns=(
+        Column("survey_id", ColumnType.TEXT, "Identifier of the answer.", True,
+               example="Q000000001"),
+        Column("customer_id", ColumnType.TEXT, "Customer who answered.", True,
+               example="C0000001"),
+        Column("answered_on", ColumnType.DATE, "Date of the answer.", True,
+               example="2026-09-14"),
+        Column("nps", ColumnType.INTEGER,
+               "How likely to recommend the bank, 0 (not at all) to 10 (extremely).", True,
+               example="9", range=(0, 10)),
+        Column("satisfaction", ColumnType.INTEGER,
+               "Overall satisfaction, 1 (very unhappy) to 5 (very happy).", example="4",
+               range=(1, 5)),
+        Column("channel", ColumnType.TEXT, "Where the survey was answered.", True,
+               ("branch", "internet", "mobile", "call_centre", "ivr"), "mobile"),
+    ),
+    derived={
+        "days_ago": ("days_between(answered_on, as_of)", ColumnType.INTEGER,
+                     "Days from the answer to the as-of date."),
+    },
+)
+
+REFERRALS = Table(
+    name="referrals",
+    description="Recommendations made by customers (member-get-member): who was invited "
+                "and whether the new customer qualified.",
+    primary_key="referral_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="invited_on",
+    columns=(
+        Column("referral_id", ColumnType.TEXT, "Identifier of the invitation.", True,
+               example="R000000001"),
+        Column("customer_id", ColumnType.TEXT, "Customer who recommended the bank.", True,
+               example="C0000001"),
+        Column("invited_on", ColumnType.DATE, "Date of the invitation.", True,
+               example="2026-05-20"),
+        Column("referred_customer_id", ColumnType.TEXT,
+               "The new customer, once registered; empty before.", example="C0000123"),
+        Column("qualified_on", ColumnType.DATE,
+               "Date the new customer met the programme's qualifying event; empty before.",
+               example="2026-06-30"),
+    ),
+    derived={
+        "is_qualified": ("qualified_on is not null and qualified_on <= as_of",
+                         ColumnType.BOOLEAN, "The referral qualified by the as-of date."),
+        "days_ago": ("days_between(invited_on, as_of)", ColumnType.INTEGER,
+                     "Days from the invitation to the as-of date."),
+    },
+)
+
 # Import order respects foreign keys: parents first.
-TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, INTERACTIONS)}
+TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, INTERACTIONS,
+                                                SECURITY_EVENTS, SURVEYS, REFERRALS)}
 ENTITY_TABLE = "customers"
 ENTITY_KEY = "customer_id"
 BASE_CURRENCY_DEFAULT = "RUB"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from clientlens.model.tables import TABLES
 from clientlens.services import demo_vocab as vocab
 
 Progress = Callable[[str, int, int], None]
@@ -167,13 +168,19 @@ def _accounts_sql(as_of: dt.date) -> str:
         cast(case when closed then tx_base * 0.4 else tx_base end
              * (0.3 + 1.4 * u(k, 26)) as integer) as n_tx,
         case when closed then closed_on
-             when dormant then date '{as_of}' - 181 else date '{as_of}' end as t_hi
+             when dormant then date '{as_of}' - 181 else date '{as_of}' end as t_hi,
+        case when spec = 'deposit/term' then
+                  (case when affluent and u(k, 27) < 0.7 then pick([3, 6], k, 28)
+                        else pick([3, 6, 12, 12, 24], k, 28) end)
+             when spec = 'deposit/savings' then 12
+             when spec = 'loan/consumer' then pick([12, 24, 36, 60], k, 28)
+             when spec = 'loan/car' then pick([36, 60, 84], k, 28) end as term_months
     from closed
     """
 
 
 ACCOUNT_COLS = ("account_id, customer_id, account_type, subtype, product_code, currency, "
-                "opened_on, closed_on, balance, balance_base")
+                "opened_on, closed_on, balance, balance_base, term_months")
 
 
 def _transactions_sql() -> str:
@@ -259,6 +266,120 @@ INTERACTION_KIND = """
     from ({inner}) order by interaction_id
 """
 
+def _security_sql(as_of: dt.date) -> str:
+    """Flags, fraud alerts and overdue episodes: about one customer in twelve."""
+    return f"""
+    with picked as (
+        select c.i, c.customer_id, c.registered_on, c.arche,
+            exists(select 1 from acc a where a.i = c.i and a.account_type = 'loan') as borrower,
+            u(c.i, 50) as a
+        from cust c
+    ), kinded as (
+        select *, case when borrower and a < 0.16 then 'overdue'
+                       when a < 0.025 then 'fraud_alert'
+                       when a >= 0.975 then 'security_flag' end as kind
+        from picked
+    )
+    select 'S' || lpad(cast(i as varchar), 9, '0') as event_id, customer_id,
+        greatest(registered_on, date '{as_of}' - cast(floor(u(i, 51) * 700) as integer))
+            as raised_on,
+        kind,
+        case when u(i, 52) < 0.55 then 'low' when u(i, 52) < 0.88 then 'medium'
+             else 'high' end as severity,
+        case when kind = 'overdue' then cast(1 + floor(pow(u(i, 53), 2.2) * 120) as bigint)
+             end as days_overdue,
+        case when u(i, 54) < 0.7 then least(date '{as_of}',
+             greatest(registered_on, date '{as_of}' - cast(floor(u(i, 51) * 700) as integer))
+             + cast(floor(u(i, 55) * 90) as integer)) end as resolved_on
+    from kinded where kind is not null
+    order by event_id
+    """
+
+
+def _surveys_sql(as_of: dt.date) -> str:
+    """About a third of customers answered a survey in the last 400 days; some twice."""
+    return f"""
+    with rows as (
+        select i, customer_id, registered_on, arche, dormant,
+            unnest(range(case when u(i, 60) < 0.33 then 1 when u(i, 60) < 0.38 then 2
+                              else 0 end)) as j
+        from cust where customer_type = 'retail' and arche <> 'prospect'
+    ), r as (select *, i * 4 + j as q,
+                    case arche when 'departed' then -2.5 when 'new' then 0.5
+                               when 'investor' then 1.0 when 'social' then 0.8 else 0 end
+                    - case when dormant then 1.5 else 0 end as mood
+             from rows)
+    select 'Q' || lpad(cast(q as varchar), 10, '0') as survey_id, customer_id,
+        greatest(registered_on, date '{as_of}' - cast(floor(u(q, 61) * 400) as integer))
+            as answered_on,
+        cast(least(10, greatest(0, round(7.2 + mood + 2.2 * nrm(q, 62)))) as bigint) as nps,
+        case when u(q, 63) < 0.15 then null
+             else cast(least(5, greatest(1, round(3.8 + mood / 2 + 0.9 * nrm(q, 64))))
+                       as bigint) end as satisfaction,
+        pick(['branch', 'internet', 'mobile', 'call_centre', 'ivr'], q, 65) as channel
+    from r
+    order by survey_id
+    """
+
+
+def _referrals_sql(as_of: dt.date) -> str:
+    """About one customer in twenty recommended the bank to one to three people."""
+    return f"""
+    with rows as (
+        select i, customer_id, registered_on,
+            unnest(range(case when u(i, 70) < 0.03 then 1 when u(i, 70) < 0.045 then 2
+                              when u(i, 70) < 0.05 then 3 else 0 end)) as j
+        from cust where customer_type = 'retail' and arche not in ('prospect', 'departed')
+    ), r as (
+        select *, i * 4 + j as q,
+            greatest(registered_on, date '{as_of}' - cast(floor(u(i * 4 + j, 71) * 700)
+                     as integer)) as invited_on
+        from rows
+    )
+    select 'R' || lpad(cast(q as varchar), 10, '0') as referral_id, customer_id, invited_on,
+        case when u(q, 72) < 0.6 then 'N' || lpad(cast(q as varchar), 10, '0') end
+            as referred_customer_id,
+        case when u(q, 72) < 0.4 then least(date '{as_of}',
+             invited_on + cast(10 + floor(u(q, 73) * 80) as integer)) end as qualified_on
+    from r
+    order by referral_id
+    """
+
+
+def _credit_outcomes_sql() -> str:
+    """A labelled table for training a solvency scorecard: did a borrower go bad?
+
+    The risk rises with overdue history, debt against income and youth, and falls
+    with income, savings and a salary paid into the bank; the label is a draw.
+    """
+    return """
+    with borrowers as (
+        select c.i, c.customer_id, c.declared_monthly_income as income, c.birth_date,
+            sum(case when a.account_type = 'loan' then a.balance_base else 0 end) as debt,
+            sum(case when a.account_type <> 'loan' then a.balance_base else 0 end) as saved,
+            bool_or(a.subtype = 'salary_project') as salary
+        from cust c join acc a on a.i = c.i
+        where c.customer_type = 'retail'
+        group by all having bool_or(a.account_type = 'loan')
+    ), risk as (
+        select b.*, coalesce(s.days_overdue, 0) as overdue,
+            -2.3 + 0.03 * coalesce(s.days_overdue, 0)
+            - 0.8 * (ln(coalesce(income, 25000) + 1) - 10.8)
+            + case when income is null then 0.5 else 0 end
+            + 0.35 * least(debt / (coalesce(income, 25000) * 12 + 1), 4)
+            - 0.25 * ln(1 + saved / 100000)
+            - case when salary then 0.5 else 0 end
+            - 0.02 * (date_diff('year', coalesce(birth_date, date '1980-01-01'),
+                                date '2026-01-01') - 40) as logit
+        from borrowers b left join (
+            select customer_id, max(days_overdue) as days_overdue from sec
+            where kind = 'overdue' group by customer_id) s using (customer_id)
+    )
+    select customer_id, cast(u(i, 80) < 1 / (1 + exp(-logit)) as integer) as bad
+    from risk order by customer_id
+    """
+
+
 CUSTOMER_COLS = ("customer_id, full_name, customer_type, registered_on, birth_date, city, "
                  "declared_monthly_income, owns_car, car_year, owns_home, document_id, phone")
 
@@ -267,12 +388,12 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
                   as_of: dt.date = dt.date(2026, 10, 31), fmt: str = "parquet",
                   bad_rows: int = 0, chunk_size: int = 250_000,
                   progress: Progress | None = None) -> dict[str, list[Path]]:
-    """Write a demo bank's four tables as part files; returns table -> files."""
+    """Write a demo bank's tables as part files; returns table -> files."""
     if fmt not in ("parquet", "csv"):
         raise ValueError("fmt must be parquet or csv")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*"):
+    for old in [*out_dir.glob("*"), *out_dir.glob("labels/*")]:
         if old.is_file():
             old.unlink()
     con = duckdb.connect(config={"memory_limit": "4GB", "preserve_insertion_order": True})
@@ -283,8 +404,7 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
              "female_names": vocab.FEMALE_NAMES, "cities": vocab.CITIES,
              "patronymics_m": tuple(m for m, _ in vocab.PATRONYMICS),
              "patronymics_f": tuple(f for _, f in vocab.PATRONYMICS)}
-    files: dict[str, list[Path]] = {t: [] for t in ("customers", "accounts", "transactions",
-                                                    "interactions")}
+    files: dict[str, list[Path]] = {t: [] for t in TABLES}
     options = "(format parquet, compression zstd)" if fmt == "parquet" else \
         "(format csv, header true)"
     parts = range(1, customers + 1, chunk_size)
@@ -300,11 +420,20 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
             "accounts": f"select {ACCOUNT_COLS} from acc order by account_id",
             "transactions": _transactions_sql(),
             "interactions": INTERACTION_KIND.format(inner=_interactions_sql(as_of)),
+            "security_events": _security_sql(as_of),
+            "surveys": _surveys_sql(as_of),
+            "referrals": _referrals_sql(as_of),
         }
+        con.execute(f"create or replace temp table sec as {queries['security_events']}")
+        queries["security_events"] = "select * from sec order by event_id"
         for table, query in queries.items():
             path = out_dir / f"{table}_{n:04d}.{fmt}"
             con.execute(f"copy ({query}) to '{path}' {options}")
             files[table].append(path)
+        labels = out_dir / "labels"
+        labels.mkdir(exist_ok=True)
+        con.execute(f"copy ({_credit_outcomes_sql()}) to "
+                    f"'{labels / f'credit_outcomes_{n:04d}.csv'}' (format csv, header true)")
         if progress:
             progress("generating demo bank", hi - 1, customers)
     if bad_rows:
@@ -318,7 +447,7 @@ def _branch_export(out_dir: Path, customers: int, as_of: dt.date) -> Path:
     owner = "C00000001"
     other = f"C{min(2, customers):08d}"
     header = ACCOUNT_COLS.replace(" ", "").split(",")
-    rows = [
+    rows = [[*r, ""] for r in [
         ["B0000001", owner, "deposit", "term", "Вклад «Рост»", "RUB", "01.03.2024", "",
          "1 250 000,50", ""],
         ["B0000002", other, "card", "debit", "CARD-DEBIT", "RUB", "15.06.2023", "",
@@ -332,7 +461,7 @@ def _branch_export(out_dir: Path, customers: int, as_of: dt.date) -> Path:
         ["B0000001", other, "card", "debit", "", "RUB", "01.02.2024", "", "5,00", ""],
         ["B0000007", owner, "card", "gold", "", "RUB", "01.02.2024", "", "5,00", ""],
         ["B0000008", owner, "deposit", "term", "", "USD", "01.02.2024", "", "100,00", ""],
-    ]
+    ]]
     path = out_dir / "accounts_branch_export.csv"
     text = "\r\n".join(";".join(r) for r in [header, *rows]) + "\r\n"
     path.write_bytes(text.encode("cp1251"))

@@ -35,7 +35,7 @@ from clientlens.services.csv_source import (
     stage_file,
 )
 
-IMPORT_ORDER = ("customers", "accounts", "transactions", "interactions")
+IMPORT_ORDER = tuple(TABLES)  # parents first
 SQL_TYPE = {ColumnType.TEXT: "varchar", ColumnType.INTEGER: "bigint",
             ColumnType.DECIMAL: "decimal(18, 2)", ColumnType.DATE: "date",
             ColumnType.TIMESTAMP: "timestamp", ColumnType.BOOLEAN: "boolean"}
@@ -290,6 +290,10 @@ def _checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str) -
                           "|| ''' has more than 2 decimal places' end")
         if col.required:
             checks.append(f"case when {t} is null then 'required column {name} is empty' end")
+        if col.range:
+            lo, hi = col.range
+            checks.append(f"case when \"{name}\" < {lo} or \"{name}\" > {hi} then '{name} "
+                          f"''' || {raw} || ''' is outside {lo}..{hi}' end")
         if col.allowed:
             checks.append(f"case when \"{name}\" not in ({_words(col.allowed)}) then "
                           f"'{name} ''' || {raw} || ''' is not one of "

@@ -12,12 +12,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from clientlens.compiler.decisions import decision_columns
 from clientlens.compiler.plan import DECIMAL_RESULT, compile_plan
 from clientlens.compiler.render import literal
 from clientlens.definitions.expressions import T
 from clientlens.definitions.rulebook import Definitions
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
+from clientlens.services.entitlements import (
+    EntitlementChanges,
+    count_changes,
+    entitlement_steps,
+    previous_date,
+)
 
 PROFILES = "profiles"
 
@@ -38,6 +45,7 @@ class RunResult:
     customers: int
     seconds: float
     summary: list[SegmentRow]
+    entitlements: EntitlementChanges | None = None
 
 
 def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
@@ -50,12 +58,19 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
     _add_missing_columns(engine, defs)
     where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"
-    count = engine.replace_rows(PROFILES, where, plan.sql(engine.dialect))
+    steps = [(PROFILES, where, plan.sql(engine.dialect))]
+    previous = None
+    if defs.services:
+        previous = previous_date(engine, as_of)
+        steps += entitlement_steps(engine, defs, as_of, previous)
+    # Profiles, entitlements and their events for the date: all or nothing.
+    count = engine.replace_many(steps)[0]
+    changes = count_changes(engine, as_of, previous) if defs.services else None
     seconds = time.perf_counter() - started
     # A run may segment nobody (e.g. everyone registered after the as-of date).
     summary = segment_summary(engine, defs, as_of, money_unit=money_unit, require=False)
     return RunResult(as_of=as_of, rulebook_version=defs.version, customers=count,
-                     seconds=seconds, summary=summary)
+                     seconds=seconds, summary=summary, entitlements=changes)
 
 
 def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
@@ -66,9 +81,13 @@ def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
     sql_types = {T.INTEGER: "BIGINT", T.DECIMAL: DECIMAL_RESULT.sql(engine.dialect),
                  T.NUMBER: "DOUBLE", T.BOOLEAN: "BOOLEAN", T.DATE: "DATE",
                  T.TIMESTAMP: "TIMESTAMP", T.TEXT: "VARCHAR"}
-    for name, term in defs.terms.items():
+    wanted = {name: sql_types[term.type] for name, term in defs.terms.items()}
+    for col in decision_columns(defs):
+        wanted[col] = DECIMAL_RESULT.sql(engine.dialect) if col.endswith("_score") else \
+            "BOOLEAN" if col.startswith("svc_") else "VARCHAR"
+    for name, sql_type in wanted.items():
         if name not in existing:
-            engine.execute(f'alter table {PROFILES} add column "{name}" {sql_types[term.type]}')
+            engine.execute(f'alter table {PROFILES} add column "{name}" {sql_type}')
 
 
 def latest_as_of(engine: Engine) -> dt.date:

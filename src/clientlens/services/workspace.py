@@ -114,8 +114,10 @@ def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
                              "definitions to the defaults")
     root.mkdir(parents=True, exist_ok=True)
     (root / "definitions").mkdir(exist_ok=True)
-    for name in ("glossary.yaml", "rulebook.yaml"):
-        shutil.copyfile(DEFAULTS / name, root / "definitions" / name)
+    for src in sorted(DEFAULTS.rglob("*.yaml")):
+        target = root / "definitions" / src.relative_to(DEFAULTS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
     if not (root / SETTINGS_FILE).exists():
         (root / SETTINGS_FILE).write_text(
             "# clientlens workspace settings; CLIENTLENS_<NAME> environment variables override.\n"

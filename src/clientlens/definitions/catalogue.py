@@ -1,0 +1,192 @@
+"""The catalogue: products the bank offers and services each segment is entitled to.
+
+Products (``products``) name the need they serve, the department that owns them,
+which open accounts count as holding them (a condition over ``accounts``
+columns, e.g. ``product_code = 'DEP-GROW'``), who is eligible (conditions over
+terms, the segment, the need and ratings) and, optionally, what makes a
+customer a sales lead for them. The order of the list is the bank's priority.
+
+Services (``services``) are services, benefits and loyalty-programme levels,
+granted while their conditions hold and kept for ``grace_days`` after the
+customer stops qualifying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clientlens.definitions.common import Collector, Labels, check_name, read_labels, read_text
+from clientlens.definitions.expressions import Expr, Symbol, T, parse
+from clientlens.definitions.yamlsrc import Located
+from clientlens.model.errors import ExpressionError
+
+SERVICE_KINDS = ("service", "benefit", "loyalty_level")
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    labels: Labels
+    description: str
+    needs: tuple[str, ...]
+    department: str
+    holds: Expr  # over accounts columns; the account must also be open
+    eligible: tuple[Expr, ...]
+    lead: tuple[Expr, ...]  # empty: not a lead product
+    file: str
+    line: int
+
+    @property
+    def holds_term(self) -> str:
+        return f"holds_{self.id}"
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    kind: str
+    labels: Labels
+    description: str
+    granted_when: tuple[Expr, ...]
+    grace_days: int
+    file: str
+    line: int
+
+    @property
+    def column(self) -> str:
+        return f"svc_{self.id}"
+
+
+def _alias_id(node: Located) -> Located:
+    alias = Located(node)
+    alias.file, alias.line = node.file, node.line
+    alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
+    return alias
+
+
+def _conditions(node: Located, key: str, what: str, symbols: dict[str, Symbol],
+                out: Collector, required: bool) -> tuple[Expr, ...]:
+    raw = node.get(key)
+    if raw is None:
+        if required:
+            out.add(f"{what} needs '{key}': a condition or a list of conditions", node)
+        return ()
+    texts = raw if isinstance(raw, list) else [raw]
+    result = []
+    for text in texts:
+        try:
+            result.append(parse(str(text), symbols, expect=T.BOOLEAN))
+        except ExpressionError as e:
+            out.add(f"{what}: {key}: {e}", node, key)
+    return tuple(result)
+
+
+def read_products(doc: Located, needs: set[str], account_symbols: dict[str, Symbol],
+                  symbols: dict[str, Symbol], out: Collector) -> tuple[Product, ...]:
+    raw = doc.get("products")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        out.add("'products' must be a list", doc, "products")
+        return ()
+    products: list[Product] = []
+    seen: set[str] = set()
+    allowed = {"id", "labels", "description", "need", "department", "holds", "eligible",
+               "lead"}
+    for node in raw:
+        if not isinstance(node, Located):
+            out.add("each product must be a mapping with id, labels, description, need, "
+                    "department, holds", doc, "products")
+            continue
+        pid = check_name(node.get("id"), _alias_id(node), "product", out)
+        if pid is None:
+            continue
+        what = f"product {pid}"
+        if pid in seen:
+            out.add(f"{what} appears twice", node, "id")
+        seen.add(pid)
+        for key in node:
+            if key not in allowed:
+                out.add(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})",
+                        node, key)
+        raw_need = node.get("need")
+        need_list = raw_need if isinstance(raw_need, list) else [raw_need]
+        if raw_need is None or not all(isinstance(n, str) for n in need_list):
+            out.add(f"{what} needs 'need': the need it serves, one of "
+                    f"{', '.join(sorted(needs))}", node, "need")
+            need_list = []
+        for n in need_list:
+            if n not in needs:
+                out.add(f"{what}: need '{n}' is not a need of the rulebook (known: "
+                        f"{', '.join(sorted(needs))})", node, "need")
+        department = read_text(node, "department", what, out)
+        holds = None
+        try:
+            holds = parse(str(node.get("holds") or ""), account_symbols, expect=T.BOOLEAN)
+        except ExpressionError as e:
+            out.add(f"{what}: holds (a condition over accounts columns): {e}", node, "holds")
+        products.append(Product(
+            id=pid, labels=read_labels(node, what, out),
+            description=read_text(node, "description", what, out), needs=tuple(need_list),
+            department=department, holds=holds,  # type: ignore[arg-type]
+            eligible=_conditions(node, "eligible", what, symbols, out, required=False),
+            lead=_conditions(node, "lead", what, symbols, out, required=False),
+            file=node.file, line=node.line))
+    return tuple(products)
+
+
+def read_services(doc: Located, symbols: dict[str, Symbol], default_grace: int,
+                  out: Collector) -> tuple[Service, ...]:
+    raw = doc.get("services")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        out.add("'services' must be a list", doc, "services")
+        return ()
+    services: list[Service] = []
+    seen: set[str] = set()
+    allowed = {"id", "kind", "labels", "description", "granted_when", "grace_days"}
+    for node in raw:
+        if not isinstance(node, Located):
+            out.add("each service must be a mapping with id, kind, labels, description, "
+                    "granted_when", doc, "services")
+            continue
+        sid = check_name(node.get("id"), _alias_id(node), "service", out)
+        if sid is None:
+            continue
+        what = f"service {sid}"
+        if sid in seen:
+            out.add(f"{what} appears twice", node, "id")
+        seen.add(sid)
+        for key in node:
+            if key not in allowed:
+                out.add(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})",
+                        node, key)
+        kind = node.get("kind")
+        if kind not in SERVICE_KINDS:
+            out.add(f"{what}: kind must be one of {', '.join(SERVICE_KINDS)} (got {kind!r})",
+                    node, "kind")
+        grace = node.get("grace_days", default_grace)
+        if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 3650:
+            out.add(f"{what}: grace_days must be a whole number of days from 0 to 3650 "
+                    f"(got {grace!r})", node, "grace_days")
+            grace = 0
+        services.append(Service(
+            id=sid, kind=str(kind), labels=read_labels(node, what, out),
+            description=read_text(node, "description", what, out),
+            granted_when=_conditions(node, "granted_when", what, symbols, out, required=True),
+            grace_days=grace, file=node.file, line=node.line))
+    return tuple(services)
+
+
+def check_unknown_sections(doc: Located, allowed: set[str], fname: str, out: Collector,
+                           ) -> None:
+    for key in doc:
+        if key not in allowed:
+            out.add(f"unknown section '{key}' in {fname} (known: {', '.join(sorted(allowed))})",
+                    doc, key)
+
+
+def as_tuple(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, list | tuple) else (value,)

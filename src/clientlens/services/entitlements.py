@@ -1,0 +1,158 @@
+"""Entitlements: which services and benefits each customer holds, and what changed.
+
+A customer holds a service on date D when they qualified on some run date L
+(its ``granted_when`` held in the profile of L) with D - L within the service's
+grace period. So a benefit survives a short dip out of a segment, and is
+revoked on the first run after the grace period runs out.
+
+Each run for D writes, from the profile of D and the entitlements of the
+previous run date P:
+
+- ``entitlements``: one row per customer and service held on D, with when it
+  was granted, when the customer last qualified and until when it is kept;
+- ``entitlement_events``: what changed since P, for downstream systems:
+  ``granted``, ``grace_started`` (stopped qualifying, kept until a date) and
+  ``revoked`` (grace over, or the service left the catalogue).
+
+Both are replaced for D in the same transaction as the profiles, so re-running
+a date gives the same rows, and a failed run leaves the previous ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlglot
+
+from clientlens.definitions.rulebook import Definitions
+from clientlens.engines.base import Engine
+
+ENTITLEMENTS = "entitlements"
+EVENTS = "entitlement_events"
+PROFILES = "profiles"
+
+
+@dataclass(frozen=True)
+class EntitlementChanges:
+    previous: dt.date | None
+    granted: int
+    grace_started: int
+    revoked: int
+    later_dates: list[dt.date]  # runs after this date, now computed from older data
+
+
+def previous_date(engine: Engine, as_of: dt.date) -> dt.date | None:
+    if engine.table_columns(ENTITLEMENTS) is None:
+        return None
+    rows = engine.fetch_all(f"select max(as_of) from {ENTITLEMENTS} where as_of < ?", [as_of])
+    return rows[0][0]
+
+
+def later_dates(engine: Engine, as_of: dt.date) -> list[dt.date]:
+    if engine.table_columns(ENTITLEMENTS) is None:
+        return []
+    rows = engine.fetch_all(f"select distinct as_of from {ENTITLEMENTS} where as_of > ? "
+                            "order by 1", [as_of])
+    return [r[0] for r in rows]
+
+
+def _date(d: dt.date) -> str:
+    return f"date '{d.isoformat()}'"
+
+
+def _text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def entitlement_steps(engine: Engine, defs: Definitions, as_of: dt.date,
+                      previous: dt.date | None) -> list[tuple[str, str, str]]:
+    """(table, where, select) steps that replace D's entitlements and events."""
+    d = _date(as_of)
+    grace = ", ".join(f"({_text(s.id)}, {s.grace_days}, {_text(s.kind)})"
+                      for s in defs.services)
+    qualified = " union all ".join(
+        f"select customer_id, {_text(s.id)} as service from {PROFILES} "
+        f"where as_of = {d} and \"{s.column}\"" for s in defs.services)
+    has_prev = previous is not None and engine.table_columns(ENTITLEMENTS) is not None
+    prev = (f"select customer_id, service, granted_on, last_qualified_on from {ENTITLEMENTS} "
+            f"where as_of = {_date(previous)}") if has_prev and previous else \
+        ("select cast(null as varchar) as customer_id, cast(null as varchar) as service, "
+         "cast(null as date) as granted_on, cast(null as date) as last_qualified_on "
+         "where false")
+    held = f"""
+    with q as ({qualified}),
+    prev as ({prev}),
+    g(service, grace_days, kind) as (values {grace}),
+    merged as (
+        select coalesce(q.customer_id, prev.customer_id) as customer_id,
+            coalesce(q.service, prev.service) as service,
+            q.customer_id is not null as qualified,
+            case when q.customer_id is not null then {d} else prev.last_qualified_on end
+                as last_qualified_on,
+            prev.granted_on as previously_granted
+        from q full outer join prev
+            on q.customer_id = prev.customer_id and q.service = prev.service
+    )
+    select {d} as as_of, m.customer_id, m.service, g.kind,
+        coalesce(m.previously_granted, {d}) as granted_on, m.last_qualified_on,
+        m.qualified,
+        m.last_qualified_on + g.grace_days as kept_until,
+        {_text(defs.version)} as rulebook_version
+    from merged m join g on g.service = m.service
+    where date_diff('day', m.last_qualified_on, {d}) <= g.grace_days
+    """
+    reasons = " ".join(
+        f"when {_text(s.id)} then {_text('qualifies: ' + _conditions(s.granted_when))}"
+        for s in defs.services)
+    events = f"""
+    with now_held as (select * from {ENTITLEMENTS} where as_of = {d}),
+    before as ({prev}),
+    g(service, grace_days) as (values {", ".join(f"({_text(s.id)}, {s.grace_days})"
+                                                 for s in defs.services)})
+    select {d} as as_of, n.customer_id, n.service, 'granted' as event,
+        cast(null as date) as kept_until,
+        case n.service {reasons} end as reason, {_text(defs.version)} as rulebook_version
+    from now_held n left join before b on b.customer_id = n.customer_id
+        and b.service = n.service
+    where b.customer_id is null
+    union all
+    select {d}, n.customer_id, n.service, 'grace_started', n.kept_until,
+        'no longer qualifies; kept for the grace period of ' || cast(g.grace_days as varchar)
+            || ' days', {_text(defs.version)}
+    from now_held n join before b on b.customer_id = n.customer_id and b.service = n.service
+        join g on g.service = n.service
+    where not n.qualified and b.last_qualified_on = {_date(previous) if previous else d}
+    union all
+    select {d}, b.customer_id, b.service, 'revoked', cast(null as date),
+        case when g.service is null then 'the service is no longer in the catalogue'
+             else 'no longer qualifies and the grace period is over' end,
+        {_text(defs.version)}
+    from before b left join now_held n on b.customer_id = n.customer_id
+        and b.service = n.service
+        left join g on g.service = b.service
+    where n.customer_id is null
+    """
+    where = f"as_of = {d}"
+    return [(ENTITLEMENTS, where, _dialect(held, engine)),
+            (EVENTS, where, _dialect(events, engine))]
+
+
+def _conditions(conds: tuple) -> str:
+    return " and ".join(c.text for c in conds)
+
+
+def _dialect(sql: str, engine: Engine) -> str:
+    if engine.dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0]
+
+
+def count_changes(engine: Engine, as_of: dt.date, previous: dt.date | None
+                  ) -> EntitlementChanges:
+    rows = dict(engine.fetch_all(f"select event, count(*) from {EVENTS} where as_of = ? "
+                                 "group by event", [as_of]))
+    return EntitlementChanges(previous=previous, granted=rows.get("granted", 0),
+                              grace_started=rows.get("grace_started", 0),
+                              revoked=rows.get("revoked", 0),
+                              later_dates=later_dates(engine, as_of))
