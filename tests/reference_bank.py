@@ -20,8 +20,10 @@ def window(ts: dt.datetime | dt.date, days: int, as_of: dt.date) -> bool:
 
 
 def profile(customer: dict, accounts: list[dict], transactions: list[dict],
-            interactions: list[dict], as_of: dt.date, params: dict[str, Any]) -> dict:
-    """Every default term and the segment for one customer."""
+            interactions: list[dict], as_of: dt.date, params: dict[str, Any],
+            extra: dict[str, list[dict]] | None = None, ratings: list[dict] | None = None
+            ) -> dict:
+    """Every default term, the segment and, with ``ratings``, every decision."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     acc = [a for a in accounts if a["opened_on"] <= as_of]
 
@@ -85,6 +87,11 @@ def profile(customer: dict, accounts: list[dict], transactions: list[dict],
     v["days_since_transaction"] = None if last is None else (as_of - last.date()).days
     v["is_active"] = v["tx_count_recent"] > 0
     v["segment"] = segment(v, params)
+    if ratings is not None:
+        extra = extra or {}
+        extra_terms(v, customer, accounts, transactions, extra.get("security_events", []),
+                    extra.get("surveys", []), extra.get("referrals", []), as_of, params)
+        decide(v, params, ratings)
     return v
 
 
@@ -104,8 +111,9 @@ def segment(v: dict, params: dict[str, Any]) -> str:
 
 
 def bank_profiles(customers: list[dict], accounts: list[dict], transactions: list[dict],
-                  interactions: list[dict], as_of: dt.date, params: dict[str, Any]
-                  ) -> dict[str, dict]:
+                  interactions: list[dict], as_of: dt.date, params: dict[str, Any],
+                  extra: dict[str, list[dict]] | None = None,
+                  ratings: list[dict] | None = None) -> dict[str, dict]:
     """Profiles of the population: retail customers registered by the as-of date."""
     out = {}
     for c in customers:
@@ -114,5 +122,205 @@ def bank_profiles(customers: list[dict], accounts: list[dict], transactions: lis
         cid = c["customer_id"]
         out[cid] = profile(c, [a for a in accounts if a["customer_id"] == cid],
                            [t for t in transactions if t["customer_id"] == cid],
-                           [i for i in interactions if i["customer_id"] == cid], as_of, params)
+                           [i for i in interactions if i["customer_id"] == cid], as_of, params,
+                           {k: [r for r in rows if r["customer_id"] == cid]
+                            for k, rows in (extra or {}).items()}, ratings)
     return out
+
+
+# --- ratings, needs, offers and services ------------------------------------
+# Conditions of the default ratings.yaml and catalogue.yaml, written by hand.
+# Unknown (NULL) follows SQL: a comparison with an empty value is not true.
+
+def _ge(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a >= b
+
+
+def _lt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a < b
+
+
+CASES = {
+    "segment = 'status'": lambda v: v["segment"] == "status",
+    "segment in ('regular', 'investor')": lambda v: v["segment"] in ("regular", "investor"),
+    "segment in ('social', 'new')": lambda v: v["segment"] in ("social", "new"),
+    "consumer_loan_debt > 0 and consumer_loan_debt < 300000 and declared_income >= 60000 "
+    "and car_age_years >= 8": lambda v: (v["consumer_loan_debt"] > 0
+                                         and v["consumer_loan_debt"] < 300000
+                                         and _ge(v["declared_income"], 60000)
+                                         and _ge(v["car_age_years"], 8)),
+    "is_active and declared_income >= 120000":
+        lambda v: v["is_active"] and _ge(v["declared_income"], 120000),
+    "surveys_recent > 0": lambda v: v["surveys_recent"] > 0,
+}
+
+
+def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: list[dict],
+                security: list[dict], surveys: list[dict], referrals: list[dict],
+                as_of: dt.date, params: dict[str, Any]) -> None:
+    """The terms added for ratings and needs, by hand."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    acc = [a for a in accounts if a["opened_on"] <= as_of]
+    opened = [a for a in acc if a["closed_on"] is None or a["closed_on"] > as_of]
+    tx = [t for t in transactions if t["ts"] < end]
+    needs_w = params["needs_window_days"]
+    hist = params["history_window_days"]
+    valid = params["survey_valid_days"]
+    sec = [s for s in security if s["raised_on"] <= as_of]
+    unresolved = [s for s in sec if s["resolved_on"] is None or s["resolved_on"] > as_of]
+    srv = [s for s in surveys if s["answered_on"] <= as_of
+           and (as_of - s["answered_on"]).days <= valid]
+    ref = [r for r in referrals if r["invited_on"] <= as_of
+           and (as_of - r["invited_on"]).days <= hist]
+    car_year = customer.get("car_year")
+    v["car_year"] = car_year
+    v["car_age_years"] = None if car_year is None else as_of.year - car_year
+    v["consumer_loan_debt"] = sum((a["balance_base"] for a in opened if a["account_type"] ==
+                                   "loan" and a["subtype"] == "consumer"), ZERO)
+    v["annual_margin_estimate"] = (
+        float(v["balance_deposit"]) * params["deposit_margin_rate"]
+        + float(v["loan_debt"]) * params["loan_margin_rate"]
+        + float(v["balance_card"] + v["balance_current"]) * params["transaction_margin_rate"])
+    count = lambda kinds: sum(t["kind"] in kinds and window(t["ts"], needs_w, as_of)  # noqa: E731
+                              for t in tx)
+    v["salary_count_recent"] = count(("salary",))
+    v["pension_count_recent"] = count(("pension", "social_benefit"))
+    v["interest_count_recent"] = count(("interest",))
+    v["cash_deposits_recent"] = count(("cash_deposit",))
+    v["deposits_opened_1y"] = sum(a["account_type"] == "deposit"
+                                  and (as_of - a["opened_on"]).days <= 365 for a in acc)
+    v["short_deposits_open"] = sum(a["account_type"] == "deposit"
+                                   and _ge(params["short_term_months"], a.get("term_months"))
+                                   for a in opened)
+    v["fee_income_1y"] = sum((-t["amount"] for t in tx
+                              if t["kind"] == "fee" and window(t["ts"], 365, as_of)), ZERO)
+    v["fraud_alerts_1y"] = sum(s["kind"] == "fraud_alert"
+                               and (as_of - s["raised_on"]).days <= 365 for s in sec)
+    v["security_flags_open"] = sum(s["kind"] == "security_flag" for s in unresolved)
+    v["high_severity_open"] = sum(s["severity"] == "high" for s in unresolved)
+    overdue = [s["days_overdue"] for s in sec if s["kind"] == "overdue"
+               and (as_of - s["raised_on"]).days <= hist and s["days_overdue"] is not None]
+    v["overdue_max_days"] = max(overdue, default=0)
+    v["surveys_recent"] = len(srv)
+    v["nps_recent"] = sum(s["nps"] for s in srv) / len(srv) if srv else None
+    sat = [s["satisfaction"] for s in srv if s["satisfaction"] is not None]
+    v["satisfaction_recent"] = sum(sat) / len(sat) if sat else None
+    v["last_survey_on"] = max((s["answered_on"] for s in surveys
+                               if s["answered_on"] <= as_of), default=None)
+    v["referrals_made"] = len(ref)
+    v["referrals_qualified"] = sum(r["qualified_on"] is not None and r["qualified_on"] <= as_of
+                                   for r in ref)
+    for code, product in (("DEP-KEEP", "deposit_keep"), ("DEP-INCOME", "deposit_income"),
+                          ("DEP-GROW", "deposit_grow"), ("CARD-PREMIUM", "premium_card")):
+        v[f"holds_{product}"] = any(a.get("product_code") == code for a in opened)
+    for (kind, subtype), product in ((("loan", "car"), "car_loan"),
+                                     (("loan", "consumer"), "consumer_loan"),
+                                     (("card", "salary_project"), "salary_card")):
+        v[f"holds_{product}"] = any(a["account_type"] == kind and a["subtype"] == subtype
+                                    for a in opened)
+
+
+def need(v: dict, params: dict[str, Any]) -> str:
+    if _ge(v["balance_total"], params["preservation_min_balance"]) \
+            and v["short_deposits_open"] > 0:
+        return "preservation"
+    if v["pension_count_recent"] >= 3 or v["interest_count_recent"] >= 3:
+        return "regular_income"
+    if v["salary_count_recent"] >= 3 and (v["open_deposits"] > 0 or v["cash_deposits_recent"] > 0
+                                          or v["deposits_opened_1y"] > 0):
+        return "accumulation"
+    return "undetermined"
+
+
+def rate(rating: dict, v: dict) -> tuple[Decimal | None, str, list[str]]:
+    """One rating from its YAML (plain dicts): score, grade, top three reasons."""
+    points: list[tuple[str, Decimal, Decimal]] = []
+    for f in rating["factors"]:
+        dec = lambda x: Decimal(str(x))  # noqa: E731
+        if "cases" in f:
+            name = f["id"]
+            p = next((dec(c["points"]) for c in f["cases"] if CASES[c["when"]](v)),
+                     dec(f.get("else", 0)))
+            values = [dec(c["points"]) for c in f["cases"]]
+        else:
+            name = f["term"]
+            x = v[name]
+            values = [dec(b["points"]) for b in f["bins"]]
+            if x is None:
+                p = dec(f.get("missing", 0))
+            elif "values" in f["bins"][0]:
+                p = next((dec(b["points"]) for b in f["bins"] if x in b["values"]),
+                         dec(f.get("other", 0)))
+            else:
+                p = next(dec(b["points"]) for b in f["bins"]
+                         if "below" not in b or float(x) < float(b["below"]))
+        neutral = dec(f["neutral"]) if "neutral" in f else \
+            ((min(values) + max(values)) / 2).quantize(Decimal("0.01"))
+        points.append((name, p, p - neutral))
+    req = rating.get("requires")
+    if req is not None and not CASES[req["when"]](v):
+        return None, "insufficient data", [req["otherwise"]]
+    lo, hi = (Decimal(str(x)) for x in rating.get("scale", [0, 100]))
+    total = Decimal(str(rating.get("base", 0))) + sum((p for _, p, _ in points), ZERO)
+    score = min(hi, max(lo, total))
+    grade = next((g["grade"] for g in rating["grades"] if score >= Decimal(str(g["from"]))),
+                 rating["grades"][-1]["grade"])
+    ranked = sorted(enumerate(points), key=lambda ip: (-abs(ip[1][2]), ip[0]))
+    reasons = []
+    for _, (name, _, d) in ranked:
+        if d != 0:
+            text = format(abs(d).normalize(), "f")
+            reasons.append(f"{name} {'+' if d > 0 else '-'}{text}")
+    return score, grade, reasons[:3]
+
+
+PRODUCTS = [  # id, needs, department, eligible, lead (None: not a lead product)
+    ("deposit_keep", ("preservation",), "deposits",
+     lambda v: _ge(v["balance_total"], 100000), None),
+    ("deposit_income", ("regular_income",), "deposits", lambda v: True, None),
+    ("deposit_grow", ("accumulation",), "deposits", lambda v: True, None),
+    ("premium_card", ("preservation", "accumulation"), "cards",
+     lambda v: v["segment"] == "status" and v["security_grade"] in ("A", "B"), None),
+    ("car_loan", ("accumulation",), "retail_lending",
+     lambda v: v["security_grade"] in ("A", "B", "C") and v["solvency_grade"] in ("A", "B", "C"),
+     lambda v: (0 < v["consumer_loan_debt"] < 300000 and _ge(v["declared_income"], 60000)
+                and _ge(v["car_age_years"], 8))),
+    ("consumer_loan", ("regular_income",), "retail_lending",
+     lambda v: (v["segment"] in ("regular", "status", "social")
+                and v["security_grade"] in ("A", "B") and v["solvency_grade"] in ("A", "B")),
+     lambda v: v["salary_count_recent"] >= 3 and v["open_loans"] == 0),
+    ("salary_card", ("accumulation",), "corporate_payroll",
+     lambda v: v["segment"] != "social", None),
+]
+
+SERVICES = {
+    "personal_manager": lambda v: v["segment"] == "status",
+    "priority_queue": lambda v: v["segment"] == "status" or v["current_grade"] in ("A", "B"),
+    "free_transfers": lambda v: (v["segment"] in ("status", "regular")
+                                 and v["solvency_grade"] in ("A", "B", "C")),
+    "pension_bonus_rate": lambda v: v["segment"] == "social",
+    "loyalty_gold": lambda v: (v["loyalty_grade"] == "A"
+                               or (v["segment"] == "status" and v["loyalty_grade"] == "B")),
+    "loyalty_silver": lambda v: (v["loyalty_grade"] in ("B", "C")
+                                 and not (v["segment"] == "status" and v["loyalty_grade"] == "B")),
+}
+
+
+def decide(v: dict, params: dict[str, Any], ratings: list[dict]) -> None:
+    v["need"] = need(v, params)
+    for rating in ratings:
+        score, grade, reasons = rate(rating, v)
+        v[f"{rating['id']}_score"] = score
+        v[f"{rating['id']}_grade"] = grade
+        for k in range(3):
+            v[f"{rating['id']}_reason_{k + 1}"] = reasons[k] if k < len(reasons) else None
+    v["next_best_product"] = v["lead_product"] = v["lead_department"] = None
+    for pid, needs, department, eligible, lead in PRODUCTS:
+        if v[f"holds_{pid}"] or not eligible(v):
+            continue
+        if v["next_best_product"] is None and v["need"] in needs:
+            v["next_best_product"] = pid
+        if v["lead_product"] is None and lead is not None and lead(v):
+            v["lead_product"], v["lead_department"] = pid, department
+    for sid, granted in SERVICES.items():
+        v[f"svc_{sid}"] = bool(granted(v))

@@ -22,7 +22,10 @@ def defs() -> Definitions:
 def test_every_term_parameter_and_segment_appears_with_three_labels(defs: Definitions,
                                                                     fmt: str) -> None:
     text = render_dictionary(defs, fmt)
-    for item in [*defs.terms.values(), *defs.parameters.values(), *defs.segments]:
+    items = [*defs.terms.values(), *defs.parameters.values(), *defs.segments, *defs.all_needs,
+             *defs.ratings, *defs.products, *defs.services]
+    assert defs.ratings and defs.products and defs.services and defs.all_needs
+    for item in items:
         name = getattr(item, "name", None) or item.id
         assert name in text, name
         for label in (item.labels.en, item.labels.ru, item.labels.bg):
@@ -31,7 +34,8 @@ def test_every_term_parameter_and_segment_appears_with_three_labels(defs: Defini
 
 def test_rules_appear_in_priority_order_with_parameter_values(defs: Definitions) -> None:
     text = render_dictionary(defs, "md")
-    rule_rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line
+    section = text.split("## Segmentation rules")[1].split("\n## ")[0]
+    rule_rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line
                  and line.split("|")[1].strip() in {str(i) for i in range(1, 20)} | {"default"}]
     ids = [row.split("|")[2].strip().strip("`") for row in rule_rows]
     assert ids == [s.id for s in defs.segments]
@@ -98,3 +102,16 @@ def test_markdown_cells_with_pipes_keep_the_table_shape(tmp_path: Path) -> None:
     header = next(line for line in text.splitlines() if line.startswith("| term |"))
     unescaped = row.replace("\\|", "")
     assert unescaped.count("|") == header.count("|")
+
+
+def test_rating_bins_are_listed_with_their_points(defs: Definitions) -> None:
+    text = render_dictionary(defs, "md")
+    for rating in defs.ratings:
+        section = text.split(f"(`{rating.id}`)")[1].split("\n## ")[0]
+        rows = [r for r in section.splitlines() if r.startswith("| `")]
+        # every bin, plus "other"/"empty" rows, for every factor
+        expected = sum(len(f.bins) + (f.kind != "numeric") + (f.kind != "cases")
+                       for f in rating.factors)
+        assert len(rows) == expected, rating.id
+        for grade in rating.grades:
+            assert f"{grade.grade} from" in section

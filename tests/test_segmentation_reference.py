@@ -13,9 +13,11 @@ import math
 from decimal import Decimal
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clientlens.compiler.decisions import decision_columns
 from clientlens.compiler.pyplan import CompiledRulebook
 from clientlens.definitions.rulebook import load_definitions
 from clientlens.engines.duckdb_engine import DuckDBEngine
@@ -28,6 +30,10 @@ AS_OF = dt.date(2026, 10, 31)
 DEFS = load_definitions(DEFAULTS)
 PARAMS = {name: p.value for name, p in DEFS.parameters.items()}
 COMPILED = CompiledRulebook(DEFS)
+# The rating YAML as plain dicts, for the reference (the engine reads it its own way).
+RATINGS = yaml.safe_load((DEFAULTS / "ratings.yaml").read_text(encoding="utf-8"))["ratings"] + [
+    yaml.safe_load((DEFAULTS / "scorecards" / "solvency.yaml").read_text(encoding="utf-8"))]
+DECISIONS = decision_columns(DEFS)
 THRESHOLD = PARAMS["status_min_balance"]
 NEW_DAYS = PARAMS["new_customer_days"]
 
@@ -52,6 +58,9 @@ stamps = st.sampled_from([
 @st.composite
 def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
     customers, accounts, transactions, interactions = [], [], [], []
+    security: list[dict] = []
+    surveys: list[dict] = []
+    referrals: list[dict] = []
     for n in range(draw(st.integers(0, 8))):
         cid = f"C{n}"
         customers.append({
@@ -61,8 +70,34 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
             "registered_on": draw(st.sampled_from([days(5000), days(200), days(10), days(0),
                                                    days(-3)])),
             "birth_date": draw(st.sampled_from([None, dt.date(1950, 1, 1), days(0)])),
-            "declared_monthly_income": draw(st.sampled_from([None, Decimal("85000.00")])),
+            "declared_monthly_income": draw(st.sampled_from(
+                [None, Decimal("85000.00"), Decimal("60000.00"), Decimal("150000.00")])),
+            "car_year": draw(st.sampled_from([None, 2010, AS_OF.year - 8, AS_OF.year - 7])),
         })
+        for j in range(draw(st.integers(0, 2))):
+            security.append({
+                "event_id": f"S{n}-{j}", "customer_id": cid,
+                "raised_on": draw(st.sampled_from([days(0), days(365), days(366), days(730),
+                                                   days(731), days(-1)])),
+                "kind": draw(st.sampled_from(["security_flag", "fraud_alert", "overdue"])),
+                "severity": draw(st.sampled_from(["low", "high"])),
+                "days_overdue": draw(st.sampled_from([None, 0, 1, 29, 30, 90, 120])),
+                "resolved_on": draw(st.sampled_from([None, days(0), days(-1), days(10)])),
+            })
+        for j in range(draw(st.integers(0, 2))):
+            surveys.append({
+                "survey_id": f"Q{n}-{j}", "customer_id": cid,
+                "answered_on": draw(st.sampled_from([days(0), days(365), days(366), days(-1)])),
+                "nps": draw(st.integers(0, 10)),
+                "satisfaction": draw(st.sampled_from([None, 1, 3, 4, 5])), "channel": "mobile",
+            })
+        for j in range(draw(st.integers(0, 2))):
+            referrals.append({
+                "referral_id": f"R{n}-{j}", "customer_id": cid,
+                "invited_on": draw(st.sampled_from([days(0), days(730), days(731), days(-1)])),
+                "referred_customer_id": None,
+                "qualified_on": draw(st.sampled_from([None, days(0), days(-1)])),
+            })
         for k in range(draw(st.integers(0, 4))):
             account_type = draw(st.sampled_from(sorted(ACCOUNT_SUBTYPES)))
             opened = draw(dates_near)
@@ -75,13 +110,17 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
                 "subtype": draw(st.sampled_from(ACCOUNT_SUBTYPES[account_type])),
                 "currency": "RUB", "opened_on": opened, "closed_on": closed,
                 "balance": Decimal("1.00"), "balance_base": draw(money),
+                "product_code": draw(st.sampled_from([None, "DEP-KEEP", "DEP-GROW",
+                                                      "CARD-PREMIUM"])),
+                "term_months": draw(st.sampled_from([None, 3, 6, 7, 12])),
             })
             for j in range(draw(st.integers(0, 4))):
                 transactions.append({
                     "transaction_id": f"T{n}-{k}-{j}", "account_id": aid, "customer_id": cid,
                     "ts": draw(stamps), "amount": draw(money),
                     "kind": draw(st.sampled_from(["salary", "pension", "social_benefit",
-                                                  "purchase", "interest"])),
+                                                  "purchase", "interest", "fee",
+                                                  "cash_deposit"])),
                     "channel": "system",
                 })
         for j in range(draw(st.integers(0, 3))):
@@ -91,7 +130,8 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
                 "kind": draw(st.sampled_from(["visit", "login", "complaint"])),
             })
     return {"customers": customers, "accounts": accounts, "transactions": transactions,
-            "interactions": interactions}
+            "interactions": interactions, "security_events": security, "surveys": surveys,
+            "referrals": referrals}
 
 
 def load(engine: DuckDBEngine, bank: dict[str, list[dict]]) -> None:
@@ -128,8 +168,9 @@ def engine_profiles(bank: dict[str, list[dict]]) -> dict[str, dict]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bank=banks())
 def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) -> None:
+    extra = {k: bank[k] for k in ("security_events", "surveys", "referrals")}
     expected = bank_profiles(bank["customers"], bank["accounts"], bank["transactions"],
-                             bank["interactions"], AS_OF, PARAMS)
+                             bank["interactions"], AS_OF, PARAMS, extra, RATINGS)
     actual = engine_profiles(bank)
     assert set(actual) == set(expected)
     for cid, exp_row in expected.items():
@@ -138,6 +179,12 @@ def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) 
         assert row["rulebook_version"] == DEFS.version
         for term in DEFS.terms:
             assert same(exp_row[term], row[term]), (cid, term, exp_row[term], row[term])
+        for col in DECISIONS:
+            if col == "next_best_reason":  # wording is the engine's; it must name the need
+                assert (row[col] is None) == (exp_row["next_best_product"] is None), cid
+                assert row[col] is None or f"'{exp_row['need']}'" in row[col], cid
+                continue
+            assert same(exp_row[col], row[col]), (cid, col, exp_row[col], row[col])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -147,6 +194,8 @@ def test_in_process_evaluation_agrees_with_the_engine(bank: dict[str, list[dict]
     for cid, row in engine_profiles(bank).items():
         out = COMPILED.evaluate({n: row[n] for n in base_terms}, AS_OF)
         assert out["segment"] == row["segment"], cid
+        for col in DECISIONS:
+            assert same(row[col], out[col]), (cid, col, row[col], out[col])
         for name, term in DEFS.terms.items():
             if term.kind == "expression":
                 assert same(row[name], out[name]), (cid, name, row[name], out[name])
@@ -167,7 +216,8 @@ def account(aid: str, kind: str, subtype: str, balance: str, opened: int = 1000,
 
 def segment_of(accounts: list[dict], transactions: list[dict] | None = None) -> str:
     bank = {"customers": [customer()], "accounts": accounts,
-            "transactions": transactions or [], "interactions": []}
+            "transactions": transactions or [], "interactions": [], "security_events": [],
+            "surveys": [], "referrals": []}
     return engine_profiles(bank)["C1"]["segment"]
 
 

@@ -80,27 +80,9 @@ def add_decisions(defs: Definitions, previous: str, as_of: dt.date,
         need = renderer("need")
         step("decide_need", [("need", first_match(defs.needs, defs.need_default, need))])
     if defs.ratings:
-        rating_r = renderer("rating")
-        points: list[tuple[str, exp.Expression]] = []
-        for rating in defs.ratings:
-            for i, factor in enumerate(rating.factors):
-                points.append((_p(rating, i), exp.Cast(this=_points(factor, rating_r),
-                                                       to=POINTS_TYPE)))
-            if rating.requires is not None:
-                points.append((_ok(rating), _is_true(rating_r(rating.requires.condition))))
-        step("decide_points", points)
-        scores: list[tuple[str, exp.Expression]] = []
-        for rating in defs.ratings:
-            scores.append((f"{rating.id}_score", _score(rating)))
-            for i in range(len(rating.factors)):
-                scores.append((_rank(rating, i), _rank_expr(rating, i)))
-        step("decide_score", scores)
-        grades: list[tuple[str, exp.Expression]] = []
-        for rating in defs.ratings:
-            grades.append((f"{rating.id}_grade", _grade(rating)))
-            for k in (1, 2, 3):
-                grades.append((f"{rating.id}_reason_{k}", _reason(rating, k)))
-        step("decide_grade", grades)
+        for name, columns in zip(("decide_points", "decide_score", "decide_grade"),
+                                 rating_stages(defs.ratings, renderer("rating")), strict=True):
+            step(name, columns)
     offers: list[tuple[str, exp.Expression]] = []
     offer_r = renderer("offer")
     if defs.products:
@@ -110,6 +92,41 @@ def add_decisions(defs: Definitions, previous: str, as_of: dt.date,
     if offers:
         step("decide_offer", offers)
     return steps, previous
+
+
+def rating_stages(ratings: tuple[Rating, ...], rendered: Callable[[Expr], exp.Expression]
+                  ) -> list[list[tuple[str, exp.Expression]]]:
+    """Columns of the three rating steps: factor points, scores and ranks, grades and
+    reasons. Each step reads the columns of the one before."""
+    points: list[tuple[str, exp.Expression]] = []
+    scores: list[tuple[str, exp.Expression]] = []
+    grades: list[tuple[str, exp.Expression]] = []
+    for rating in ratings:
+        for i, factor in enumerate(rating.factors):
+            points.append((_p(rating, i), exp.Cast(this=_points(factor, rendered),
+                                                   to=POINTS_TYPE)))
+        if rating.requires is not None:
+            points.append((_ok(rating), _is_true(rendered(rating.requires.condition))))
+        scores.append((f"{rating.id}_score", _score(rating)))
+        for i in range(len(rating.factors)):
+            scores.append((_rank(rating, i), _rank_expr(rating, i)))
+        grades.append((f"{rating.id}_grade", _grade(rating)))
+        for k in (1, 2, 3):
+            grades.append((f"{rating.id}_reason_{k}", _reason(rating, k)))
+    return [points, scores, grades]
+
+
+def rating_query(ratings: tuple[Rating, ...], source: str,
+                 rendered: Callable[[Expr], exp.Expression]) -> exp.Select:
+    """Ratings over any table whose columns are the factors' terms (e.g. a labelled
+    training table): ``SELECT *, <rating columns> FROM source``."""
+    query: exp.Select = exp.select(exp.Star()).from_(source)
+    for n, columns in enumerate(rating_stages(ratings, rendered)):
+        step = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), f"s{n}"))
+        for col, value in columns:
+            step = step.select(exp.alias_(value, col))
+        query = step
+    return query
 
 
 def first_match(rules: tuple[Rule, ...], default: Rule,

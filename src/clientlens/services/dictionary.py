@@ -22,7 +22,10 @@ from clientlens.model.tables import ENTITY_TABLE, TABLES
 
 GROUPS = (("customer", "The customer"), ("accounts", "Product load: accounts"),
           ("transactions", "Activity: transactions"),
-          ("interactions", "Contacts: access channels"), ("expression", "Derived terms"))
+          ("interactions", "Contacts: access channels"),
+          ("security_events", "Security: flags, fraud alerts, overdue"),
+          ("surveys", "What customers told us: surveys"),
+          ("referrals", "Advocacy: referrals"), ("expression", "Derived terms"))
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,24 @@ def used_by(defs: Definitions) -> dict[str, list[str]]:
     for rule in defs.rules:
         for cond in rule.conditions:
             note(cond.names, f"segment {rule.id}")
+    for rule in defs.needs:
+        for cond in rule.conditions:
+            note(cond.names, f"need {rule.id}")
+    for rating in defs.ratings:
+        for factor in rating.factors:
+            if factor.term:
+                note(frozenset({factor.term}), f"rating {rating.id}")
+            for b in factor.bins:
+                if b.condition is not None:
+                    note(b.condition.names, f"rating {rating.id}")
+        if rating.requires is not None:
+            note(rating.requires.condition.names, f"rating {rating.id}")
+    for product in defs.products:
+        for cond in (*product.eligible, *product.lead):
+            note(cond.names, f"product {product.id}")
+    for svc in defs.services:
+        for cond in svc.granted_when:
+            note(cond.names, f"service {svc.id}")
     if defs.population is not None:
         note(defs.population.names, "population")
     for term in defs.terms.values():
@@ -86,9 +107,37 @@ def _context(defs: Definitions, lang: str) -> dict:
     derived = [(table.name, name, text, ctype.value, description)
                for table in TABLES.values() if table.name != ENTITY_TABLE
                for name, (text, ctype, description) in table.derived.items()]
+    needs = [RuleView(str(i), r, [_with_values(c, defs) for c in r.conditions])
+             for i, r in enumerate(defs.needs, start=1)]
+    if defs.need_default is not None:
+        needs.append(RuleView("default", defs.need_default, ["no need rule above matched"]))
+    ratings = [(r, [(f, [(b.label() if f.kind != "numeric" else _bin_range(f, i), b.points)
+                         for i, b in enumerate(f.bins)]) for f in r.factors])
+               for r in defs.ratings]
     return {"defs": defs, "rules": rules, "groups": groups, "used_by": used_by(defs),
+            "needs": needs, "ratings": ratings, "num": _num,
             "derived": derived, "lang": lang, "languages": LANGUAGES, "fmt": fmt,
             "population": _with_values(defs.population, defs) if defs.population else None}
+
+
+def _bin_range(factor, i: int) -> str:  # noqa: ANN001 - a ratings.Factor
+    bins = factor.bins
+    low = bins[i - 1].below if i > 0 else None
+    high = bins[i].below
+    if high is None:
+        return f">= {_num(low)}" if low is not None else "any value"
+    return f"{_num(low)} to < {_num(high)}" if low is not None else f"< {_num(high)}"
+
+
+def _num(value: object) -> str:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        value = value.normalize()
+        if value == value.to_integral():
+            return f"{int(value):,}"
+        return format(value, "f")
+    return fmt(value)
 
 
 def _md_cell(value: object) -> str:
@@ -115,6 +164,62 @@ Who is segmented: `{{ population | cell }}`.
 | {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
 | {{ v.conditions | codes }} | {{ v.rule.description | cell }} |
 {% endfor %}
+{% if needs %}
+## Needs
+
+Each customer's main need, inferred from behaviour: the rules are tried in order, the
+first whose conditions all hold gives the need; the conditions that held are its evidence.
+
+| # | need | en | ru | bg | conditions (all must hold) | description |
+|---|---|---|---|---|---|---|
+{% for v in needs -%}
+| {{ v.number }} | `{{ v.rule.id }}` | {{ v.rule.labels.en | cell }} \
+| {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
+| {{ v.conditions | codes }} | {{ v.rule.description | cell }} |
+{% endfor %}{% endif %}{% for r, factors in ratings %}
+## Rating: {{ r.labels.en }} (`{{ r.id }}`)
+
+{{ r.labels.ru }} / {{ r.labels.bg }}. {{ r.description }}
+
+Score: {{ num(r.base) }} base points plus each factor's points, held between \
+{{ num(r.scale[0]) }} and {{ num(r.scale[1]) }}. Grades: \
+{% for g in r.grades %}{{ g.grade }} from {{ num(g.minimum) }}{% if not loop.last %}, {% endif %}{% endfor %}.
+{% if r.requires %}Given only when `{{ r.requires.condition.text | cell }}`; otherwise \
+"insufficient data" ({{ r.requires.otherwise }}).
+{% endif %}
+| factor | bin or case | points | neutral |
+|---|---|---|---|
+{% for f, bins in factors -%}
+{% for label, points in bins -%}
+| `{{ f.name }}` | `{{ label | cell }}` | {{ num(points) }} | {{ num(f.neutral) }} |
+{% endfor -%}
+{% if f.kind != "numeric" %}| `{{ f.name }}` | {{ "none of the cases" if f.kind == "cases" else "any other value" }} | {{ num(f.other) }} | {{ num(f.neutral) }} |
+{% endif -%}
+{% if f.kind != "cases" %}| `{{ f.name }}` | empty | {{ num(f.missing) }} | {{ num(f.neutral) }} |
+{% endif -%}
+{% endfor %}{% endfor %}{% if defs.products %}
+## Products
+
+In the bank's order of priority. The next-best product is the first that serves the
+customer's need, that they may have and do not hold.
+
+| product | en | ru | bg | need | department | held when (open account) | eligible when | lead when | description |
+|---|---|---|---|---|---|---|---|---|---|
+{% for p in defs.products -%}
+| `{{ p.id }}` | {{ p.labels.en | cell }} | {{ p.labels.ru | cell }} | {{ p.labels.bg | cell }} \
+| {{ p.needs | join(", ") }} | {{ p.department | cell }} | `{{ p.holds.text | cell }}` \
+| {{ p.eligible | map(attribute="text") | list | codes }} \
+| {{ p.lead | map(attribute="text") | list | codes }} | {{ p.description | cell }} |
+{% endfor %}{% endif %}{% if defs.services %}
+## Services, benefits and loyalty levels
+
+| service | kind | en | ru | bg | granted when | grace days | description |
+|---|---|---|---|---|---|---|---|
+{% for v in defs.services -%}
+| `{{ v.id }}` | {{ v.kind }} | {{ v.labels.en | cell }} | {{ v.labels.ru | cell }} \
+| {{ v.labels.bg | cell }} | {{ v.granted_when | map(attribute="text") | list | codes }} \
+| {{ v.grace_days }} | {{ v.description | cell }} |
+{% endfor %}{% endif %}
 ## Parameters
 
 | name | value | unit | en | ru | bg | description |
@@ -173,6 +278,52 @@ conditions all hold wins; a customer no rule matches gets the default segment.</
 <td>{% for c in v.conditions %}<code>{{ c }}</code>{% if not loop.last %}<br>{% endif %}
 {% endfor %}</td><td>{{ v.rule.description }}</td></tr>
 {% endfor %}</tbody></table>
+{% if needs %}<h2 id="needs">Needs</h2>
+<table><thead><tr><th>#</th><th>need</th><th>labels</th><th>conditions (all must hold)</th>
+<th>description</th></tr></thead><tbody>
+{% for v in needs %}<tr id="need-{{ v.rule.id }}"><td>{{ v.number }}</td>
+<td><code>{{ v.rule.id }}</code></td><td class="labels">{% for l in languages %}
+<span>{{ l }}: {{ v.rule.labels.get(l) }}</span>{% endfor %}</td>
+<td>{% for c in v.conditions %}<code>{{ c }}</code>{% if not loop.last %}<br>{% endif %}
+{% endfor %}</td><td>{{ v.rule.description }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
+{% for r, factors in ratings %}<h2 id="rating-{{ r.id }}">Rating: {{ r.labels.get(lang) }}
+(<code>{{ r.id }}</code>)</h2>
+<p class="labels">{% for l in languages %}<span>{{ l }}: {{ r.labels.get(l) }}</span>{% endfor %}</p>
+<p>{{ r.description }}</p>
+<p>Score: {{ num(r.base) }} base points plus each factor's points, held between
+{{ num(r.scale[0]) }} and {{ num(r.scale[1]) }}. Grades: {% for g in r.grades %}{{ g.grade }}
+from {{ num(g.minimum) }}{% if not loop.last %}, {% endif %}{% endfor %}.
+{% if r.requires %}Given only when <code>{{ r.requires.condition.text }}</code>; otherwise
+"insufficient data" ({{ r.requires.otherwise }}).{% endif %}</p>
+<table><thead><tr><th>factor</th><th>bin or case</th><th>points</th><th>neutral</th></tr>
+</thead><tbody>
+{% for f, bins in factors %}{% for label, points in bins %}<tr><td><code>{{ f.name }}</code></td>
+<td><code>{{ label }}</code></td><td>{{ num(points) }}</td><td>{{ num(f.neutral) }}</td></tr>
+{% endfor %}{% if f.kind != "numeric" %}<tr><td><code>{{ f.name }}</code></td><td>{{
+"none of the cases" if f.kind == "cases" else "any other value" }}</td><td>{{ num(f.other) }}</td>
+<td>{{ num(f.neutral) }}</td></tr>{% endif %}{% if f.kind != "cases" %}<tr><td><code>{{ f.name
+}}</code></td><td>empty</td><td>{{ num(f.missing) }}</td><td>{{ num(f.neutral) }}</td></tr>
+{% endif %}{% endfor %}</tbody></table>{% endfor %}
+{% if defs.products %}<h2 id="products">Products</h2>
+<table><thead><tr><th>product</th><th>labels</th><th>need</th><th>department</th>
+<th>held when</th><th>eligible when</th><th>lead when</th><th>description</th></tr></thead><tbody>
+{% for p in defs.products %}<tr id="product-{{ p.id }}"><td><code>{{ p.id }}</code></td>
+<td class="labels">{% for l in languages %}<span>{{ l }}: {{ p.labels.get(l) }}</span>{% endfor %}
+</td><td>{{ p.needs | join(", ") }}</td><td>{{ p.department }}</td>
+<td><code>{{ p.holds.text }}</code></td>
+<td>{% for c in p.eligible %}<code>{{ c.text }}</code><br>{% endfor %}</td>
+<td>{% for c in p.lead %}<code>{{ c.text }}</code><br>{% endfor %}</td>
+<td>{{ p.description }}</td></tr>{% endfor %}</tbody></table>{% endif %}
+{% if defs.services %}<h2 id="services">Services, benefits and loyalty levels</h2>
+<table><thead><tr><th>service</th><th>kind</th><th>labels</th><th>granted when</th>
+<th>grace days</th><th>description</th></tr></thead><tbody>
+{% for v in defs.services %}<tr id="service-{{ v.id }}"><td><code>{{ v.id }}</code></td>
+<td>{{ v.kind }}</td><td class="labels">{% for l in languages %}
+<span>{{ l }}: {{ v.labels.get(l) }}</span>{% endfor %}</td>
+<td>{% for c in v.granted_when %}<code>{{ c.text }}</code><br>{% endfor %}</td>
+<td>{{ v.grace_days }}</td><td>{{ v.description }}</td></tr>{% endfor %}</tbody></table>
+{% endif %}
 <h2 id="parameters">Parameters</h2>
 <table><thead><tr><th>name</th><th>value</th><th>unit</th><th>labels</th><th>description</th>
 </tr></thead><tbody>
