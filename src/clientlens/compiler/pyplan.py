@@ -69,10 +69,16 @@ class CompiledRulebook:
         self.decisions.evaluate(v)
         return v
 
-    def explain_rules(self, values: dict[str, Any]) -> list[RuleResult]:
-        """Each rule in order with each condition's outcome, up to the first match."""
+    def explain_rules(self, values: dict[str, Any], rules: tuple[Rule, ...] | None = None,
+                      stage: str = "segment") -> list[RuleResult]:
+        """Each rule in order with each condition's outcome, up to the first match
+        (segment rules by default; need rules with ``stage="need"``)."""
+        if stage != "segment":
+            self._symbols_for = self.defs.decision_symbols(stage)
+        else:
+            self._symbols_for = self._symbols
         results = []
-        for rule in self.defs.rules:
+        for rule in self.defs.rules if rules is None else rules:
             conds = []
             for cond in rule.conditions:
                 for part in conjuncts(cond.tree):
@@ -83,16 +89,24 @@ class CompiledRulebook:
                 break
         return results
 
+    def explain_conditions(self, conditions: tuple[Expr, ...], values: dict[str, Any],
+                           stage: str = "offer") -> list[ConditionResult]:
+        """Each condition's outcome, e.g. a service's ``granted_when``."""
+        self._symbols_for = self.defs.decision_symbols(stage)
+        return [self._condition(part, cond, values)
+                for cond in conditions for part in conjuncts(cond.tree)]
+
     def _condition(self, tree: exp.Expression, parent: Expr, values: dict[str, Any]
                    ) -> ConditionResult:
         key = id(tree)
+        symbols = getattr(self, "_symbols_for", self._symbols)
         fn = self._conditions.get(key)
         if fn is None:
-            fn = self._conditions[key] = compile_expression(tree, self._symbols)
+            fn = self._conditions[key] = compile_expression(tree, symbols)
         holds = fn(values)
         names = sorted({c.name for c in tree.find_all(exp.Column)})
         shown = {n: values.get(n) for n in names
-                 if self._symbols[n].kind == "term"}
+                 if symbols[n].kind in ("term", "decision")}
         need = None if holds is True else self._need(tree, values)
         # A condition written on its own keeps the analyst's text; a part of an AND
         # split out for the explanation is printed from its tree.
@@ -134,7 +148,7 @@ class CompiledRulebook:
 
     def _value_of(self, node: exp.Expression, values: dict[str, Any]) -> Any:
         if isinstance(node, exp.Column):
-            sym = self._symbols[node.name]
+            sym = getattr(self, "_symbols_for", self._symbols)[node.name]
             return sym.value if sym.kind == "parameter" else values.get(node.name)
         try:
             return literal_value(node)

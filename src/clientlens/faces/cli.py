@@ -154,6 +154,20 @@ def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
+    _print_changes(result)
+
+
+def _print_changes(result: jobs.RunResult) -> None:
+    ch = result.entitlements
+    if ch is None:
+        return
+    since = f"since {ch.previous}" if ch.previous else "(first run: everything is new)"
+    out.print(f"Entitlements {since}: {ch.granted:,} granted, {ch.grace_started:,} in grace, "
+              f"{ch.revoked:,} revoked (`clientlens entitlements --events` lists them)")
+    if ch.later_dates:
+        err.print(f"[yellow]warning:[/] runs after {result.as_of} exist "
+                  f"({', '.join(map(str, ch.later_dates[:3]))}); their entitlements were "
+                  "computed from the old snapshot: run those dates again, oldest first")
 
 
 def _print_summary(as_of: dt.date, rows: list) -> None:
@@ -219,6 +233,42 @@ def explain(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
             out.print(line)
     if x.matched is None:
         out.print(f"\nNo rule matched: default segment [bold]{x.segment}[/].")
+    _print_decisions(x)
+
+
+def _print_decisions(x: jobs.Explanation) -> None:
+    from clientlens.compiler.pyplan import fmt
+
+    t = x.terms
+    if x.needs or "need" in t:
+        out.print(f"\n[bold]Need:[/] {t.get('need')}")
+        for rr in x.needs:
+            mark = "[green]✓[/]" if rr.matched else "[red]✗[/]"
+            out.print(f"  {mark} {rr.rule.id}: " + "; ".join(
+                f"{'✓' if c.holds is True else '✗'} {c.text} "
+                f"({', '.join(f'{k} = {fmt(v)}' for k, v in c.values.items())})"
+                for c in rr.conditions))
+    for r in x.ratings:
+        score = fmt(r.score) if r.score is not None else "—"
+        out.print(f"\n[bold]{r.rating.labels.en} rating:[/] {score} grade [bold]{r.grade}[/]"
+                  + (f"; reasons: {', '.join(r.reasons)}" if r.reasons else ""))
+        if r.requirement_met:
+            for f in r.factors:
+                shown = f" = {fmt(f.value)}" if f.factor.kind != "cases" else ""
+                out.print(f"  {f.factor.name}{shown}: {f.bin} -> {fmt(f.points)} points "
+                          f"([dim]{'+' if f.deviation >= 0 else ''}{fmt(f.deviation)} vs "
+                          f"neutral[/])")
+    if "next_best_product" in t:
+        out.print(f"\n[bold]Next-best product:[/] {t.get('next_best_product') or 'none'}"
+                  + (f" — {t['next_best_reason']}" if t.get("next_best_reason") else ""))
+        if t.get("lead_product"):
+            out.print(f"[bold]Lead:[/] {t['lead_product']} for {t['lead_department']}")
+    if x.services:
+        out.print("\n[bold]Services qualified for today:[/]")
+        for svc, granted, conds in x.services:
+            mark = "[green]✓[/]" if granted else "[red]✗[/]"
+            out.print(f"  {mark} {svc.id} ({svc.kind}): " + "; ".join(
+                f"{'✓' if c.holds is True else '✗'} {c.text}" for c in conds))
 
 
 def _explanation_dict(x: jobs.Explanation) -> dict:
@@ -229,6 +279,18 @@ def _explanation_dict(x: jobs.Explanation) -> dict:
                    "conditions": [{"condition": c.text, "holds": c.holds, "values": c.values,
                                    "needs": c.need} for c in r.conditions]} for r in x.rules],
         "terms": {k: v for k, v in x.terms.items() if k not in ("in_population",)},
+        "need": {"need": x.need, "rules": [
+            {"need": r.rule.id, "matched": r.matched,
+             "conditions": [{"condition": c.text, "holds": c.holds, "values": c.values}
+                            for c in r.conditions]} for r in x.needs]},
+        "ratings": [{"rating": r.rating.id, "score": r.score, "grade": r.grade,
+                     "reasons": r.reasons,
+                     "factors": [{"factor": f.factor.name, "value": f.value, "bin": f.bin,
+                                  "points": f.points, "deviation": f.deviation}
+                                 for f in r.factors]} for r in x.ratings],
+        "services": [{"service": svc.id, "qualifies": granted,
+                      "conditions": [{"condition": c.text, "holds": c.holds}
+                                     for c in conds]} for svc, granted, conds in x.services],
     }
 
 
@@ -327,3 +389,129 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+Limit = Annotated[int, typer.Option(help="Rows to show; --out writes them all.", min=0)]
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the whole list to a "
+                                          ".csv or .parquet file (bare names go to exports/).")]
+
+
+def _show_list(result: jobs.ListResult) -> None:
+    t = Table(title=f"{result.title}: {result.total:,} customers")
+    for name in result.rows.column_names:
+        t.add_column(name)
+    for row in result.rows.to_pylist():
+        t.add_row(*[("—" if v is None else f"{v:,}" if isinstance(v, int) and
+                     not isinstance(v, bool) else str(v)) for v in row.values()])
+    out.print(t)
+    if result.note:
+        out.print(f"[dim]{result.note}[/]")
+    if result.written:
+        out.print(f"Wrote {result.written}")
+    elif result.total > len(result.rows):
+        out.print(f"[dim]showing {len(result.rows)} of {result.total:,}; --out FILE writes "
+                  "all[/]")
+
+
+@app.command()
+def leads(workspace: Workspace = Path("."), as_of: AsOf = None,
+          department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+          limit: Limit = 20, output: Out = None) -> None:
+    """Sales leads per department: customers whose lead rules hold for a product they may
+    have and do not hold, best prospects first.
+
+    Example: `clientlens leads -w my-bank --department retail_lending -o car-leads.csv`
+    """
+    _show_list(jobs.customer_list(workspace, "leads", _date(as_of), limit=limit, out=output,
+                                  department=department))
+
+
+@app.command("survey-due")
+def survey_due(workspace: Workspace = Path("."), as_of: AsOf = None, limit: Limit = 20,
+               output: Out = None) -> None:
+    """Customers due for a survey: their loyalty rating has too little data.
+
+    Example: `clientlens survey-due -w my-bank -o survey.csv`
+    """
+    _show_list(jobs.customer_list(workspace, "survey-due", _date(as_of), limit=limit,
+                                  out=output))
+
+
+@app.command()
+def lookalike(product: Annotated[str, typer.Argument(help="Product id from the catalogue.")],
+              workspace: Workspace = Path("."), as_of: AsOf = None,
+              min_lift: Annotated[float, typer.Option(help="Holder share against the bank's.")]
+              = 2.0,
+              min_holders: Annotated[int, typer.Option(help="Holders a group needs.")] = 20,
+              limit: Limit = 20, output: Out = None) -> None:
+    """Look-alike targeting: customers who do not hold a product but share need, segment
+    and grades with groups where many do.
+
+    Example: `clientlens lookalike deposit_keep -w my-bank -o keep-lookalikes.csv`
+    """
+    _show_list(jobs.customer_list(workspace, "lookalike", _date(as_of), limit=limit,
+                                  out=output, product=product, min_lift=min_lift,
+                                  min_holders=min_holders))
+
+
+@app.command()
+def entitlements(workspace: Workspace = Path("."), as_of: AsOf = None,
+                 events: Annotated[bool, typer.Option("--events", help="List the day's "
+                                                      "granted, grace and revoked events.")]
+                 = False,
+                 service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+                 limit: Limit = 20, output: Out = None) -> None:
+    """Services and benefits held per service, and the events of a run for downstream
+    systems (granted, grace_started, revoked).
+
+    Example: `clientlens entitlements -w my-bank --events -o events.csv`
+    """
+    if events or output:
+        _show_list(jobs.customer_list(workspace, "events", _date(as_of), limit=limit,
+                                      out=output, service=service))
+        return
+    date, rows = jobs.entitlements(workspace, _date(as_of))
+    t = Table(title=f"Entitlements on {date}")
+    for name in ("service", "holders", "in grace", "granted", "grace started", "revoked"):
+        t.add_column(name, justify="left" if name == "service" else "right")
+    for row in rows:
+        t.add_row(row[0], *[f"{v:,}" for v in row[1:]])
+    out.print(t)
+
+
+@app.command("train-scorecard")
+def train_scorecard(
+    labels: Annotated[Path, typer.Argument(help="CSV or Parquet with customer_id and the "
+                                                "0/1 target (1 = bad).")],
+    workspace: Workspace = Path("."), as_of: AsOf = None,
+    target: Annotated[str, typer.Option(help="Target column.")] = "bad",
+    rating: Annotated[str, typer.Option(help="Rating id to write.")] = "solvency",
+    features: Annotated[str | None, typer.Option(help="Comma-separated glossary terms; "
+                                                      "default every number and text term.")]
+    = None,
+    holdout: Annotated[float, typer.Option(help="Share held out for AUC and KS.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 0,
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="YAML file; default "
+                                                "definitions/scorecards/<rating>.yaml")]
+    = None,
+) -> None:
+    """Fit a credit scorecard (optbinning: monotonic bins, WoE, logistic regression) on the
+    bank's outcomes and write it as rulebook YAML; it then runs inside the engine.
+
+    Features are the glossary terms on the as-of date. Nothing is written unless the
+    in-engine score equals optbinning's for every labelled customer.
+
+    Example: `clientlens train-scorecard outcomes.csv -w my-bank --features
+    declared_income,age_years,overdue_max_days,loan_debt,balance_total`
+    """
+    names = [f.strip() for f in features.split(",") if f.strip()] if features else None
+    with err.status("fitting the scorecard..."):
+        r = jobs.train_scorecard(workspace, labels, as_of=_date(as_of), target=target,
+                                 rating_id=rating, features=names, holdout=holdout, seed=seed,
+                                 out=output)
+    out.print(f"Wrote {r.path}: {len(r.kept)} of {len(r.candidates)} factors kept "
+              f"({', '.join(r.kept)})")
+    out.print(f"{r.rows:,} customers, bad rate {r.bad_rate:.1%}; fitted on {r.train_rows:,}, "
+              f"held out {r.holdout_rows:,}" + (f": AUC {r.auc:.3f}, KS {r.ks:.3f}"
+                                                if r.auc is not None else ""))
+    out.print(f"In-engine score equals optbinning's for all {r.checked_rows:,} customers.")

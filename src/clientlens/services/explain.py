@@ -9,11 +9,13 @@ balance_total >= 1,500,000; has 1,120,000").
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clientlens.compiler.plan import compile_plan
-from clientlens.compiler.pyplan import CompiledRulebook, RuleResult
+from clientlens.compiler.pydecisions import RatingResult
+from clientlens.compiler.pyplan import CompiledRulebook, ConditionResult, RuleResult
+from clientlens.definitions.catalogue import Service
 from clientlens.definitions.rulebook import Definitions, Rule
 from clientlens.engines.base import Engine
 from clientlens.model.errors import NotFoundError, did_you_mean
@@ -31,6 +33,13 @@ class Explanation:
     note: str | None
     rules: list[RuleResult]  # rules tried, in order, up to and including the match
     terms: dict[str, Any]
+    needs: list[RuleResult] = field(default_factory=list)  # need rules tried: the evidence
+    ratings: list[RatingResult] = field(default_factory=list)
+    services: list[tuple[Service, bool, list[ConditionResult]]] = field(default_factory=list)
+
+    @property
+    def need(self) -> str | None:
+        return self.terms.get("need")
 
     @property
     def matched(self) -> RuleResult | None:
@@ -59,13 +68,20 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
     terms = {name: row.get(name) for name in defs.terms}
     values = compiled.evaluate(terms, as_of)
     rules = compiled.explain_rules(values)
+    needs = compiled.explain_rules(values, defs.needs, stage="need") if defs.needs else []
+    ratings = [compiled.decisions.rate(r, values) for r in defs.ratings]
+    services = []
+    for svc in defs.services:
+        conds = compiled.explain_conditions(svc.granted_when, values)
+        services.append((svc, values.get(svc.column) is True, conds))
     segment = row["segment"]
     by_id = {s.id: s for s in defs.segments}
     if segment not in by_id:
         raise NotFoundError(f"segment '{segment}' of the stored profile is not in the rulebook")
     return Explanation(customer_id=customer_id, as_of=as_of, segment=segment,
                        segment_rule=by_id[segment], rulebook_version=defs.version,
-                       source=source, note=note, rules=rules, terms=values)
+                       source=source, note=note, rules=rules, terms=values, needs=needs,
+                       ratings=ratings, services=services)
 
 
 def _why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:

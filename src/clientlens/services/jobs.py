@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clientlens.model.errors import ClientlensError
 from clientlens.services.explain import Explanation, explain_customer
@@ -135,3 +137,62 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
     export(root, "profiles.csv", as_of)
     export(root, "profiles.parquet", as_of)
     return reports, result
+
+
+@dataclass(frozen=True)
+class ListResult:
+    as_of: dt.date
+    title: str
+    note: str
+    total: int
+    rows: Any  # pyarrow.Table, the first ``limit`` rows
+    written: Path | None
+
+
+def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
+                  limit: int = 20, out: str | Path | None = None, **options: Any
+                  ) -> ListResult:
+    """A customer list over a stored run: leads, survey-due, lookalike or events."""
+    from clientlens.services import targeting
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        as_of = as_of or latest_as_of(engine)
+        if kind == "events":
+            made = targeting.entitlement_events(engine, as_of, **options)
+        else:
+            make = {"leads": targeting.leads, "survey-due": targeting.survey_due,
+                    "lookalike": targeting.lookalikes}[kind]
+            made = make(engine, ws.definitions, as_of, **options)
+        written = None
+        if out is not None:
+            target = Path(out)
+            if not target.is_absolute() and target.parent == Path("."):
+                target = ws.exports_dir / target
+            written = made.write(engine, target)
+        return ListResult(as_of, made.title, made.note, made.count(engine),
+                          made.fetch(engine, limit), written)
+
+
+def entitlements(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
+    from clientlens.services.targeting import entitlement_counts
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        as_of = as_of or latest_as_of(engine)
+        return as_of, entitlement_counts(engine, as_of)
+
+
+def train_scorecard(path: str | Path, labels: str | Path, *, as_of: dt.date | None = None,
+                    target: str = "bad", rating_id: str = "solvency",
+                    features: list[str] | None = None, holdout: float = 0.3, seed: int = 0,
+                    out: Path | None = None) -> Any:
+    """Fit a scorecard on labelled outcomes and write it to the rulebook's scorecards/."""
+    from clientlens.services.training import train_scorecard as train
+
+    ws = Workspace(path)
+    as_of = as_of or default_as_of(path)
+    with ws.engine() as engine:
+        return train(engine, ws.definitions, Path(labels), as_of=as_of, target=target,
+                     rating_id=rating_id, features=features, holdout=holdout, seed=seed,
+                     out=out)

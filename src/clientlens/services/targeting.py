@@ -1,0 +1,170 @@
+"""Customer lists over a stored run: sales leads per department, customers due for a
+survey, look-alikes of a product's holders, and entitlement events.
+
+Each list is one query over ``profiles`` (and the entitlement tables), shown by
+the CLI and written to CSV or Parquet for the department that works it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from clientlens.compiler.render import literal
+from clientlens.definitions.rulebook import Definitions
+from clientlens.engines.base import Engine
+from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
+from clientlens.services.entitlements import ENTITLEMENTS, EVENTS
+from clientlens.services.segmentation import PROFILES
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    title: str
+    query: str  # in the engine's dialect
+    note: str = ""
+
+    def fetch(self, engine: Engine, limit: int | None = None) -> pa.Table:
+        sql = self.query + (f" limit {int(limit)}" if limit else "")
+        return engine.fetch_arrow(sql)
+
+    def count(self, engine: Engine) -> int:
+        return int(engine.fetch_all(f"select count(*) from ({self.query}) q")[0][0])
+
+    def write(self, engine: Engine, path: Path) -> Path:
+        fmt = path.suffix.lstrip(".").lower()
+        if fmt not in ("csv", "parquet"):
+            raise ClientlensError(f"cannot write '{path.name}': use a .csv or .parquet file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        engine.export(self.query, str(tmp), fmt)
+        tmp.replace(path)
+        return path
+
+
+def _day(engine: Engine, as_of: dt.date) -> str:
+    return literal(as_of).sql(dialect=engine.dialect)
+
+
+def _require(engine: Engine, defs: Definitions, columns: list[str], what: str) -> None:
+    have = engine.table_columns(PROFILES) or []
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise NotFoundError(f"{what} needs column '{missing[0]}' in the stored profiles: "
+                            "check the catalogue and ratings, then `clientlens run` again")
+    del defs
+
+
+def leads(engine: Engine, defs: Definitions, as_of: dt.date, department: str | None = None
+          ) -> CustomerList:
+    """Sales leads: customers whose lead rules hold for a product they may have and do not
+    hold, routed to the product's department, best prospects first."""
+    _require(engine, defs, ["lead_product", "lead_department", "prospect_score"], "leads")
+    departments = sorted({p.department for p in defs.products if p.lead})
+    where = ""
+    if department is not None:
+        if department not in departments:
+            raise ClientlensError(f"no lead products belong to department '{department}'."
+                                  f"{did_you_mean(department, departments)} Departments: "
+                                  f"{', '.join(departments)}")
+        where = f" and lead_department = '{department}'"
+    query = (f"select customer_id, lead_department as department, lead_product as product, "
+             f"prospect_score, prospect_grade, prospect_reason_1, segment, need "
+             f"from {PROFILES} where as_of = {_day(engine, as_of)} and lead_product is not null"
+             f"{where} order by department, prospect_score desc, customer_id")
+    title = f"Leads on {as_of}" + (f" for {department}" if department else " by department")
+    return CustomerList(title, query)
+
+
+def survey_due(engine: Engine, defs: Definitions, as_of: dt.date) -> CustomerList:
+    """Customers whose ratings lack survey data, most valuable first."""
+    needing = [r for r in defs.ratings if r.requires is not None]
+    if not needing:
+        raise ClientlensError("no rating in the rulebook requires survey data")
+    grade_cols = [f"{r.id}_grade" for r in needing]
+    _require(engine, defs, grade_cols, "survey-due")
+    why = " or ".join(f"{c} = 'insufficient data'" for c in grade_cols)
+    order = "current_score desc nulls last, " if "current_score" in \
+        (engine.table_columns(PROFILES) or []) else ""
+    survey = ", last_survey_on" if "last_survey_on" in defs.terms else ""
+    query = (f"select customer_id, segment{survey}, "
+             f"{', '.join(grade_cols)}{', current_score' if order else ''} from {PROFILES} "
+             f"where as_of = {_day(engine, as_of)} and ({why}) order by {order}customer_id")
+    note = "; ".join(f"{r.id}: {r.requires.otherwise}" for r in needing if r.requires)
+    return CustomerList(f"Due for a survey on {as_of}", query, note)
+
+
+def lookalikes(engine: Engine, defs: Definitions, as_of: dt.date, product: str, *,
+               min_lift: float = 2.0, min_holders: int = 20) -> CustomerList:
+    """Non-holders who look like the product's holders.
+
+    Customers are grouped by need, segment and current and solvency grades (the
+    profile a relationship manager sees). In a group where the share of holders is at
+    least ``min_lift`` times the bank-wide share, with at least ``min_holders``
+    holders, every non-holder is a look-alike; the groups richest in holders first.
+    """
+    ids = [p.id for p in defs.products]
+    if product not in ids:
+        raise ClientlensError(f"unknown product '{product}'.{did_you_mean(product, ids)} "
+                              f"Products: {', '.join(ids)}")
+    holds = f"holds_{product}"
+    cells = [c for c in ("need", "segment", "current_grade", "solvency_grade")
+             if c in (engine.table_columns(PROFILES) or [])]
+    _require(engine, defs, [holds, *cells], "lookalike")
+    keys = ", ".join(cells)
+    day = _day(engine, as_of)
+    query = f"""
+    with p as (select * from {PROFILES} where as_of = {day}),
+    overall as (select avg(case when {holds} then 1.0 else 0.0 end) as share from p),
+    cell as (
+        select {keys}, count(*) as customers,
+            sum(case when {holds} then 1 else 0 end) as holders,
+            avg(case when {holds} then 1.0 else 0.0 end) as holder_share
+        from p group by {keys}
+    )
+    select p.customer_id, {', '.join(f'p.{c}' for c in cells)}, cell.holders,
+        cell.customers as group_size, round(cell.holder_share, 4) as holder_share,
+        round(cell.holder_share / nullif(overall.share, 0), 2) as lift
+    from p join cell using ({keys}) cross join overall
+    where not p.{holds} and cell.holders >= {int(min_holders)}
+        and cell.holder_share >= {float(min_lift)} * overall.share
+    order by cell.holder_share desc, p.customer_id
+    """
+    return CustomerList(f"Look-alikes of {product} holders on {as_of}", query,
+                        f"groups by {keys}; holder share at least {min_lift}x the bank's, "
+                        f"at least {min_holders} holders")
+
+
+def entitlement_events(engine: Engine, as_of: dt.date, service: str | None = None
+                       ) -> CustomerList:
+    if engine.table_columns(EVENTS) is None:
+        raise NotFoundError("no entitlement events yet: the catalogue needs services and a "
+                            "`clientlens run`")
+    where = f" and service = '{service}'" if service else ""
+    query = (f"select as_of, customer_id, service, event, kept_until, reason, rulebook_version "
+             f"from {EVENTS} where as_of = {_day(engine, as_of)}{where} "
+             f"order by service, event, customer_id")
+    return CustomerList(f"Entitlement events on {as_of}", query)
+
+
+def entitlement_counts(engine: Engine, as_of: dt.date) -> list[tuple]:
+    """Per service: customers holding it, of them in grace, and the day's events."""
+    if engine.table_columns(ENTITLEMENTS) is None:
+        raise NotFoundError("no entitlements yet: the catalogue needs services and a "
+                            "`clientlens run`")
+    day = _day(engine, as_of)
+    return engine.fetch_all(f"""
+        with h as (select service, count(*) as holders,
+                       sum(case when qualified then 0 else 1 end) as in_grace
+                   from {ENTITLEMENTS} where as_of = {day} group by service),
+        e as (select service, sum(case when event = 'granted' then 1 else 0 end) as granted,
+                  sum(case when event = 'grace_started' then 1 else 0 end) as grace_started,
+                  sum(case when event = 'revoked' then 1 else 0 end) as revoked
+              from {EVENTS} where as_of = {day} group by service)
+        select coalesce(h.service, e.service) as service, coalesce(holders, 0),
+            coalesce(in_grace, 0), coalesce(granted, 0), coalesce(grace_started, 0),
+            coalesce(revoked, 0)
+        from h full outer join e on h.service = e.service order by 1""")
