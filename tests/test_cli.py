@@ -88,6 +88,10 @@ def test_rerunning_a_date_replaces_its_snapshot(workspace: Path) -> None:
     (("explain", "B1", "--as-of", AS_OF), "outside the rulebook's population"),
     (("export", "profiles.xlsx", "--as-of", AS_OF), "use a .csv or .parquet file"),
     (("export", "profiles.csv", "--as-of", "2020-01-01"), "no profiles for 2020-01-01"),
+    (("lookalike", "deposit_kep"), "Did you mean 'deposit_keep'?"),
+    (("leads", "--department", "mortgage"), "no lead products belong to department"),
+    (("train-scorecard", "/nonexistent/outcomes.csv"), "labels file not found"),
+    (("survey-due", "-o", "due.xlsx"), "use a .csv or .parquet file"),
 ])
 def test_user_errors_are_one_line_and_non_zero(workspace: Path, args: tuple, message: str
                                                ) -> None:
@@ -124,3 +128,22 @@ def test_every_command_has_help_with_an_example() -> None:
                     "export", "glossary", "demo"):
         proc = cli(command, "--help")
         assert "Example" in proc.stdout, command
+
+
+def test_ratings_lists_and_entitlements_from_the_cli(workspace: Path) -> None:
+    w = str(workspace)
+    run = cli("run", "-w", w, "--as-of", AS_OF)
+    assert "Entitlements (first run: everything is new)" in run.stdout
+    shown = cli("explain", "C1", "-w", w, "--as-of", AS_OF).stdout
+    for part in ("Need:", "Current value rating:", "Loyalty rating:", "insufficient data",
+                 "Solvency rating:", "Next-best product:", "Services qualified for today:"):
+        assert part in shown, part
+    data = json.loads(cli("explain", "C1", "-w", w, "--as-of", AS_OF, "--json").stdout)
+    assert {r["rating"] for r in data["ratings"]} == {"current", "prospect", "security",
+                                                      "loyalty", "solvency"}
+    due = cli("survey-due", "-w", w, "-o", "due.csv").stdout
+    assert "2 customers" in due  # nobody answered a survey
+    lines = (workspace / "exports" / "due.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("customer_id,") and len(lines) == 3
+    table = cli("entitlements", "-w", w).stdout
+    assert "free_transfers" in table or "priority_queue" in table or "holders" in table

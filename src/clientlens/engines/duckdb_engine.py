@@ -87,6 +87,9 @@ class DuckDBEngine(Engine):
                     f'select count(*) from "{table}" where {where_sql}').fetchone()
                 counts.append(int(count))
             con.execute("commit")
+        except duckdb.Error as e:
+            con.execute("rollback")
+            raise EngineError(f"duckdb: {str(e).splitlines()[0]}; nothing was changed") from e
         except BaseException:
             con.execute("rollback")
             raise

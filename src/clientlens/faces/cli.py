@@ -378,17 +378,13 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
-
-
-if __name__ == "__main__":
-    main()
+    except typer.TyperException as e:  # usage errors arrive here in non-standalone mode
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[red]error:[/] {e}", highlight=False)
+        sys.exit(getattr(e, "exit_code", 2))
 
 
 Limit = Annotated[int, typer.Option(help="Rows to show; --out writes them all.", min=0)]
@@ -515,3 +511,7 @@ def train_scorecard(
               f"held out {r.holdout_rows:,}" + (f": AUC {r.auc:.3f}, KS {r.ks:.3f}"
                                                 if r.auc is not None else ""))
     out.print(f"In-engine score equals optbinning's for all {r.checked_rows:,} customers.")
+
+
+if __name__ == "__main__":
+    main()
