@@ -70,7 +70,7 @@ def add_decisions(defs: Definitions, previous: str, as_of: dt.date,
         nonlocal previous
         select = exp.select(exp.Star()).from_(previous)
         for col, value in columns:
-            select = select.select(exp.alias_(value, col))
+            select = select.select(exp.alias_(value, col), copy=False)
         steps.append((name, select))
         previous = name
 
@@ -124,7 +124,7 @@ def rating_query(ratings: tuple[Rating, ...], source: str,
     for n, columns in enumerate(rating_stages(ratings, rendered)):
         step = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), f"s{n}"))
         for col, value in columns:
-            step = step.select(exp.alias_(value, col))
+            step = step.select(exp.alias_(value, col), copy=False)
         query = step
     return query
 

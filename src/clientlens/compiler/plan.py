@@ -68,12 +68,13 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     base = exp.select(exp.column(ENTITY_KEY, table="c"))
     for term in defs.terms.values():
         if term.column:
-            base = base.select(exp.alias_(exp.column(term.column, table="c"), term.name))
+            base = base.select(exp.alias_(exp.column(term.column, table="c"), term.name),
+                               copy=False)
         elif term.aggregate:
             value: exp.Expression = exp.column(term.name, table=f"agg_{term.aggregate.source}")
             if term.aggregate.default is not None:
                 value = exp.Coalesce(this=value, expressions=[literal(term.aggregate.default)])
-            base = base.select(exp.alias_(value, term.name))
+            base = base.select(exp.alias_(value, term.name), copy=False)
     base = base.from_(exp.alias_(exp.to_table(ENTITY_TABLE), "c", table=True))
     for source in by_source:
         base = base.join(exp.to_table(f"agg_{source}"), join_type="left",
@@ -103,7 +104,8 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     for i, level in enumerate(evaluation_order(defs.terms), start=1):
         step = exp.select(exp.Star()).from_(previous)
         for name in level:
-            step = step.select(exp.alias_(rendered(defs.terms[name].expression), name))
+            step = step.select(exp.alias_(rendered(defs.terms[name].expression), name),
+                               copy=False)
         previous = f"level_{i}"
         ctes.append((previous, step))
 
@@ -123,7 +125,7 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
     if defs.population is not None and population_early is None:
         final = final.where(rendered(defs.population))
     for name, cte in ctes:
-        final = final.with_(name, as_=cte)
+        final = final.with_(name, as_=cte, copy=False)
 
     if capabilities is not None:
         missing = sorted(features - capabilities)
@@ -237,7 +239,7 @@ def _aggregate_cte(source: str, terms: list[Term], defs: Definitions, as_of: dt.
             fn = exp.GT(this=fn, expression=exp.Literal.number(0))
         if agg.function == "sum" and term.type == T.DECIMAL:
             fn = exp.Cast(this=fn, to=DECIMAL_RESULT)
-        select = select.select(exp.alias_(fn, term.name))
+        select = select.select(exp.alias_(fn, term.name), copy=False)
     select = select.from_(source).where(_event_filter(source, as_of))
     if customer_ids is not None:
         select = select.where(exp.column(ENTITY_KEY).isin(

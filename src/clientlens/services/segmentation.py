@@ -55,10 +55,9 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     if not engine.fetch_all("select count(*) from customers")[0][0]:
         raise ClientlensError("the warehouse has no customers yet: import the bank's exports "
                               "first (clientlens import)")
-    plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
     _add_missing_columns(engine, defs)
     where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"
-    steps = [(PROFILES, where, plan.sql(engine.dialect))]
+    steps = [(PROFILES, where, plan_sql(defs, as_of, engine))]
     previous = None
     if defs.services:
         previous = previous_date(engine, as_of)
@@ -71,6 +70,22 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     summary = segment_summary(engine, defs, as_of, money_unit=money_unit, require=False)
     return RunResult(as_of=as_of, rulebook_version=defs.version, customers=count,
                      seconds=seconds, summary=summary, entitlements=changes)
+
+
+_PLANS: dict[tuple, str] = {}
+
+
+def plan_sql(defs: Definitions, as_of: dt.date, engine: Engine) -> str:
+    """The compiled profile query; the same definitions (by content version), date and
+    engine compile once per process."""
+    key = (defs.version, as_of, engine.name, engine.dialect, engine.capabilities)
+    sql = _PLANS.get(key)
+    if sql is None:
+        plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
+        sql = _PLANS[key] = plan.sql(engine.dialect)
+        if len(_PLANS) > 64:
+            _PLANS.pop(next(iter(_PLANS)))
+    return sql
 
 
 def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
