@@ -356,6 +356,7 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
+    _print_changes(result)
     out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
               f"Try: {_program()} explain -w {path} C00000001")
 
