@@ -125,34 +125,29 @@ def stage_symbols(symbols: dict[str, Symbol], stage: str, ratings: tuple[Rating,
 def load_definitions(folder: str | Path) -> Definitions:
     """Load ``glossary.yaml`` and ``rulebook.yaml`` from ``folder``; all problems at once."""
     folder = Path(folder)
-    problems = []
-    docs: dict[str, Located] = {}
-    for fname in (GLOSSARY_FILE, RULEBOOK_FILE):
+    problems: list[Problem] = []
+
+    def read(fname: str, into: dict[str, Located]) -> None:
         try:
             doc = load_yaml(folder / fname)
         except DefinitionError as e:
             problems.extend(e.problems)
-            continue
+            return
         if not isinstance(doc, Located):
             problems.append(Problem(f"{fname} must be a YAML mapping", str(folder / fname)))
-            continue
-        docs[fname] = doc
+            return
+        into[fname] = doc
+
+    docs: dict[str, Located] = {}
+    for fname in (GLOSSARY_FILE, RULEBOOK_FILE):
+        read(fname, docs)
     extras: dict[str, Located] = {}
     optional = [RATINGS_FILE, CATALOGUE_FILE]
     optional += sorted(f"{SCORECARDS_FOLDER}/{p.name}"
                        for p in (folder / SCORECARDS_FOLDER).glob("*.yaml"))
     for fname in optional:
-        if not (folder / fname).exists():
-            continue
-        try:
-            doc = load_yaml(folder / fname)
-        except DefinitionError as e:
-            problems.extend(e.problems)
-            continue
-        if not isinstance(doc, Located):
-            problems.append(Problem(f"{fname} must be a YAML mapping", str(folder / fname)))
-            continue
-        extras[fname] = doc
+        if (folder / fname).exists():
+            read(fname, extras)
     if problems:
         raise DefinitionError(problems)
     return build_definitions(docs[GLOSSARY_FILE], docs[RULEBOOK_FILE], folder=str(folder),
