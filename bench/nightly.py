@@ -89,10 +89,14 @@ def child(job: str, warehouse: str, memory_limit: str | None) -> None:
         result = run_segmentation(engine, load_definitions(DEFAULTS), AS_OF)
         rows = result.customers
     else:
-        sql = (HERE / "hand_written.sql").read_text().format(
-            as_of=AS_OF, window_start=AS_OF - dt.timedelta(days=89),
-            next_day=AS_OF + dt.timedelta(days=1),
-            complaint_start=AS_OF - dt.timedelta(days=364))
+        sql = (HERE / "hand_written.sql").read_text()
+        values = {"as_of": AS_OF, "window_start": AS_OF - dt.timedelta(days=89),
+                  "next_day": AS_OF + dt.timedelta(days=1),
+                  "complaint_start": AS_OF - dt.timedelta(days=364),
+                  "needs_start": AS_OF - dt.timedelta(days=179),
+                  "year_start": AS_OF - dt.timedelta(days=364)}
+        for name, value in values.items():  # not str.format: the SQL has struct braces
+            sql = sql.replace("{" + name + "}", str(value))
         engine.execute(sql)
         engine.fetch_all("select segment, count(*), avg(balance_card), avg(balance_deposit), "
                          "avg(balance_current), avg(balance_total) from profiles_hand "
@@ -132,6 +136,12 @@ def compare(warehouse: Path) -> int:
     cols = [c for c in (r[0] for r in con.execute(
         "select column_name from information_schema.columns where table_name = 'profiles_hand'"
     ).fetchall()) if c != "as_of"]
+    engine_cols = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_name = 'profiles'"
+    ).fetchall()}
+    missing = sorted(engine_cols - set(cols) - {"as_of", "rulebook_version"})
+    if missing:
+        raise SystemExit(f"the hand-written query lacks columns: {', '.join(missing)}")
     col_sql = ", ".join(f'"{c}"' for c in cols)
     diff = con.execute(
         f"select count(*) from ((select {col_sql} from profiles where as_of = ? "
