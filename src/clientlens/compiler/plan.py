@@ -184,6 +184,11 @@ def _output_column(term: Term) -> exp.Expression:
     if term.type == T.DECIMAL:
         # Sums widen decimals differently per engine; store one exact type.
         col = exp.Cast(this=col, to=DECIMAL_RESULT)
+    elif term.type == T.INTEGER:
+        # e.g. year(as_of) - car_year is NUMERIC on PostgreSQL: store the declared type.
+        col = exp.Cast(this=col, to=exp.DataType.build("BIGINT"))
+    elif term.type == T.NUMBER:
+        col = exp.Cast(this=col, to=exp.DataType.build("DOUBLE"))
     return exp.alias_(col, term.name)
 
 

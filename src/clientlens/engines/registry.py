@@ -11,7 +11,8 @@ from clientlens.engines.base import Engine
 from clientlens.model.errors import EngineError, did_you_mean
 
 # Built-in engines, so a source checkout works without installed metadata.
-BUILTIN = {"duckdb": "clientlens.engines.duckdb_engine:DuckDBEngine"}
+BUILTIN = {"duckdb": "clientlens.engines.duckdb_engine:DuckDBEngine",
+           "postgres": "clientlens.engines.postgres_engine:PostgresEngine"}
 
 
 def available() -> dict[str, str]:

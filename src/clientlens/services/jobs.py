@@ -52,6 +52,11 @@ def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | 
     from clientlens.services.importer import import_directory, import_file, table_for_file
 
     ws = Workspace(path)
+    if ws.settings.engine != "duckdb":
+        raise ClientlensError(
+            f"`clientlens import` loads the embedded DuckDB warehouse only; with engine "
+            f"'{ws.settings.engine}' load the tables with the database's own tools (the "
+            "columns are in docs/data-model.md) and run `clientlens run`")
     reports = []
     with ws.engine() as engine:
         options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,

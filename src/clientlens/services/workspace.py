@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     base_currency: str = "RUB"
     memory_limit: str | None = None  # e.g. "4GB"; DuckDB spills to disk past it
     threads: int | None = None
+    postgres_url: str | None = None  # engine: postgres, e.g. postgresql://user@host:5432/bank
+    postgres_schema: str = "clientlens"
 
     @field_validator("base_currency")
     @classmethod
@@ -102,8 +104,8 @@ class Workspace:
             return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
                        memory_limit=self.settings.memory_limit, threads=self.settings.threads,
                        temp_directory=self.root / ".spill")
-        # Other engines (PostgreSQL, Spark: issue 5) take their connection from settings.
-        return cls(self.settings)  # type: ignore[call-arg]
+        # Other engines take their connection from settings.
+        return cls.from_settings(self.settings, read_only=read_only)  # type: ignore[attr-defined]
 
 
 def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:

@@ -1,0 +1,142 @@
+"""PostgreSQL: the warehouse and the nightly job inside a PostgreSQL schema.
+
+For mid-size banks that keep everything in PostgreSQL. The compiled plan is
+rendered in sqlglot's ``postgres`` dialect; tables live in one schema (default
+``clientlens``) so a workspace never touches the bank's other tables. Needs the
+``postgres`` extra (psycopg 3).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from clientlens.compiler.ddl import create_table, data_type
+from clientlens.engines.base import FEATURES, Engine
+from clientlens.model.errors import EngineError, WorkspaceError
+from clientlens.model.tables import TABLES
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _placeholders(sql: str) -> str:
+    """The services write DuckDB-style ``?`` parameters; psycopg wants ``%s``."""
+    sql = sql.replace("%", "%%")
+    return _PLACEHOLDER.sub(lambda m: "%s" if m.group(0) == "?" else m.group(0), sql)
+
+
+class PostgresEngine(Engine):
+    name: ClassVar[str] = "postgres"
+    dialect: ClassVar[str] = "postgres"
+    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median"}
+
+    def __init__(self, url: str, *, schema: str = "clientlens", read_only: bool = False):
+        try:
+            import psycopg
+        except ImportError:
+            raise EngineError("the postgres engine needs psycopg: pip install "
+                              "'clientlens[postgres]'") from None
+        if not _SCHEMA.match(schema):
+            raise WorkspaceError(f"postgres schema '{schema}' must be lower-case letters, "
+                                 "digits and '_'")
+        self.schema = schema
+        self._psycopg = psycopg
+        try:
+            self.con = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as e:
+            raise WorkspaceError(f"cannot connect to PostgreSQL: {_first_line(e)}") from None
+        with self.con.cursor() as cur:
+            if not read_only:
+                cur.execute(f'create schema if not exists "{schema}"')
+            cur.execute(f'set search_path to "{schema}"')
+        if not read_only:
+            self.ensure_schema()
+
+    @classmethod
+    def from_settings(cls, settings: Any, read_only: bool = False) -> PostgresEngine:
+        if not settings.postgres_url:
+            raise WorkspaceError("engine 'postgres' needs postgres_url in clientlens.yaml "
+                                 "(or CLIENTLENS_POSTGRES_URL), e.g. "
+                                 "postgresql://user@127.0.0.1:5432/bank")
+        return cls(settings.postgres_url, schema=settings.postgres_schema, read_only=read_only)
+
+    # -- schema -------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        for table in TABLES.values():
+            self._run(create_table(table, self.dialect))
+            have = set(self.table_columns(table.name) or [])
+            for col in table.columns:
+                if col.name not in have:
+                    self._run(f'alter table "{table.name}" add column "{col.name}" '
+                              f"{data_type(col.type).sql(self.dialect)}")
+
+    # -- running ------------------------------------------------------------
+    def _run(self, sql: str, params: list[Any] | None = None) -> Any:
+        cur = self.con.cursor()
+        try:
+            cur.execute(_placeholders(sql) if params else sql, params or None)
+        except self._psycopg.Error as e:
+            cur.close()
+            raise EngineError(f"postgres: {_first_line(e)}") from None
+        return cur
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        self._run(sql, params).close()
+
+    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        with self._run(sql, params) as cur:
+            return [tuple(r) for r in cur.fetchall()]
+
+    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        with self._run(sql, params) as cur:
+            names = [d.name for d in cur.description]
+            rows = cur.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    def table_columns(self, table: str) -> list[str] | None:
+        rows = self.fetch_all(
+            "select column_name from information_schema.columns where table_name = ? "
+            "and table_schema = ? order by ordinal_position", [table, self.schema])
+        return [r[0] for r in rows] or None
+
+    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+        counts = []
+        try:
+            with self.con.transaction():
+                for table, where_sql, select_sql in steps:
+                    if self.table_columns(table) is None:
+                        self._run(f'create table "{table}" as {select_sql}').close()
+                    else:
+                        with self._run(f"select * from ({select_sql}) s limit 0") as cur:
+                            cols = ", ".join(f'"{d.name}"' for d in cur.description)
+                        self._run(f'delete from "{table}" where {where_sql}').close()
+                        self._run(f'insert into "{table}" ({cols}) select {cols} from '
+                                  f"({select_sql}) s").close()
+                    counts.append(int(self.fetch_all(
+                        f'select count(*) from "{table}" where {where_sql}')[0][0]))
+        except EngineError as e:
+            raise EngineError(f"{e}; nothing was changed") from None
+        return counts
+
+    def export(self, select_sql: str, path: str, fmt: str) -> None:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(self.fetch_arrow(select_sql), path)
+            return
+        with Path(path).open("wb") as out, self.con.cursor() as cur:
+            with cur.copy(f"copy ({select_sql}) to stdout with (format csv, header true)") \
+                    as copy:
+                for chunk in copy:
+                    out.write(chunk)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

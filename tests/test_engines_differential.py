@@ -1,0 +1,131 @@
+"""The same definitions on DuckDB and on a real PostgreSQL give identical profiles.
+
+Random banks (the generator of test_segmentation_reference: NULLs, window and
+threshold boundaries, customers without accounts, business customers, Cyrillic
+text, empty tables) are loaded into both engines; every profile column of every
+customer must be equal, and so must the entitlement events.
+
+PostgreSQL comes from CLIENTLENS_TEST_POSTGRES_URL (default: the local server
+with trust auth); scripts/test starts it when it is not running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from clientlens.engines.duckdb_engine import DuckDBEngine
+from clientlens.model.tables import TABLES
+from clientlens.services.segmentation import run_segmentation
+from tests.test_segmentation_reference import AS_OF, DEFS, banks, load, same
+
+URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator:
+    pytest.importorskip("psycopg")
+    from clientlens.engines.postgres_engine import PostgresEngine
+    from clientlens.model.errors import WorkspaceError
+
+    schema = f"cl_test_{uuid.uuid4().hex[:8]}"
+    try:
+        engine = PostgresEngine(URL, schema=schema)
+    except WorkspaceError as e:
+        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
+            pytest.fail(f"PostgreSQL is required here: {e}")
+        pytest.skip(f"no PostgreSQL: {e}")
+    yield engine
+    engine.execute(f'drop schema "{schema}" cascade')
+    engine.close()
+
+
+def load_pg(engine, bank: dict[str, list[dict]]) -> None:  # noqa: ANN001
+    for name in reversed(list(TABLES)):
+        engine.execute(f'delete from "{name}"')
+    for table in ("profiles", "entitlements", "entitlement_events"):
+        if engine.table_columns(table) is not None:
+            engine.execute(f'drop table "{table}"')
+    with engine.con.cursor() as cur:
+        for name, rows in bank.items():
+            if not rows:
+                continue
+            cols = [c for c in TABLES[name].column_names if c in rows[0]]
+            cur.executemany(f"insert into {name} ({', '.join(cols)}) values "
+                            f"({', '.join('%s' for _ in cols)})",
+                            [[r[c] for c in cols] for r in rows])
+
+
+def profiles(engine, as_of: dt.date) -> dict[str, dict]:  # noqa: ANN001
+    if engine.table_columns("profiles") is None:
+        return {}
+    rows = engine.fetch_arrow("select * from profiles where as_of = ?", [as_of]).to_pylist()
+    return {r["customer_id"]: r for r in rows}
+
+
+def events(engine, as_of: dt.date) -> list[tuple]:  # noqa: ANN001
+    if engine.table_columns("entitlement_events") is None:
+        return []
+    return sorted(engine.fetch_all("select customer_id, service, event from "
+                                   "entitlement_events where as_of = ?", [as_of]))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(bank=banks())
+def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[dict]]) -> None:  # noqa: ANN001
+    later = AS_OF + dt.timedelta(days=100)  # a second run: grace periods and revocations
+    with DuckDBEngine(":memory:") as duck:
+        load(duck, bank)
+        load_pg(pg, bank)
+        if not bank["customers"]:
+            return
+        for day in (AS_OF, later):
+            run_segmentation(duck, DEFS, day)
+            run_segmentation(pg, DEFS, day)
+            want, got = profiles(duck, day), profiles(pg, day)
+            assert set(want) == set(got)
+            for cid, row in want.items():
+                other = got[cid]
+                assert set(row) == set(other)
+                for col, value in row.items():
+                    assert same(value, other[col]), (day, cid, col, value, other[col])
+            assert events(duck, day) == events(pg, day), day
+
+
+def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
+    """Settings choose the engine; run, summary, explain and lists work on PostgreSQL."""
+    from clientlens.services.workspace import init_workspace
+    from tests.test_cli import cli
+
+    schema = f"cl_cli_{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "bank"
+    init_workspace(root)
+    settings = root / "clientlens.yaml"
+    settings.write_text(settings.read_text().replace("engine: duckdb", "engine: postgres")
+                        + f"postgres_url: {URL}\npostgres_schema: {schema}\n")
+    from clientlens.engines.postgres_engine import PostgresEngine
+
+    engine = PostgresEngine(URL, schema=schema)
+    try:
+        engine.execute("""insert into customers (customer_id, full_name, customer_type,
+            registered_on) values ('C1', 'Иванова Мария', 'retail', date '2015-01-01')""")
+        engine.execute("""insert into accounts (account_id, customer_id, account_type, subtype,
+            currency, opened_on, balance, balance_base) values
+            ('A1', 'C1', 'deposit', 'term', 'RUB', date '2016-01-01', 2000000, 2000000)""")
+        w = str(root)
+        run = cli("run", "-w", w, "--as-of", "2026-10-31")
+        assert "1 customers segmented" in run.stdout and "status" in run.stdout
+        shown = cli("explain", "C1", "-w", w).stdout
+        assert "segment status" in shown and "Solvency rating:" in shown
+        assert "1 customers" in cli("survey-due", "-w", w).stdout
+        refused = cli("import", "-w", w, str(tmp_path), check=False)
+        assert refused.returncode == 1 and "DuckDB warehouse only" in refused.stderr
+    finally:
+        engine.execute(f'drop schema "{schema}" cascade')
+        engine.close()
