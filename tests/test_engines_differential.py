@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.tables import TABLES
@@ -129,3 +130,59 @@ def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN00
     finally:
         engine.execute(f'drop schema "{schema}" cascade')
         engine.close()
+
+
+@pytest.fixture(scope="module")
+def spark_available() -> None:
+    pytest.importorskip("pyspark")
+    import shutil as sh
+
+    if sh.which("java") is None:
+        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
+            pytest.fail("Spark needs Java 17 on PATH")
+        pytest.skip("no java for Spark")
+
+
+def merged(parts: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
+    """Several random banks as one, ids prefixed so they do not collide."""
+    out: dict[str, list[dict]] = {name: [] for name in parts[0]}
+    keys = ("customer_id", "account_id", "transaction_id", "interaction_id", "event_id",
+            "survey_id", "referral_id")
+    for n, bank in enumerate(parts):
+        for name, rows in bank.items():
+            for row in rows:
+                out[name].append({k: f"B{n}{v}" if k in keys and v is not None else v
+                                  for k, v in row.items()})
+    return out
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(parts=st.lists(banks(), min_size=3, max_size=6))
+def test_duckdb_and_spark_give_identical_profiles(spark_available, tmp_path_factory,  # noqa: ANN001
+                                                  parts: list) -> None:
+    from clientlens.engines.spark_engine import SparkEngine
+
+    bank = merged(parts)
+    if not bank["customers"]:
+        return
+    lake = tmp_path_factory.mktemp("lake")
+    later = AS_OF + dt.timedelta(days=100)
+    with DuckDBEngine(":memory:") as duck:
+        load(duck, bank)
+        for name in TABLES:  # the lake: one Parquet folder per table, written by DuckDB
+            (lake / name).mkdir()
+            duck.execute(f"copy {name} to '{lake / name / 'part-0.parquet'}' (format parquet)")
+        spark = SparkEngine(lake, master="local[2]")
+        for day in (AS_OF, later):
+            run_segmentation(duck, DEFS, day)
+            run_segmentation(spark, DEFS, day)
+            want, got = profiles(duck, day), profiles(spark, day)
+            assert set(want) == set(got)
+            for cid, row in want.items():
+                other = got[cid]
+                assert set(row) == set(other), set(row) ^ set(other)
+                for col, value in row.items():
+                    assert same(value, other[col]), (day, cid, col, value, other[col])
+            assert events(duck, day) == events(spark, day), day

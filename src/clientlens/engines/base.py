@@ -57,6 +57,10 @@ class Engine(ABC):
         """``replace_rows`` for several (table, where, select) steps in one transaction,
         in order (a later select may read what an earlier step wrote); all or nothing."""
 
+    def add_column(self, table: str, name: str, sql_type: str) -> None:
+        """Add a column to a stored table (older rows keep it empty)."""
+        self.execute(f'alter table "{table}" add column "{name}" {sql_type}')
+
     @abstractmethod
     def export(self, select_sql: str, path: str, fmt: str) -> None:
         """Write the result of a query to a CSV or Parquet file."""

@@ -12,7 +12,8 @@ from clientlens.model.errors import EngineError, did_you_mean
 
 # Built-in engines, so a source checkout works without installed metadata.
 BUILTIN = {"duckdb": "clientlens.engines.duckdb_engine:DuckDBEngine",
-           "postgres": "clientlens.engines.postgres_engine:PostgresEngine"}
+           "postgres": "clientlens.engines.postgres_engine:PostgresEngine",
+           "spark": "clientlens.engines.spark_engine:SparkEngine"}
 
 
 def available() -> dict[str, str]:

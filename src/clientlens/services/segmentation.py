@@ -102,7 +102,7 @@ def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
             "BOOLEAN" if col.startswith("svc_") else "VARCHAR"
     for name, sql_type in wanted.items():
         if name not in existing:
-            engine.execute(f'alter table {PROFILES} add column "{name}" {sql_type}')
+            engine.add_column(PROFILES, name, sql_type)
 
 
 def latest_as_of(engine: Engine) -> dt.date:

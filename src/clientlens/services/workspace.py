@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     threads: int | None = None
     postgres_url: str | None = None  # engine: postgres, e.g. postgresql://user@host:5432/bank
     postgres_schema: str = "clientlens"
+    lake: str | None = None  # engine: spark, the folder or URL of the Parquet lake
+    spark_master: str = "local[*]"  # or spark://host:7077, yarn, k8s://...
 
     @field_validator("base_currency")
     @classmethod

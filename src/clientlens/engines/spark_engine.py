@@ -1,0 +1,211 @@
+"""Apache Spark through PySpark: the nightly job over a Parquet lake.
+
+The lake is a folder (local, HDFS, S3, ... whatever Spark reads):
+
+    <lake>/customers/            Parquet files of each canonical table
+    <lake>/accounts/
+    <lake>/transactions/         may be partitioned, e.g. by month=2026-10
+    ...
+    <lake>/_clientlens/profiles/as_of=2026-10-31/     written by clientlens
+    <lake>/_clientlens/entitlements/as_of=.../
+    <lake>/_clientlens/entitlement_events/as_of=.../
+
+The compiled plan is rendered in sqlglot's ``spark`` dialect and runs in
+Spark's own engine: no Python UDFs, nothing per row in Python. ``master`` is
+``local[*]`` by default and any cluster URL otherwise (or leave it to
+spark-submit). Output partitions are written beside their place and renamed
+over it, so a failed run leaves the previous snapshot of each table.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from clientlens.compiler.ddl import SQL_TYPES
+from clientlens.engines.base import FEATURES, Engine
+from clientlens.model.errors import EngineError, WorkspaceError
+from clientlens.model.tables import TABLES
+
+OUTPUT = "_clientlens"
+_AS_OF = re.compile(r"^\s*as_of\s*=\s*(?:DATE|CAST)?\s*\(?'(\d{4}-\d{2}-\d{2})'", re.I)
+_SESSIONS: dict[str, Any] = {}
+
+
+def spark_session(master: str = "local[*]", config: dict[str, str] | None = None) -> Any:
+    """One session per master for the process (starting one takes seconds)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("the spark engine needs pyspark: pip install 'clientlens[spark]'") \
+            from None
+    session = _SESSIONS.get(master)
+    if session is None:
+        builder = (SparkSession.builder.master(master).appName("clientlens")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.ansi.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "8"))
+        for key, value in (config or {}).items():
+            builder = builder.config(key, value)
+        session = _SESSIONS[master] = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkEngine(Engine):
+    name: ClassVar[str] = "spark"
+    dialect: ClassVar[str] = "spark"
+    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median"}
+
+    def __init__(self, lake: str | Path, *, master: str = "local[*]",
+                 read_only: bool = False, config: dict[str, str] | None = None):
+        self.lake = Path(lake)
+        self.read_only = read_only
+        if not read_only:
+            self.lake.mkdir(parents=True, exist_ok=True)
+        elif not self.lake.exists():
+            raise WorkspaceError(f"lake {self.lake} does not exist")
+        self.spark = spark_session(master, config)
+        self.refresh()
+
+    @classmethod
+    def from_settings(cls, settings: Any, read_only: bool = False) -> SparkEngine:
+        if not settings.lake:
+            raise WorkspaceError("engine 'spark' needs 'lake' in clientlens.yaml: the folder "
+                                 "(or hdfs:// / s3a:// path) with the Parquet tables")
+        return cls(settings.lake, master=settings.spark_master, read_only=read_only)
+
+    # -- tables ---------------------------------------------------------------
+    def _schema(self, table: str) -> str:
+        spec = TABLES[table]
+        spark_types = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DATE": "DATE",
+                       "TIMESTAMP": "TIMESTAMP", "BOOLEAN": "BOOLEAN"}
+        return ", ".join(
+            f"`{c.name}` {spark_types.get(SQL_TYPES[c.type], SQL_TYPES[c.type])}"
+            for c in spec.columns)
+
+    def refresh(self) -> None:
+        """(Re)register a view per canonical table and per clientlens output table."""
+        for name in TABLES:
+            folder = self.lake / name
+            if folder.exists() and any(folder.rglob("*.parquet")):
+                df = self.spark.read.option("mergeSchema", "true").parquet(str(folder))
+                # Cast to the model's types: Parquet writers differ (int32, decimal widths).
+                df = df.selectExpr(*[
+                    f"cast(`{c.name}` as {self._type(c)}) as `{c.name}`" if c.name in df.columns
+                    else f"cast(null as {self._type(c)}) as `{c.name}`"
+                    for c in TABLES[name].columns])
+            else:
+                df = self.spark.createDataFrame([], self._schema(name))
+            df.createOrReplaceTempView(name)
+        out = self.lake / OUTPUT
+        for folder in out.glob("*") if out.exists() else []:
+            if folder.is_dir() and any(folder.rglob("*.parquet")):
+                self.spark.read.option("mergeSchema", "true").parquet(str(folder)) \
+                    .createOrReplaceTempView(folder.name)
+
+    @staticmethod
+    def _type(col: Any) -> str:
+        t = SQL_TYPES[col.type]
+        return {"VARCHAR": "STRING"}.get(t, t)
+
+    # -- running --------------------------------------------------------------
+    def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
+        try:
+            return self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        except Exception as e:  # noqa: BLE001 - py4j and pyspark raise many kinds
+            raise EngineError(f"spark: {_first_line(e)}") from None
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        self._sql(sql, params).collect()
+
+    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return [tuple(r) for r in self._sql(sql, params).collect()]
+
+    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        table = self._sql(sql, params).toArrow()
+        # Spark's TIMESTAMP carries the session zone (UTC); the model's timestamps are
+        # wall-clock times without a zone, as DuckDB and PostgreSQL return them.
+        fields = [pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+                  if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
+        return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
+
+    def table_columns(self, table: str) -> list[str] | None:
+        if not self.spark.catalog.tableExists(table):
+            return None
+        return list(self.spark.table(table).columns)
+
+    def add_column(self, table: str, name: str, sql_type: str) -> None:
+        """Parquet partitions are read with mergeSchema: a new column needs no DDL."""
+
+    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+        if self.read_only:
+            raise EngineError("spark: the engine was opened read-only")
+        written: list[tuple[Path, Path]] = []
+        counts = []
+        try:
+            for table, where_sql, select_sql in steps:
+                match = _AS_OF.match(where_sql)
+                if match is None:
+                    raise EngineError(f"spark: can only replace by as_of date, not {where_sql}")
+                target = self.lake / OUTPUT / table / f"as_of={match.group(1)}"
+                staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+                df = self._sql(select_sql)
+                if "as_of" in df.columns:
+                    df = df.drop("as_of")  # the partition folder carries it
+                df.write.mode("overwrite").parquet(str(staging))
+                written.append((staging, target))
+                counts.append(self.spark.read.parquet(str(staging)).count())
+                # A later step may read what this one wrote: show it as the table now.
+                self._stage_view(table, target, staging)
+        except BaseException:
+            for staging, _ in written:
+                shutil.rmtree(staging, ignore_errors=True)
+            self.refresh()
+            raise
+        for staging, target in written:
+            old = target.with_name(f".{target.name}.old")
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        self.refresh()
+        return counts
+
+    def _stage_view(self, table: str, target: Path, staging: Path) -> None:
+        from pyspark.sql import functions as f
+
+        new = self.spark.read.parquet(str(staging)).withColumn(
+            "as_of", f.lit(target.name.split("=", 1)[1]).cast("date"))
+        folder = target.parent
+        others = [p for p in folder.glob("as_of=*") if p != target] if folder.exists() else []
+        if others:
+            old = self.spark.read.option("mergeSchema", "true").option(
+                "basePath", str(folder)).parquet(*[str(p) for p in others])
+            new = old.unionByName(new, allowMissingColumns=True)
+        new.createOrReplaceTempView(table)
+
+    def export(self, select_sql: str, path: str, fmt: str) -> None:
+        table = self.fetch_arrow(select_sql)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, path)
+        else:
+            import pyarrow.csv as pc
+
+            pc.write_csv(table, path)
+
+    def close(self) -> None:
+        """The session is shared by the process and stopped when it exits."""
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
