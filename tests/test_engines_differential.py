@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.tables import TABLES
-from clientlens.services.segmentation import run_segmentation
+from clientlens.services.segmentation import run_segmentation, segment_summary
 from tests.test_segmentation_reference import AS_OF, DEFS, banks, load, same
 
 URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -69,6 +69,17 @@ def profiles(engine, as_of: dt.date) -> dict[str, dict]:  # noqa: ANN001
     return {r["customer_id"]: r for r in rows}
 
 
+def summaries_agree(a, b, as_of: dt.date) -> None:  # noqa: ANN001
+    """The segment table staff see: counts equal, mean balances equal to the kopeck."""
+    left = segment_summary(a, DEFS, as_of, require=False)
+    right = segment_summary(b, DEFS, as_of, require=False)
+    assert [(r.segment, r.customers) for r in left] == [(r.segment, r.customers) for r in right]
+    for x, y in zip(left, right, strict=True):
+        for m, v in x.means.items():
+            assert (v is None) == (y.means[m] is None), (x.segment, m)
+            assert v is None or abs(v - y.means[m]) < 0.005, (x.segment, m, v, y.means[m])
+
+
 def events(engine, as_of: dt.date) -> list[tuple]:  # noqa: ANN001
     if engine.table_columns("entitlement_events") is None:
         return []
@@ -97,6 +108,7 @@ def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[di
                 for col, value in row.items():
                     assert same(value, other[col]), (day, cid, col, value, other[col])
             assert events(duck, day) == events(pg, day), day
+            summaries_agree(duck, pg, day)
 
 
 def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
@@ -186,3 +198,4 @@ def test_duckdb_and_spark_give_identical_profiles(spark_available, tmp_path_fact
                 for col, value in row.items():
                     assert same(value, other[col]), (day, cid, col, value, other[col])
             assert events(duck, day) == events(spark, day), day
+            summaries_agree(duck, spark, day)

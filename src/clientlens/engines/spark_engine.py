@@ -48,6 +48,7 @@ def spark_session(master: str = "local[*]", config: dict[str, str] | None = None
     if session is None:
         builder = (SparkSession.builder.master(master).appName("clientlens")
                    .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.session.timeZone", "UTC")
                    .config("spark.sql.ansi.enabled", "false")
                    .config("spark.sql.shuffle.partitions", "8"))

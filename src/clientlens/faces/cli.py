@@ -30,6 +30,23 @@ Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS
 AsOf = Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
 
 
+@app.callback()
+def _options(engine: Annotated[str | None, typer.Option(
+        "--engine", help="Engine for this command: duckdb, postgres or spark (overrides the "
+        "workspace's clientlens.yaml).")] = None) -> None:
+    """Customer segmentation and relationship engine for retail banks.
+
+    Quick start: `clientlens demo demo-bank`
+    """
+    if engine is not None:
+        import os
+
+        from clientlens.engines.registry import engine_class
+
+        engine_class(engine)  # an unknown name is an error naming the engines
+        os.environ["CLIENTLENS_ENGINE"] = engine
+
+
 def _date(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -513,6 +530,25 @@ def train_scorecard(
                                                 if r.auc is not None else ""))
     out.print(f"In-engine score equals optbinning's for all {r.checked_rows:,} customers.")
 
+
+@app.command("lake-export")
+def lake_export(lake: Annotated[Path, typer.Argument(help="Folder of the Parquet lake.")],
+                workspace: Workspace = Path(".")) -> None:
+    """Write the warehouse's tables as a Parquet lake for the Spark engine (transactions
+    and interactions partitioned by month).
+
+    Example: `clientlens lake-export /data/lake -w my-bank`, then set `engine: spark` and
+    `lake: /data/lake` in a workspace's clientlens.yaml
+    """
+    with err.status("writing the lake..."):
+        tables = jobs.lake_export(workspace, lake)
+    t = Table(title=f"Lake at {lake}")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    t.add_column("folder")
+    for item in tables:
+        t.add_row(item.table, f"{item.rows:,}", str(item.path))
+    out.print(t)
 
 if __name__ == "__main__":
     main()

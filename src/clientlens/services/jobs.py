@@ -201,3 +201,15 @@ def train_scorecard(path: str | Path, labels: str | Path, *, as_of: dt.date | No
         return train(engine, ws.definitions, Path(labels), as_of=as_of, target=target,
                      rating_id=rating_id, features=features, holdout=holdout, seed=seed,
                      out=out)
+
+
+def lake_export(path: str | Path, lake: str | Path) -> list:
+    """Write the workspace's DuckDB warehouse as a Parquet lake for the Spark engine."""
+    from clientlens.services.lake import export_lake
+
+    ws = Workspace(path)
+    if ws.settings.engine != "duckdb":
+        raise ClientlensError("lake-export reads the embedded DuckDB warehouse; this "
+                              f"workspace uses engine '{ws.settings.engine}'")
+    with ws.engine(read_only=True) as engine:
+        return export_lake(engine, Path(lake))  # type: ignore[arg-type]

@@ -135,7 +135,9 @@ def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
         _check_as_of(engine, as_of)
     money = [m for m in money_terms(defs, money_unit)
              if m in (engine.table_columns(PROFILES) or [])]
-    means = "".join(f', avg("{m}")' for m in money)
+    # Term names are plain identifiers (checked by the loader): no quoting, which differs
+    # between engines (Spark reads "x" as a string).
+    means = "".join(f', avg({m})' for m in money)
     rows = engine.fetch_all(
         f"select segment, count(*){means} from {PROFILES} where as_of = ? group by segment",
         [as_of])

@@ -1,0 +1,64 @@
+"""Write the embedded warehouse out as a Parquet lake for the Spark engine.
+
+    <lake>/customers/part-0.parquet
+    <lake>/accounts/part-0.parquet
+    <lake>/transactions/month=2026-10/...   event tables partitioned by month,
+    <lake>/interactions/month=2026-10/...   so a run reads only the months it needs
+    ...
+
+Each table is written to a folder beside its place and renamed over it, so a
+failed export leaves the previous lake table whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from clientlens.engines.duckdb_engine import DuckDBEngine
+from clientlens.model.errors import ClientlensError
+from clientlens.model.tables import TABLES, ColumnType
+
+PARTITIONED = ("transactions", "interactions")
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    table: str
+    rows: int
+    path: Path
+
+
+def export_lake(engine: DuckDBEngine, lake: Path) -> list[LakeTable]:
+    if not isinstance(engine, DuckDBEngine):
+        raise ClientlensError("lake-export reads the embedded DuckDB warehouse")
+    lake.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, spec in TABLES.items():
+        target = lake / name
+        staging = lake / f".{name}.writing"
+        shutil.rmtree(staging, ignore_errors=True)
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        (rows,) = engine.fetch_all(f'select count(*) from "{name}"')[0]
+        time_col = spec.event_time
+        if name in PARTITIONED and time_col and \
+                spec.column(time_col).type == ColumnType.TIMESTAMP:
+            engine.execute(
+                f"copy (select {cols}, strftime({time_col}, '%Y-%m') as month from \"{name}\") "
+                f"to '{_quote(staging)}' (format parquet, partition_by (month))")
+        else:
+            staging.mkdir(parents=True)
+            engine.execute(f"copy (select {cols} from \"{name}\") to "
+                           f"'{_quote(staging / 'part-0.parquet')}' (format parquet)")
+        old = lake / f".{name}.old"
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        out.append(LakeTable(name, int(rows), target))
+    return out
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
