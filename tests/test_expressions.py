@@ -254,3 +254,13 @@ def test_python_evaluation_equals_duckdb(data: st.DataObject) -> None:
     actual = compile_expression(e.tree, SYMBOLS)({**values, "as_of": AS_OF})
     assert _same(actual, expected), f"{text}\n{sql}\nvalues={values}\n" \
                                     f"python={actual!r} duckdb={expected!r}"
+
+
+@pytest.mark.parametrize("text", ["135000000 * 90 > 0", "-100000 * 100000 < 0",
+                                  "(70000 + 1) * 70000 * 2 > 1", "2147483647 + 1 > 0"])
+def test_integer_literal_arithmetic_does_not_overflow_32_bits(text: str) -> None:
+    """Found by the property test in a fresh clone: DuckDB typed both literals INT32."""
+    e = parse(text, SYMBOLS)
+    sql = render(e.tree, resolve=exp.column, symbols=SYMBOLS, as_of=AS_OF).sql(dialect="duckdb")
+    assert CON.execute(f"select {sql}").fetchone()[0] is True
+    assert compile_expression(e.tree, SYMBOLS)({"as_of": AS_OF}) is True

@@ -67,6 +67,16 @@ def render(tree: exp.Expression, *, resolve: Resolver, symbols: Mapping[str, Sym
             return exp.Mod(this=_wrap(r(node.this)),
                            expression=exp.Nullif(this=r(node.expression),
                                                  expression=exp.Literal.number(0)))
+        if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+            # Integer literals are 32-bit on DuckDB and PostgreSQL: 135000000 * 90
+            # overflows there but not in Python. Widen them, as the terms are.
+            new = node.copy()
+            for key in ("this", "expression"):
+                part = r(node.args[key])
+                if _is_int_literal(part):
+                    part = exp.Cast(this=part, to=exp.DataType.build("BIGINT"))
+                new.set(key, part)
+            return new
         if isinstance(node, exp.Literal | exp.Null | exp.Boolean | exp.Cast):
             return node.copy()
         new = node.copy()
@@ -78,6 +88,12 @@ def render(tree: exp.Expression, *, resolve: Resolver, symbols: Mapping[str, Sym
         return new
 
     return r(tree)
+
+
+def _is_int_literal(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Literal) and node.is_int
 
 
 def _wrap(node: exp.Expression) -> exp.Expression:
