@@ -14,7 +14,6 @@ customer stops qualifying.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from clientlens.definitions.common import Collector, Labels, check_name, read_labels, read_text
 from clientlens.definitions.expressions import Expr, Symbol, T, parse
@@ -187,6 +186,3 @@ def check_unknown_sections(doc: Located, allowed: set[str], fname: str, out: Col
             out.add(f"unknown section '{key}' in {fname} (known: {', '.join(sorted(allowed))})",
                     doc, key)
 
-
-def as_tuple(value: Any) -> tuple:
-    return tuple(value) if isinstance(value, list | tuple) else (value,)

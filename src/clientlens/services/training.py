@@ -53,7 +53,7 @@ def _require_optbinning() -> None:
                               "'clientlens[scorecard]'") from None
 
 
-def read_labels(engine_path: str, path: Path, target: str) -> Any:
+def read_outcomes(path: Path, target: str) -> Any:
     """The labelled table as a pandas DataFrame (customer_id, target); CSV or Parquet."""
     import duckdb
 
@@ -68,7 +68,6 @@ def read_labels(engine_path: str, path: Path, target: str) -> Any:
             from None
     finally:
         con.close()
-    del engine_path
     for col in (ENTITY_KEY, target):
         if col not in df.columns:
             raise ClientlensError(f"{path.name} has no column '{col}' (columns: "
@@ -141,7 +140,7 @@ def train_scorecard(engine: Engine, defs: Definitions, labels_path: Path, *, as_
                               "scorecard bins numbers and texts only")
     if not 0 <= holdout < 0.9:
         raise ClientlensError("--holdout must be a share from 0 to 0.9")
-    labels = read_labels("", labels_path, target)
+    labels = read_outcomes(labels_path, target)
     data = feature_table(engine, defs, as_of, labels, features, target)
     y = data[target].to_numpy()
     if y.min() == y.max():
