@@ -69,6 +69,22 @@ def profiles(engine, as_of: dt.date) -> dict[str, dict]:  # noqa: ANN001
     return {r["customer_id"]: r for r in rows}
 
 
+def runs_agree(duck, other, day: dt.date) -> None:  # noqa: ANN001
+    """Run ``day`` on both engines: same profiles, column by column, same events and
+    the same segment summary."""
+    run_segmentation(duck, DEFS, day)
+    run_segmentation(other, DEFS, day)
+    want, got = profiles(duck, day), profiles(other, day)
+    assert set(want) == set(got)
+    for cid, row in want.items():
+        theirs = got[cid]
+        assert set(row) == set(theirs), set(row) ^ set(theirs)
+        for col, value in row.items():
+            assert same(value, theirs[col]), (day, cid, col, value, theirs[col])
+    assert events(duck, day) == events(other, day), day
+    summaries_agree(duck, other, day)
+
+
 def summaries_agree(a, b, as_of: dt.date) -> None:  # noqa: ANN001
     """The segment table staff see: counts equal, mean balances equal to the kopeck."""
     left = segment_summary(a, DEFS, as_of, require=False)
@@ -98,17 +114,7 @@ def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[di
         if not bank["customers"]:
             return
         for day in (AS_OF, later):
-            run_segmentation(duck, DEFS, day)
-            run_segmentation(pg, DEFS, day)
-            want, got = profiles(duck, day), profiles(pg, day)
-            assert set(want) == set(got)
-            for cid, row in want.items():
-                other = got[cid]
-                assert set(row) == set(other)
-                for col, value in row.items():
-                    assert same(value, other[col]), (day, cid, col, value, other[col])
-            assert events(duck, day) == events(pg, day), day
-            summaries_agree(duck, pg, day)
+            runs_agree(duck, pg, day)
 
 
 def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
@@ -188,14 +194,4 @@ def test_duckdb_and_spark_give_identical_profiles(spark_available, tmp_path_fact
             duck.execute(f"copy {name} to '{lake / name / 'part-0.parquet'}' (format parquet)")
         spark = SparkEngine(lake, master="local[2]")
         for day in (AS_OF, later):
-            run_segmentation(duck, DEFS, day)
-            run_segmentation(spark, DEFS, day)
-            want, got = profiles(duck, day), profiles(spark, day)
-            assert set(want) == set(got)
-            for cid, row in want.items():
-                other = got[cid]
-                assert set(row) == set(other), set(row) ^ set(other)
-                for col, value in row.items():
-                    assert same(value, other[col]), (day, cid, col, value, other[col])
-            assert events(duck, day) == events(spark, day), day
-            summaries_agree(duck, spark, day)
+            runs_agree(duck, spark, day)
