@@ -13,9 +13,10 @@ customer stops qualifying.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from clientlens.definitions.common import Collector, Labels, check_name, read_labels, read_text
+from clientlens.definitions.common import Collector, Labels, check_id, read_labels, read_text
 from clientlens.definitions.expressions import Expr, Symbol, T, parse
 from clientlens.definitions.yamlsrc import Located
 from clientlens.model.errors import ExpressionError
@@ -57,13 +58,6 @@ class Service:
         return f"svc_{self.id}"
 
 
-def _alias_id(node: Located) -> Located:
-    alias = Located(node)
-    alias.file, alias.line = node.file, node.line
-    alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
-    return alias
-
-
 def _conditions(node: Located, key: str, what: str, symbols: dict[str, Symbol],
                 out: Collector, required: bool) -> tuple[Expr, ...]:
     raw = node.get(key)
@@ -81,34 +75,42 @@ def _conditions(node: Located, key: str, what: str, symbols: dict[str, Symbol],
     return tuple(result)
 
 
-def read_products(doc: Located, needs: set[str], account_symbols: dict[str, Symbol],
-                  symbols: dict[str, Symbol], out: Collector) -> tuple[Product, ...]:
-    raw = doc.get("products")
+def _entries(doc: Located, section: str, kind: str, allowed: set[str], out: Collector
+             ) -> Iterator[tuple[Located, str, str]]:
+    """The mappings of a catalogue list with a valid, unique id: (node, id, "kind id").
+    Problems (not a list, not a mapping, bad or repeated id, unknown keys) are collected."""
+    raw = doc.get(section)
     if raw is None:
-        return ()
+        return
     if not isinstance(raw, list):
-        out.add("'products' must be a list", doc, "products")
-        return ()
-    products: list[Product] = []
+        out.add(f"'{section}' must be a list", doc, section)
+        return
     seen: set[str] = set()
-    allowed = {"id", "labels", "description", "need", "department", "holds", "eligible",
-               "lead"}
     for node in raw:
         if not isinstance(node, Located):
-            out.add("each product must be a mapping with id, labels, description, need, "
-                    "department, holds", doc, "products")
+            out.add(f"each {kind} must be a mapping with {', '.join(sorted(allowed))}", doc,
+                    section)
             continue
-        pid = check_name(node.get("id"), _alias_id(node), "product", out)
-        if pid is None:
+        eid = check_id(node, kind, out)
+        if eid is None:
             continue
-        what = f"product {pid}"
-        if pid in seen:
+        what = f"{kind} {eid}"
+        if eid in seen:
             out.add(f"{what} appears twice", node, "id")
-        seen.add(pid)
+        seen.add(eid)
         for key in node:
             if key not in allowed:
                 out.add(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})",
                         node, key)
+        yield node, eid, what
+
+
+def read_products(doc: Located, needs: set[str], account_symbols: dict[str, Symbol],
+                  symbols: dict[str, Symbol], out: Collector) -> tuple[Product, ...]:
+    products: list[Product] = []
+    allowed = {"id", "labels", "description", "need", "department", "holds", "eligible",
+               "lead"}
+    for node, pid, what in _entries(doc, "products", "product", allowed, out):
         raw_need = node.get("need")
         need_list = raw_need if isinstance(raw_need, list) else [raw_need]
         if raw_need is None or not all(isinstance(n, str) for n in need_list):
@@ -137,31 +139,9 @@ def read_products(doc: Located, needs: set[str], account_symbols: dict[str, Symb
 
 def read_services(doc: Located, symbols: dict[str, Symbol], default_grace: int,
                   out: Collector) -> tuple[Service, ...]:
-    raw = doc.get("services")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        out.add("'services' must be a list", doc, "services")
-        return ()
     services: list[Service] = []
-    seen: set[str] = set()
     allowed = {"id", "kind", "labels", "description", "granted_when", "grace_days"}
-    for node in raw:
-        if not isinstance(node, Located):
-            out.add("each service must be a mapping with id, kind, labels, description, "
-                    "granted_when", doc, "services")
-            continue
-        sid = check_name(node.get("id"), _alias_id(node), "service", out)
-        if sid is None:
-            continue
-        what = f"service {sid}"
-        if sid in seen:
-            out.add(f"{what} appears twice", node, "id")
-        seen.add(sid)
-        for key in node:
-            if key not in allowed:
-                out.add(f"{what}: unknown key '{key}' (known: {', '.join(sorted(allowed))})",
-                        node, key)
+    for node, sid, what in _entries(doc, "services", "service", allowed, out):
         kind = node.get("kind")
         if kind not in SERVICE_KINDS:
             out.add(f"{what}: kind must be one of {', '.join(SERVICE_KINDS)} (got {kind!r})",

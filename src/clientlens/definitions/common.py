@@ -73,6 +73,15 @@ def check_name(name: Any, node: Located, what: str, out: Collector) -> str | Non
     return name
 
 
+def check_id(node: Located, what: str, out: Collector) -> str | None:
+    """``check_name`` for the ``id`` of segments, needs, ratings, products and services,
+    with problems pointing at the id's line."""
+    alias = Located(node)
+    alias.file, alias.line = node.file, node.line
+    alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
+    return check_name(node.get("id"), alias, what, out)
+
+
 def read_text(node: Located, key: str, what: str, out: Collector) -> str:
     value = node.get(key)
     if not isinstance(value, str) or not value.strip():

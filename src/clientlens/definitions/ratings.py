@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from clientlens.definitions.common import Collector, Labels, check_name, read_labels, read_text
+from clientlens.definitions.common import Collector, Labels, check_id, read_labels, read_text
 from clientlens.definitions.expressions import NUMERIC, Expr, Symbol, T, parse
 from clientlens.definitions.yamlsrc import Located
 from clientlens.model.errors import ExpressionError, did_you_mean
@@ -136,11 +136,7 @@ def read_rating(node: Any, symbols: dict[str, Symbol], out: Collector,
         out.add("each rating must be a mapping with id, labels, description, grades, factors",
                 parent, "ratings")
         return None
-    rid = node.get("id")
-    alias = Located(node)
-    alias.file, alias.line = node.file, node.line
-    alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
-    rid = check_name(rid, alias, "rating", out)
+    rid = check_id(node, "rating", out)
     if rid is None:
         return None
     what = f"rating {rid}"

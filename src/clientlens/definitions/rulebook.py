@@ -26,7 +26,7 @@ from clientlens.definitions.common import (
     Collector,
     Labels,
     Parameter,
-    check_name,
+    check_id,
     read_labels,
     read_parameters,
     read_text,
@@ -360,7 +360,7 @@ def _read_rule(node: Any, symbols: dict[str, Symbol], out: Collector, parent: Lo
         out.add(f"each {kind} must be a mapping with id, labels, description, when", parent,
                 "segments" if kind == "segment" else "rules")
         return None
-    rid = check_name(node.get("id"), _with_name_key(node), kind, out)
+    rid = check_id(node, kind, out)
     if rid is None:
         return None
     what = f"{kind} {rid}"
@@ -384,14 +384,6 @@ def _read_rule(node: Any, symbols: dict[str, Symbol], out: Collector, parent: Lo
                 out.add(f"{what}: {e}", node, "when")
     return Rule(id=rid, labels=labels, description=description, conditions=tuple(conditions),
                 file=node.file, line=node.line)
-
-
-def _with_name_key(node: Located) -> Located:
-    """Segments use 'id' where terms use 'name'; point errors at the id line."""
-    alias = Located(node)
-    alias.file, alias.line = node.file, node.line
-    alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
-    return alias
 
 
 def _plain(value: Any) -> Any:
