@@ -118,36 +118,55 @@ def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[di
 
 
 def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
-    """Settings choose the engine; run, summary, explain and lists work on PostgreSQL."""
-    from clientlens.services.workspace import init_workspace
+    """Settings choose the engine. The same CSV exports (with bad rows) imported into a
+    DuckDB and a PostgreSQL workspace give the same quarantine and the same profiles;
+    run, explain and lists work on PostgreSQL."""
+    from clientlens.engines.postgres_engine import PostgresEngine
+    from clientlens.services.demo_bank import generate_bank
+    from clientlens.services.workspace import Workspace, init_workspace
     from tests.test_cli import cli
 
+    exports = tmp_path / "exports"
+    generate_bank(exports, customers=300, seed=3, fmt="csv", bad_rows=5)
     schema = f"cl_cli_{uuid.uuid4().hex[:8]}"
-    root = tmp_path / "bank"
-    init_workspace(root)
-    settings = root / "clientlens.yaml"
+    duck_root, pg_root = tmp_path / "duck", tmp_path / "pg"
+    init_workspace(duck_root)
+    init_workspace(pg_root)
+    settings = pg_root / "clientlens.yaml"
     settings.write_text(settings.read_text().replace("engine: duckdb", "engine: postgres")
                         + f"postgres_url: {URL}\npostgres_schema: {schema}\n")
-    from clientlens.engines.postgres_engine import PostgresEngine
-
-    engine = PostgresEngine(URL, schema=schema)
     try:
-        engine.execute("""insert into customers (customer_id, full_name, customer_type,
-            registered_on) values ('C1', 'Иванова Мария', 'retail', date '2015-01-01')""")
-        engine.execute("""insert into accounts (account_id, customer_id, account_type, subtype,
-            currency, opened_on, balance, balance_base) values
-            ('A1', 'C1', 'deposit', 'term', 'RUB', date '2016-01-01', 2000000, 2000000)""")
-        w = str(root)
+        for root in (duck_root, pg_root):
+            cli("import", "-w", str(root), str(exports))
+        w = str(pg_root)
+        quarantined = [cli("quarantine", "-w", str(r), "--limit", "100").stdout
+                       for r in (duck_root, pg_root)]
+        assert quarantined[0] == quarantined[1] and "unknown customer_id" in quarantined[1]
+        # Importing the same files again changes nothing and still leaves PostgreSQL whole.
+        again = cli("import", "-w", w, str(exports)).stdout
+        assert "already imported" in again
+        cli("run", "-w", str(duck_root), "--as-of", "2026-10-31")
         run = cli("run", "-w", w, "--as-of", "2026-10-31")
-        assert "1 customers segmented" in run.stdout and "status" in run.stdout
-        shown = cli("explain", "C1", "-w", w).stdout
-        assert "segment status" in shown and "Solvency rating:" in shown
-        assert "1 customers" in cli("survey-due", "-w", w).stdout
-        refused = cli("import", "-w", w, str(tmp_path), check=False)
-        assert refused.returncode == 1 and "DuckDB warehouse only" in refused.stderr
+        assert "customers segmented" in run.stdout
+        pg_engine = PostgresEngine(URL, schema=schema)
+        duck = Workspace(duck_root).engine()
+        for name in TABLES:
+            want = duck.fetch_all(f"select count(*) from {name}")[0][0]
+            assert pg_engine.fetch_all(f"select count(*) from {name}")[0][0] == want, name
+        want, got = profiles(duck, AS_OF), profiles(pg_engine, AS_OF)
+        assert want and set(want) == set(got)
+        for cid, row in want.items():
+            for col, value in row.items():
+                assert same(value, got[cid][col]), (cid, col, value, got[cid][col])
+        duck.close()
+        pg_engine.close()
+        customer = next(iter(want))
+        shown = cli("explain", customer, "-w", w).stdout
+        assert f"{customer}" in shown and "Solvency rating:" in shown
+        assert "customers" in cli("survey-due", "-w", w).stdout
     finally:
-        engine.execute(f'drop schema "{schema}" cascade')
-        engine.close()
+        with PostgresEngine(URL, schema=schema) as engine:
+            engine.execute(f'drop schema "{schema}" cascade')
 
 
 @pytest.fixture(scope="module")

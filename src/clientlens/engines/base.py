@@ -9,9 +9,12 @@ error before anything runs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
+
+from clientlens.model.errors import EngineError
 
 # Features a compiled plan may need; an engine lists the ones it supports.
 FEATURES = frozenset({
@@ -60,6 +63,12 @@ class Engine(ABC):
     def add_column(self, table: str, name: str, sql_type: str) -> None:
         """Add a column to a stored table (older rows keep it empty)."""
         self.execute(f'alter table "{table}" add column "{name}" {sql_type}')
+
+    def load_tables(self, tables: Mapping[str, Callable[[], pa.RecordBatchReader]]) -> None:
+        """Replace the whole contents of canonical tables with rows already validated
+        by the importer (each reader yields the table's model columns); all tables in
+        one transaction. Engines that take imports this way override it."""
+        raise EngineError(f"engine '{self.name}' cannot take imported tables")
 
     @abstractmethod
     def export(self, select_sql: str, path: str, fmt: str) -> None:

@@ -144,7 +144,8 @@ def quarantine(workspace: Workspace = Path("."),
     """
     from clientlens.services.workspace import Workspace as Ws
 
-    with Ws(workspace).engine() as engine:
+    # Imports are validated in the DuckDB warehouse (the staging area for other engines).
+    with Ws(workspace).staging_engine() as engine:
         if engine.table_columns("quarantine") is None:
             out.print("No quarantine yet.")
             return

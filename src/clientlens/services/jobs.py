@@ -52,24 +52,49 @@ def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | 
     from clientlens.services.importer import import_directory, import_file, table_for_file
 
     ws = Workspace(path)
-    if ws.settings.engine != "duckdb":
-        raise ClientlensError(
-            f"`clientlens import` loads the embedded DuckDB warehouse only; with engine "
-            f"'{ws.settings.engine}' load the tables with the database's own tools (the "
-            "columns are in docs/data-model.md) and run `clientlens run`")
     reports = []
-    with ws.engine() as engine:
+    # Files are always validated into the embedded DuckDB warehouse (bad rows go to
+    # its quarantine); another engine then takes the validated tables whole.
+    with ws.staging_engine() as staging:
         options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
                    "base_currency": ws.settings.base_currency, "progress": progress,
                    "force": force}
         for item in files:
             item = Path(item)
             if item.is_dir():
-                reports.extend(import_directory(engine, item, **options))
+                reports.extend(import_directory(staging, item, **options))
             else:
                 name = table or table_for_file(item)
-                reports.append(import_file(engine, name, item, **options))
+                reports.append(import_file(staging, name, item, **options))
+        if ws.settings.engine != "duckdb":
+            touched = list(dict.fromkeys(r.table for r in reports))
+            publish_tables(ws, staging, touched, progress)
     return reports
+
+
+def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
+                   progress: Callable[[str], None] | None = None) -> None:
+    """Copy validated tables from the DuckDB staging warehouse to the workspace's engine:
+    PostgreSQL takes them by COPY in one transaction, Spark as lake folders."""
+    from clientlens.model.tables import TABLES
+
+    tables = sorted(tables, key=list(TABLES).index)
+    say = progress or (lambda _m: None)
+    if ws.settings.engine == "spark":
+        from clientlens.services.lake import export_lake
+
+        say(f"writing {', '.join(tables)} to the lake {ws.settings.lake}")
+        export_lake(staging, ws.lake_path, tables=tables)
+        return
+
+    def reader(name: str) -> Callable[[], Any]:
+        cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+        return lambda: staging.con.execute(
+            f'select {cols} from "{name}"').to_arrow_reader(100_000)
+
+    say(f"copying {', '.join(tables)} to engine '{ws.settings.engine}'")
+    with ws.engine() as engine:
+        engine.load_tables({name: reader(name) for name in tables})
 
 
 def default_as_of(path: str | Path) -> dt.date:
@@ -208,8 +233,9 @@ def lake_export(path: str | Path, lake: str | Path) -> list:
     from clientlens.services.lake import export_lake
 
     ws = Workspace(path)
-    if ws.settings.engine != "duckdb":
-        raise ClientlensError("lake-export reads the embedded DuckDB warehouse; this "
-                              f"workspace uses engine '{ws.settings.engine}'")
-    with ws.engine(read_only=True) as engine:
+    if not ws.warehouse_path.exists():
+        raise ClientlensError(f"{ws.warehouse_path}: no DuckDB warehouse to export; import "
+                              "the bank's files first (clientlens import)")
+    # With another engine, the DuckDB warehouse is the staging area imports went through.
+    with ws.staging_engine(read_only=True) as engine:
         return export_lake(engine, Path(lake))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ failed export leaves the previous lake table whole.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +31,18 @@ class LakeTable:
     path: Path
 
 
-def export_lake(engine: DuckDBEngine, lake: Path) -> list[LakeTable]:
+def export_lake(engine: DuckDBEngine, lake: Path,
+                tables: Sequence[str] | None = None) -> list[LakeTable]:
+    """Write ``tables`` (default: every canonical table) as lake folders."""
     if not isinstance(engine, DuckDBEngine):
         raise ClientlensError("lake-export reads the embedded DuckDB warehouse")
+    if "://" in str(lake):
+        raise ClientlensError(f"lake {lake}: clientlens writes local lake folders only; copy "
+                              "them to the cluster's storage with its own tools")
     lake.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, spec in TABLES.items():
+    for name in tables or TABLES:
+        spec = TABLES[name]
         target = lake / name
         staging = lake / f".{name}.writing"
         shutil.rmtree(staging, ignore_errors=True)

@@ -96,18 +96,38 @@ class Workspace:
         path = Path(self.settings.warehouse)
         return path if path.is_absolute() else self.root / path
 
+    @property
+    def lake_path(self) -> Path:
+        if not self.settings.lake:
+            raise WorkspaceError("engine 'spark' needs 'lake' in clientlens.yaml: the folder "
+                                 "(or hdfs:// / s3a:// path) with the Parquet tables")
+        if "://" in self.settings.lake:
+            return Path(self.settings.lake)
+        path = Path(self.settings.lake)
+        return path if path.is_absolute() else self.root / path
+
     @cached_property
     def definitions(self) -> Definitions:
         return load_definitions(self.definitions_dir)
 
+    def staging_engine(self, *, read_only: bool = False) -> Engine:
+        """The embedded DuckDB warehouse: the engine itself by default, else the staging
+        area imports are validated in (and their quarantine kept) before another engine
+        takes the tables."""
+        cls = engine_class("duckdb")
+        return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
+                   memory_limit=self.settings.memory_limit, threads=self.settings.threads,
+                   temp_directory=self.root / ".spill")
+
     def engine(self, *, read_only: bool = False) -> Engine:
-        cls = engine_class(self.settings.engine)
         if self.settings.engine == "duckdb":
-            return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
-                       memory_limit=self.settings.memory_limit, threads=self.settings.threads,
-                       temp_directory=self.root / ".spill")
+            return self.staging_engine(read_only=read_only)
+        cls = engine_class(self.settings.engine)
+        settings = self.settings
+        if settings.lake and "://" not in settings.lake:  # relative to the workspace
+            settings = settings.model_copy(update={"lake": str(self.lake_path)})
         # Other engines take their connection from settings.
-        return cls.from_settings(self.settings, read_only=read_only)  # type: ignore[attr-defined]
+        return cls.from_settings(settings, read_only=read_only)  # type: ignore[attr-defined]
 
 
 def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
