@@ -46,9 +46,23 @@ class Plan:
     as_of: dt.date
     columns: list[str]
     features: set[str] = field(default_factory=set)
+    stages: tuple[str, ...] = ()  # the decision steps' CTE names, in order
 
-    def sql(self, dialect: str) -> str:
-        return self.query.sql(dialect=dialect)
+    def sql(self, dialect: str, *, fence_stages: bool = False) -> str:
+        """The query in ``dialect``. With ``fence_stages`` the decision steps are
+        rendered ``AS MATERIALIZED``: an engine that inlines CTEs without sharing
+        repeated subexpressions (PostgreSQL) would otherwise recompute every points
+        table in every rank and reason, and the query grows many times over."""
+        if not fence_stages:
+            return self.query.sql(dialect=dialect)
+        ctes = [c for c in self.query.find(exp.With).expressions if c.alias in self.stages]
+        for cte in ctes:
+            cte.set("materialized", True)
+        try:
+            return self.query.sql(dialect=dialect)
+        finally:
+            for cte in ctes:
+                cte.set("materialized", None)
 
 
 def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] | None = None,
@@ -131,7 +145,8 @@ def compile_plan(defs: Definitions, as_of: dt.date, *, customer_ids: list[str] |
         missing = sorted(features - capabilities)
         if missing:
             raise UnsupportedFeature(engine or "engine", ", ".join(missing))
-    return Plan(query=final, as_of=as_of, columns=columns, features=features)
+    return Plan(query=final, as_of=as_of, columns=columns, features=features,
+                stages=tuple(name for name, _ in steps))
 
 
 def _constant(name: str, symbols: dict[str, Symbol], as_of: dt.date

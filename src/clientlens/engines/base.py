@@ -33,6 +33,9 @@ class Engine(ABC):
     name: ClassVar[str]
     dialect: ClassVar[str]  # a sqlglot dialect name
     capabilities: ClassVar[frozenset[str]]
+    # True where the engine inlines CTEs and recomputes repeated expressions instead of
+    # sharing them: the compiled plan then materializes its decision steps.
+    fence_stages: ClassVar[bool] = False
 
     @abstractmethod
     def execute(self, sql: str, params: list[Any] | None = None) -> None: ...

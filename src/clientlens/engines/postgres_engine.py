@@ -34,6 +34,10 @@ class PostgresEngine(Engine):
     name: ClassVar[str] = "postgres"
     dialect: ClassVar[str] = "postgres"
     capabilities: ClassVar[frozenset[str]] = FEATURES - {"median"}
+    # PostgreSQL inlines single-use CTEs without common-subexpression elimination:
+    # unfenced, the ranking of reasons recomputed each points table dozens of times
+    # (9 s instead of 0.2 s for 3,000 customers).
+    fence_stages: ClassVar[bool] = True
 
     def __init__(self, url: str, *, schema: str = "clientlens", read_only: bool = False):
         try:

@@ -60,7 +60,8 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
     if row is None:
         plan = compile_plan(defs, as_of, customer_ids=[customer_id],
                             capabilities=engine.capabilities, engine=engine.name)
-        rows = engine.fetch_arrow(plan.sql(engine.dialect)).to_pylist()
+        rows = engine.fetch_arrow(plan.sql(engine.dialect, fence_stages=engine.fence_stages)
+                                  ).to_pylist()
         if not rows:
             raise NotFoundError(_why_missing(engine, customer_id, as_of))
         row = rows[0]

@@ -82,7 +82,7 @@ def plan_sql(defs: Definitions, as_of: dt.date, engine: Engine) -> str:
     sql = _PLANS.get(key)
     if sql is None:
         plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
-        sql = _PLANS[key] = plan.sql(engine.dialect)
+        sql = _PLANS[key] = plan.sql(engine.dialect, fence_stages=engine.fence_stages)
         if len(_PLANS) > 64:
             _PLANS.pop(next(iter(_PLANS)))
     return sql
