@@ -48,8 +48,10 @@ AS_OF = nightly.AS_OF
 OUT = nightly.OUT
 JOBS = ("engine", "hand", "scan")
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-SCAN_SQL = ("select count(*) from (select customer_id, count(*), sum(amount), max(ts), "
-            "count(*) filter (where kind = 'salary') from transactions "
+# Every aggregate feeds the result, so no optimizer can skip reading a column.
+SCAN_SQL = ("select count(*), sum(n), sum(total), max(last_ts), sum(salaries) from "
+            "(select customer_id, count(*) as n, sum(amount) as total, max(ts) as last_ts, "
+            "count(*) filter (where kind = 'salary') as salaries from transactions "
             f"where ts < timestamp '{AS_OF + dt.timedelta(days=1)}' group by customer_id) s")
 SUMMARY_SQL = ("select segment, count(*), avg(balance_card), avg(balance_deposit), "
                "avg(balance_current), avg(balance_total) from profiles_hand group by segment")
@@ -94,7 +96,7 @@ def load_postgres(warehouse: Path, customers: int, sizes: dict[str, int]) -> flo
 
     def reader(name: str):  # noqa: ANN202
         cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-        return lambda: con.execute(f'select {cols} from "{name}"').to_arrow_reader(100_000)
+        return lambda: con.sql(f'select {cols} from "{name}"').to_arrow_reader(100_000)
 
     t0 = time.perf_counter()
     engine.load_tables({name: reader(name) for name in TABLES})
@@ -127,7 +129,12 @@ def child(engine_name: str, job: str, customers: int, spark_memory: str) -> None
     from clientlens.services.segmentation import run_segmentation
     from clientlens.services.workspace import DEFAULTS
 
-    if engine_name == "postgres":
+    if engine_name == "duckdb":
+        from clientlens.engines.duckdb_engine import DuckDBEngine
+
+        engine = DuckDBEngine(OUT / f"warehouse-{customers}.duckdb", threads=os.cpu_count(),
+                              memory_limit=nightly.MEMORY_LIMIT, temp_directory=OUT / "spill")
+    elif engine_name == "postgres":
         from clientlens.engines.postgres_engine import PostgresEngine
 
         engine = PostgresEngine(PG_URL, schema=schema(customers))
@@ -143,8 +150,8 @@ def child(engine_name: str, job: str, customers: int, spark_memory: str) -> None
         rows = run_segmentation(engine, load_definitions(DEFAULTS), AS_OF).customers
     elif job == "scan":
         rows = engine.fetch_all(SCAN_SQL)[0][0]
-    elif engine_name == "postgres":
-        for statement in hand_sql("postgres"):
+    elif engine_name in ("duckdb", "postgres"):
+        for statement in hand_sql(engine_name):
             engine.execute(statement)
         engine.fetch_all(SUMMARY_SQL)
         rows = engine.fetch_all("select count(*) from profiles_hand")[0][0]
@@ -162,7 +169,7 @@ def child(engine_name: str, job: str, customers: int, spark_memory: str) -> None
     server = 0.0
     if engine_name == "postgres":
         server = _peak_mb(backend)
-    else:
+    elif engine_name == "spark":
         server = sum(_peak_mb(pid) for pid in _children(os.getpid()))
     engine.close()
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": peak + server,
@@ -196,10 +203,9 @@ def _children(pid: int) -> list[int]:
 
 def timed_child(engine: str, job: str, customers: int, warehouse: Path,
                 spark_memory: str) -> dict:
-    if engine == "duckdb":
-        return nightly.timed_child(job, warehouse)
     proc = subprocess.run([sys.executable, __file__, "--child", engine, job, str(customers),
-                           spark_memory], stdout=subprocess.PIPE, check=False)
+                           spark_memory, nightly.MEMORY_LIMIT or ""], stdout=subprocess.PIPE,
+                          check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{engine} {job} job failed")
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
@@ -320,10 +326,11 @@ def main() -> None:
                         help="work_mem for the PostgreSQL sessions (engine, hand and scan)")
     parser.add_argument("--chart", type=Path, default=None,
                         help="PNG to write (default: docs/engines-<customers>.png)")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        engine, job, customers, memory = args.child
+        engine, job, customers, memory, duck_limit = args.child
+        nightly.MEMORY_LIMIT = duck_limit or None
         child(engine, job, int(customers), memory)
         return
     nightly.MEMORY_LIMIT = args.memory_limit
