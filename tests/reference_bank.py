@@ -91,6 +91,8 @@ def profile(customer: dict, accounts: list[dict], transactions: list[dict],
         extra = extra or {}
         extra_terms(v, customer, accounts, transactions, extra.get("security_events", []),
                     extra.get("surveys", []), extra.get("referrals", []), as_of, params)
+        lifecycle_terms(v, accounts, tx, ia, extra.get("recovery_cases", []),
+                        extra.get("departures", []), as_of, params)
         decide(v, params, ratings)
     return v
 
@@ -152,6 +154,10 @@ CASES = {
     "is_active and declared_income >= 120000":
         lambda v: v["is_active"] and _ge(v["declared_income"], 120000),
     "surveys_recent > 0": lambda v: v["surveys_recent"] > 0,
+    "left_situational": lambda v: v["left_situational"],
+    "left_dissatisfied": lambda v: v["left_dissatisfied"],
+    "products_ever > 0 and open_products = 0":
+        lambda v: v["products_ever"] > 0 and v["open_products"] == 0,
 }
 
 
@@ -218,6 +224,76 @@ def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: lis
                                      (("card", "salary_project"), "salary_card")):
         v[f"holds_{product}"] = any(a["account_type"] == kind and a["subtype"] == subtype
                                     for a in opened)
+
+
+def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict],
+                    cases: list[dict], departures: list[dict], as_of: dt.date,
+                    params: dict[str, Any]) -> None:
+    """The terms the relationship phases use, by hand (``tx`` and ``ia`` are already cut
+    at the as-of date)."""
+    act = params["activity_window_days"]
+    acc = [a for a in accounts if a["opened_on"] <= as_of]
+    opened = [a for a in acc if a["closed_on"] is None or a["closed_on"] > as_of]
+    v["first_open_product_on"] = min((a["opened_on"] for a in opened), default=None)
+    v["products_closed_recent"] = sum(a["closed_on"] is not None and a["closed_on"] <= as_of
+                                      and window(a["closed_on"], act, as_of) for a in acc)
+    v["returned_after_leaving"] = (v["open_products"] > 0 and v["last_closed_on"] is not None
+                                   and v["first_open_product_on"] > v["last_closed_on"])
+    v["days_since_return"] = (as_of - v["first_open_product_on"]).days \
+        if v["returned_after_leaving"] else None
+    v["days_since_leaving"] = (as_of - v["last_closed_on"]).days \
+        if v["open_products"] == 0 and v["last_closed_on"] is not None else None
+
+    def ago(t: dict) -> int:
+        return (as_of - t["ts"].date()).days
+
+    salary = [t for t in tx if t["kind"] == "salary"]
+    gap = params["salary_gap_days"]
+    v["salary_count_gap"] = sum(window(t["ts"], gap, as_of) for t in salary)
+    v["salary_count_before_gap"] = sum(gap <= ago(t) < params["needs_window_days"]
+                                       for t in salary)
+    v["salary_stopped"] = v["salary_count_before_gap"] >= 2 and v["salary_count_gap"] == 0
+    base = params["baseline_days"]
+    v["tx_count_baseline"] = sum(act <= ago(t) < act + base for t in tx)
+    v["activity_drop"] = (v["tx_count_baseline"] >= 12
+                          and v["tx_count_recent"] * base * 2 < v["tx_count_baseline"] * act)
+    v["outflow_recent"] = sum((-t["amount"] for t in tx
+                               if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
+    care = params["care_window_days"]
+    v["complaints_care_window"] = sum(i["kind"] == "complaint" and window(i["ts"], care, as_of)
+                                      for i in ia)
+    known = [c for c in cases if c["opened_on"] <= as_of]
+    v["open_recovery_cases"] = sum(c["closed_on"] is None or c["closed_on"] > as_of
+                                   for c in known)
+    v["failed_cases_recent"] = sum(c["status"] == "failed" and c["closed_on"] is not None
+                                   and c["closed_on"] <= as_of
+                                   and (as_of - c["closed_on"]).days < act for c in known)
+    v["cases_opened_care_window"] = sum(window(c["opened_on"], care, as_of) for c in known)
+    left = [d for d in departures if d["left_on"] <= as_of]
+    v["left_situational"] = any(d["exit_kind"] == "situational" for d in left)
+    v["left_dissatisfied"] = any(d["exit_kind"] == "dissatisfaction" for d in left)
+    v["no_contact_requested"] = any(d["do_not_contact"] for d in left)
+
+
+def phase(v: dict, params: dict[str, Any]) -> str:
+    """The default rulebook's relationship phases, first match wins."""
+    if v["products_ever"] == 0:
+        return "recruitment"
+    if v["open_products"] == 0:
+        return "divorce"
+    if v["returned_after_leaving"] and _ge(params["win_back_days"], v["days_since_return"]):
+        return "win_back"
+    if (v["open_recovery_cases"] > 0 or v["failed_cases_recent"] > 0
+            or v["complaints_care_window"] > v["cases_opened_care_window"]):
+        return "intensive_care"
+    if (v["salary_stopped"] or v["activity_drop"] or v["products_closed_recent"] > 0
+            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]):
+        return "potential_divorce"
+    if _ge(params["welcome_days"], v["relationship_days"]):
+        return "welcome"
+    if _ge(params["getting_to_know_days"], v["relationship_days"]):
+        return "getting_to_know"
+    return "customer_management"
 
 
 def need(v: dict, params: dict[str, Any]) -> str:
@@ -314,6 +390,7 @@ def decide(v: dict, params: dict[str, Any], ratings: list[dict]) -> None:
         v[f"{rating['id']}_grade"] = grade
         for k in range(3):
             v[f"{rating['id']}_reason_{k + 1}"] = reasons[k] if k < len(reasons) else None
+    v["phase"] = phase(v, params)
     v["next_best_product"] = v["lead_product"] = v["lead_department"] = None
     for pid, needs, department, eligible, lead in PRODUCTS:
         if v[f"holds_{pid}"] or not eligible(v):

@@ -140,7 +140,7 @@ def test_ratings_lists_and_entitlements_from_the_cli(workspace: Path) -> None:
         assert part in shown, part
     data = json.loads(cli("explain", "C1", "-w", w, "--as-of", AS_OF, "--json").stdout)
     assert {r["rating"] for r in data["ratings"]} == {"current", "prospect", "security",
-                                                      "loyalty", "solvency"}
+                                                      "loyalty", "win_back", "solvency"}
     due = cli("survey-due", "-w", w, "-o", "due.csv").stdout
     assert "2 customers" in due  # nobody answered a survey
     lines = (workspace / "exports" / "due.csv").read_text(encoding="utf-8").splitlines()

@@ -184,7 +184,7 @@ def merged(parts: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
     """Several random banks as one, ids prefixed so they do not collide."""
     out: dict[str, list[dict]] = {name: [] for name in parts[0]}
     keys = ("customer_id", "account_id", "transaction_id", "interaction_id", "event_id",
-            "survey_id", "referral_id")
+            "survey_id", "referral_id", "case_id", "departure_id")
     for n, bank in enumerate(parts):
         for name, rows in bank.items():
             for row in rows:

@@ -52,7 +52,8 @@ money = st.sampled_from([Decimal("0.00"), Decimal("0.01"), THRESHOLD - Decimal("
                          THRESHOLD, THRESHOLD / 2, Decimal("-250.00"), Decimal("99.99")])
 stamps = st.sampled_from([
     at(days(0), 23, 59, 59), at(days(-1)), at(days(89)), at(days(90), 23, 59, 59),
-    at(days(0)), at(days(364)), at(days(365), 12), at(days(30), 10, 30), at(days(200))])
+    at(days(0)), at(days(364)), at(days(365), 12), at(days(30), 10, 30), at(days(200)),
+    at(days(44), 8), at(days(45)), at(days(179), 23), at(days(454)), at(days(455))])
 
 
 @st.composite
@@ -61,6 +62,8 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
     security: list[dict] = []
     surveys: list[dict] = []
     referrals: list[dict] = []
+    cases: list[dict] = []
+    departures: list[dict] = []
     for n in range(draw(st.integers(0, 8))):
         cid = f"C{n}"
         customers.append({
@@ -98,6 +101,25 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
                 "referred_customer_id": None,
                 "qualified_on": draw(st.sampled_from([None, days(0), days(-1)])),
             })
+        for j in range(draw(st.integers(0, 2))):
+            opened_on = draw(st.sampled_from([days(0), days(29), days(30), days(-1), days(200)]))
+            closed_on = draw(st.sampled_from([None, opened_on, days(0), days(89), days(90),
+                                              days(-2)]))
+            if closed_on is not None and closed_on < opened_on:
+                closed_on = opened_on
+            cases.append({
+                "case_id": f"{n}{j}", "customer_id": cid, "opened_on": opened_on,
+                "due_on": opened_on + dt.timedelta(days=5), "closed_on": closed_on,
+                "status": "open" if closed_on is None else
+                draw(st.sampled_from(["resolved", "failed"])),
+            })
+        for j in range(draw(st.integers(0, 1))):
+            departures.append({
+                "departure_id": f"{n}{j}", "customer_id": cid,
+                "left_on": draw(st.sampled_from([days(0), days(100), days(-1)])),
+                "exit_kind": draw(st.sampled_from(["situational", "dissatisfaction", "unknown"])),
+                "do_not_contact": draw(st.booleans()),
+            })
         for k in range(draw(st.integers(0, 4))):
             account_type = draw(st.sampled_from(sorted(ACCOUNT_SUBTYPES)))
             opened = draw(dates_near)
@@ -131,7 +153,7 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
             })
     return {"customers": customers, "accounts": accounts, "transactions": transactions,
             "interactions": interactions, "security_events": security, "surveys": surveys,
-            "referrals": referrals}
+            "referrals": referrals, "recovery_cases": cases, "departures": departures}
 
 
 def load(engine: DuckDBEngine, bank: dict[str, list[dict]]) -> None:
@@ -168,7 +190,8 @@ def engine_profiles(bank: dict[str, list[dict]]) -> dict[str, dict]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bank=banks())
 def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) -> None:
-    extra = {k: bank[k] for k in ("security_events", "surveys", "referrals")}
+    extra = {k: bank[k] for k in ("security_events", "surveys", "referrals",
+                                  "recovery_cases", "departures")}
     expected = bank_profiles(bank["customers"], bank["accounts"], bank["transactions"],
                              bank["interactions"], AS_OF, PARAMS, extra, RATINGS)
     actual = engine_profiles(bank)

@@ -1,4 +1,4 @@
-"""Decisions on top of the terms: segment, need, ratings, offers and entitlements.
+"""Decisions on top of the terms: segment, need, ratings, phase, offers and entitlements.
 
 Each stage is one step of the compiled query, over the step before it:
 
@@ -9,6 +9,8 @@ Each stage is one step of the compiled query, over the step before it:
     decide_score    each rating's score (base + points, held in its scale) and
                     the rank of every factor by how far it moved the score
     decide_grade    grades and the top three reasons
+    decide_phase    relationship phase (first matching phase rule; may use the
+                    segment, need, scores and grades)
     decide_offer    next-best product with its reason, sales lead and owning
                     department, one flag per service the customer qualifies for
 
@@ -42,6 +44,8 @@ def decision_columns(defs: Definitions) -> list[str]:
         cols.append("need")
     for rating in defs.ratings:
         cols += rating.columns()
+    if defs.phase_default is not None:
+        cols.append("phase")
     if defs.products:
         cols += OFFER_COLUMNS
     cols += [s.column for s in defs.services]
@@ -83,6 +87,9 @@ def add_decisions(defs: Definitions, previous: str, as_of: dt.date,
         for name, columns in zip(("decide_points", "decide_score", "decide_grade"),
                                  rating_stages(defs.ratings, renderer("rating")), strict=True):
             step(name, columns)
+    if defs.phase_default is not None:
+        phase = renderer("phase")
+        step("decide_phase", [("phase", first_match(defs.phases, defs.phase_default, phase))])
     offers: list[tuple[str, exp.Expression]] = []
     offer_r = renderer("offer")
     if defs.products:

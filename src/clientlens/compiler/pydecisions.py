@@ -49,6 +49,7 @@ class DecisionEvaluator:
                   "rating": [c for r in defs.ratings for f in r.factors for b in f.bins
                              if (c := b.condition) is not None]
                   + [r.requires.condition for r in defs.ratings if r.requires],
+                  "phase": [c for r in defs.phases for c in r.conditions],
                   "offer": [c for p in defs.products for c in (*p.eligible, *p.lead)]
                   + [c for s in defs.services for c in s.granted_when]}
         for stage, conditions in stages.items():
@@ -76,6 +77,8 @@ class DecisionEvaluator:
             for k in range(3):
                 v[f"{rating.id}_reason_{k + 1}"] = result.reasons[k] \
                     if k < len(result.reasons) else None
+        if defs.phase_default is not None:
+            v["phase"] = self.first_match(defs.phases, defs.phase_default, v).id
         if defs.products:
             v.update(self.offers(v))
         for svc in defs.services:

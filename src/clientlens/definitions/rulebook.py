@@ -68,6 +68,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class PhaseAction:
+    """What the bank does for a customer in a relationship phase."""
+
+    id: str
+    labels: Labels
+    description: str
+    within_days: int | None  # due this many days after entering the phase
+    department: str
+
+
+@dataclass(frozen=True)
 class Definitions:
     """A loaded, checked glossary and rulebook."""
 
@@ -86,6 +97,9 @@ class Definitions:
     ratings: tuple[Rating, ...] = ()
     products: tuple[Product, ...] = ()
     services: tuple[Service, ...] = ()
+    phases: tuple[Rule, ...] = ()
+    phase_default: Rule | None = None
+    phase_actions: dict[str, tuple[PhaseAction, ...]] = field(default_factory=dict)
 
     @property
     def segments(self) -> tuple[Rule, ...]:
@@ -95,10 +109,16 @@ class Definitions:
     def all_needs(self) -> tuple[Rule, ...]:
         return (*self.needs, self.need_default) if self.need_default else ()
 
+    @property
+    def all_phases(self) -> tuple[Rule, ...]:
+        return (*self.phases, self.phase_default) if self.phase_default else ()
+
     def decision_symbols(self, stage: str) -> dict[str, Symbol]:
         """Names usable at each stage: needs see the segment, ratings also the need,
-        products and services also every rating's score and grade."""
-        return stage_symbols(self.symbols(), stage, self.ratings)
+        phases also every rating's score and grade, products and services also the
+        phase."""
+        return stage_symbols(self.symbols(), stage, self.ratings,
+                             phases=self.phase_default is not None)
 
     def symbols(self) -> dict[str, Symbol]:
         """Names usable in rules: terms, parameters and ``as_of``."""
@@ -108,17 +128,19 @@ class Definitions:
         return out
 
 
-def stage_symbols(symbols: dict[str, Symbol], stage: str, ratings: tuple[Rating, ...] = ()
-                  ) -> dict[str, Symbol]:
-    """``stage``: "segment", "need", "rating" or "offer" (products and services)."""
+def stage_symbols(symbols: dict[str, Symbol], stage: str, ratings: tuple[Rating, ...] = (),
+                  *, phases: bool = False) -> dict[str, Symbol]:
+    """``stage``: "segment", "need", "rating", "phase" or "offer" (products and services)."""
     out = dict(symbols)
     if stage == "segment":
         return out
     out["segment"] = Symbol("segment", T.TEXT, "decision")
     if stage != "need":
         out["need"] = Symbol("need", T.TEXT, "decision")
-    if stage == "offer":
+    if stage in ("phase", "offer"):
         out.update(rating_symbols(ratings))
+    if stage == "offer" and phases:
+        out["phase"] = Symbol("phase", T.TEXT, "decision")
     return out
 
 
@@ -171,7 +193,8 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
             params[name] = p
     terms = load_terms([glossary], params, out)
     for key in rulebook:
-        if key not in ("rulebook", "parameters", "population", "segments", "default", "needs"):
+        if key not in ("rulebook", "parameters", "population", "segments", "default", "needs",
+                       "phases"):
             out.add(f"unknown section '{key}' in the rulebook", rulebook, key)
     meta = rulebook.get("rulebook") if isinstance(rulebook.get("rulebook"), dict) else {}
     symbols = {n: Symbol(n, t.type, "term") for n, t in terms.items()}
@@ -211,6 +234,8 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
     needs, need_default = _read_needs(rulebook, symbols, out)
 
     ratings = _read_ratings(extras, stage_symbols(symbols, "rating"), out)
+    phases, phase_default, phase_actions = _read_phases(
+        rulebook, stage_symbols(symbols, "phase", ratings), out)
     products: tuple[Product, ...] = ()
     services: tuple[Service, ...] = ()
     if catalogue is not None:
@@ -220,7 +245,7 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
             out.add("products serve needs, but the rulebook has no 'needs' section",
                     catalogue, "products")
         account_syms = source_symbols("accounts", params)
-        offer_syms = stage_symbols(symbols, "offer", ratings)
+        offer_syms = stage_symbols(symbols, "offer", ratings, phases=phase_default is not None)
         products = read_products(
             catalogue, {n.id for n in (*needs, *([need_default] if need_default else []))},
             account_syms, _with_holds(offer_syms, catalogue), out)
@@ -247,7 +272,77 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
         name=str(meta.get("name") or "rulebook"), description=str(meta.get("description") or ""),
         parameters=params, terms=terms, population=population, rules=tuple(rules),
         default=default, version=version, folder=folder, raw=raw, needs=needs,
-        need_default=need_default, ratings=ratings, products=products, services=services)
+        need_default=need_default, ratings=ratings, products=products, services=services,
+        phases=phases, phase_default=phase_default, phase_actions=phase_actions)
+
+
+def _read_phases(rulebook: Located, symbols: dict[str, Symbol], out: Collector
+                 ) -> tuple[tuple[Rule, ...], Rule | None, dict[str, tuple[PhaseAction, ...]]]:
+    """``phases: {rules: [...], default: {...}}``, first match wins; each phase may list
+    the bank's recommended ``actions``."""
+    node = rulebook.get("phases")
+    if node is None:
+        return (), None, {}
+    if not isinstance(node, Located) or not isinstance(node.get("rules"), list):
+        out.add("'phases' must be a mapping with 'rules' (a list) and 'default'", rulebook,
+                "phases")
+        return (), None, {}
+    rules: list[Rule] = []
+    actions: dict[str, tuple[PhaseAction, ...]] = {}
+    for raw in node["rules"]:
+        rule = _read_rule(raw, symbols, out, node, need_when=True, what="phase",
+                          extra={"actions"})
+        if rule is not None:
+            if any(r.id == rule.id for r in rules):
+                out.add(f"phase '{rule.id}' appears twice", raw, "id")
+            rules.append(rule)
+            actions[rule.id] = _read_actions(raw, rule.id, out)
+    default = None
+    if isinstance(node.get("default"), Located):
+        default = _read_rule(node["default"], symbols, out, node, need_when=False,
+                             what="phase", extra={"actions"})
+        if default is not None:
+            actions[default.id] = _read_actions(node["default"], default.id, out)
+    else:
+        out.add("'phases' needs a 'default' for customers no phase rule matches", node,
+                "phases")
+    return tuple(rules), default, actions
+
+
+def _read_actions(node: Located, phase: str, out: Collector) -> tuple[PhaseAction, ...]:
+    raw = node.get("actions")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        out.add(f"phase {phase}: 'actions' must be a list", node, "actions")
+        return ()
+    found: list[PhaseAction] = []
+    for item in raw:
+        if not isinstance(item, Located):
+            out.add(f"phase {phase}: each action must be a mapping with id, labels, "
+                    "description", node, "actions")
+            continue
+        aid = check_id(item, "action", out)
+        if aid is None:
+            continue
+        what = f"phase {phase}, action {aid}"
+        for key in item:
+            if key not in ("id", "labels", "description", "within_days", "department"):
+                out.add(f"{what}: unknown key '{key}'", item, key)
+        days = item.get("within_days")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                                 or days < 0):
+            out.add(f"{what}: within_days must be a whole number of days, 0 or more",
+                    item, "within_days")
+            days = None
+        department = item.get("department", "")
+        if not isinstance(department, str):
+            out.add(f"{what}: department must be text", item, "department")
+            department = ""
+        found.append(PhaseAction(id=aid, labels=read_labels(item, what, out),
+                                 description=read_text(item, "description", what, out),
+                                 within_days=days, department=department))
+    return tuple(found)
 
 
 def _read_needs(rulebook: Located, symbols: dict[str, Symbol], out: Collector
@@ -333,7 +428,7 @@ def _check_decision_names(terms: dict[str, Term], ratings: tuple[Rating, ...],
                           products: tuple[Product, ...], services: tuple[Service, ...],
                           rulebook: Located, out: Collector) -> None:
     """Profile columns made by decisions must not collide with terms or each other."""
-    taken = {"as_of", "customer_id", "segment", "rulebook_version", "need",
+    taken = {"as_of", "customer_id", "segment", "rulebook_version", "need", "phase",
              "next_best_product", "next_best_reason", "lead_product", "lead_department"}
     for name in terms:
         if name in taken:
@@ -354,7 +449,8 @@ def _check_decision_names(terms: dict[str, Term], ratings: tuple[Rating, ...],
 
 
 def _read_rule(node: Any, symbols: dict[str, Symbol], out: Collector, parent: Located,
-               *, need_when: bool, what: str = "segment") -> Rule | None:
+               *, need_when: bool, what: str = "segment",
+               extra: set[str] | frozenset[str] = frozenset()) -> Rule | None:
     kind = what
     if not isinstance(node, Located):
         out.add(f"each {kind} must be a mapping with id, labels, description, when", parent,
@@ -366,8 +462,8 @@ def _read_rule(node: Any, symbols: dict[str, Symbol], out: Collector, parent: Lo
     what = f"{kind} {rid}"
     labels = read_labels(node, what, out)
     description = read_text(node, "description", what, out)
-    allowed = {"id", "labels", "description", "when"} if need_when else \
-        {"id", "labels", "description"}
+    allowed = ({"id", "labels", "description", "when"} if need_when else
+               {"id", "labels", "description"}) | set(extra)
     for key in node:
         if key not in allowed:
             out.add(f"{what}: unknown key '{key}'", node, key)

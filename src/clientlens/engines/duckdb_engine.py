@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -94,6 +95,29 @@ class DuckDBEngine(Engine):
             con.execute("rollback")
             raise
         return counts
+
+    def load_tables(self, tables: Mapping[str, Callable[[], pa.RecordBatchReader]]) -> None:
+        """Replace the tables' rows with the readers' rows, all in one transaction."""
+        con = self.con
+        con.execute("begin transaction")
+        try:
+            for table, open_reader in tables.items():
+                reader = open_reader()
+                cols = ", ".join(f'"{c}"' for c in reader.schema.names)
+                con.execute(f'delete from "{table}"')
+                con.register("_clientlens_load", reader)
+                try:
+                    con.execute(f'insert into "{table}" ({cols}) select {cols} '
+                                "from _clientlens_load")
+                finally:
+                    con.unregister("_clientlens_load")
+            con.execute("commit")
+        except duckdb.Error as e:
+            con.execute("rollback")
+            raise EngineError(f"duckdb: {str(e).splitlines()[0]}; nothing was changed") from e
+        except BaseException:
+            con.execute("rollback")
+            raise
 
     def export(self, select_sql: str, path: str, fmt: str) -> None:
         options = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}[fmt]

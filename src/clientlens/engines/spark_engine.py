@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -191,6 +192,26 @@ class SparkEngine(Engine):
                 "basePath", str(folder)).parquet(*[str(p) for p in others])
             new = old.unionByName(new, allowMissingColumns=True)
         new.createOrReplaceTempView(table)
+
+    def load_tables(self, tables: Mapping[str, Callable[[], pa.RecordBatchReader]]) -> None:
+        """Write each table as its lake folder (written beside it, renamed over it).
+        Local lakes only; the folders are replaced one after another."""
+        import pyarrow.parquet as pq
+
+        if self.read_only:
+            raise EngineError("spark: the engine was opened read-only")
+        for table, open_reader in tables.items():
+            target = self.lake / table
+            staging = self.lake / f".{table}.{uuid.uuid4().hex[:8]}"
+            staging.mkdir(parents=True)
+            pq.write_table(open_reader().read_all(), staging / "part-0.parquet")
+            old = self.lake / f".{table}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        self.refresh()
 
     def export(self, select_sql: str, path: str, fmt: str) -> None:
         table = self.fetch_arrow(select_sql)

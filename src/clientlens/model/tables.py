@@ -54,6 +54,9 @@ class Table:
     # Derived columns usable in glossary filters, written in the expression
     # language over this table's columns and `as_of`.
     derived: dict[str, tuple[str, ColumnType, str]] = field(default_factory=dict)
+    # Where rows come from: "import" (the bank's exports) or "appdb" (recorded one at a
+    # time in the application database and copied to the warehouse before each run).
+    origin: str = "import"
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -298,9 +301,74 @@ REFERRALS = Table(
     },
 )
 
+CASE_STATUSES = ("open", "resolved", "failed")
+
+RECOVERY_CASES = Table(
+    name="recovery_cases",
+    description="Service-recovery cases opened on complaints (apology, fixing the error, "
+                "compensation), as recorded with `clientlens cases`.",
+    primary_key="case_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="opened_on",
+    origin="appdb",
+    columns=(
+        Column("case_id", ColumnType.TEXT, "Identifier of the case.", True, example="17"),
+        Column("customer_id", ColumnType.TEXT, "Customer who complained.", True,
+               example="C0000001"),
+        Column("opened_on", ColumnType.DATE, "Date the case was opened.", True,
+               example="2026-10-02"),
+        Column("due_on", ColumnType.DATE, "Date the service-level agreement ends.", True,
+               example="2026-10-12"),
+        Column("closed_on", ColumnType.DATE, "Date the case was closed; empty while open.",
+               example=""),
+        Column("status", ColumnType.TEXT, "Outcome once closed; open before.", True,
+               CASE_STATUSES, "resolved"),
+    ),
+    derived={
+        "is_open_case": ("closed_on is null or closed_on > as_of", ColumnType.BOOLEAN,
+                         "Not closed on the as-of date."),
+        "is_failed": ("status = 'failed' and closed_on <= as_of", ColumnType.BOOLEAN,
+                      "Closed as failed by the as-of date."),
+        "is_breached": ("(closed_on is null or closed_on > as_of) and due_on < as_of",
+                        ColumnType.BOOLEAN, "Open past its service-level date."),
+        "closed_days_ago": ("days_between(closed_on, as_of)", ColumnType.INTEGER,
+                            "Days from closing to the as-of date; empty while open."),
+    },
+)
+
+EXIT_KINDS = ("situational", "dissatisfaction", "unknown")
+
+DEPARTURES = Table(
+    name="departures",
+    description="Why a customer left, recorded on departure with `clientlens departures`: "
+                "situational (moved, changed job) or dissatisfaction; and whether they "
+                "asked not to be contacted.",
+    primary_key="departure_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="left_on",
+    origin="appdb",
+    columns=(
+        Column("departure_id", ColumnType.TEXT, "Identifier of the record.", True,
+               example="4"),
+        Column("customer_id", ColumnType.TEXT, "Customer who left.", True,
+               example="C0000001"),
+        Column("left_on", ColumnType.DATE, "Date the customer left.", True,
+               example="2026-06-30"),
+        Column("exit_kind", ColumnType.TEXT, "Kind of exit reason.", True, EXIT_KINDS,
+               "situational"),
+        Column("do_not_contact", ColumnType.BOOLEAN,
+               "The customer asked not to be contacted again.", True, example="false"),
+    ),
+    derived={
+        "days_ago": ("days_between(left_on, as_of)", ColumnType.INTEGER,
+                     "Days from leaving to the as-of date."),
+    },
+)
+
 # Import order respects foreign keys: parents first.
 TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, INTERACTIONS,
-                                                SECURITY_EVENTS, SURVEYS, REFERRALS)}
+                                                SECURITY_EVENTS, SURVEYS, REFERRALS,
+                                                RECOVERY_CASES, DEPARTURES)}
 ENTITY_TABLE = "customers"
 ENTITY_KEY = "customer_id"
 BASE_CURRENCY_DEFAULT = "RUB"

@@ -404,7 +404,9 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
              "female_names": vocab.FEMALE_NAMES, "cities": vocab.CITIES,
              "patronymics_m": tuple(m for m, _ in vocab.PATRONYMICS),
              "patronymics_f": tuple(f for _, f in vocab.PATRONYMICS)}
-    files: dict[str, list[Path]] = {t: [] for t in TABLES}
+    # Operational tables (cases, departures) are recorded in clientlens, not exported.
+    files: dict[str, list[Path]] = {t: [] for t, spec in TABLES.items()
+                                    if spec.origin == "import"}
     options = "(format parquet, compression zstd)" if fmt == "parquet" else \
         "(format csv, header true)"
     parts = range(1, customers + 1, chunk_size)

@@ -25,7 +25,9 @@ GROUPS = (("customer", "The customer"), ("accounts", "Product load: accounts"),
           ("interactions", "Contacts: access channels"),
           ("security_events", "Security: flags, fraud alerts, overdue"),
           ("surveys", "What customers told us: surveys"),
-          ("referrals", "Advocacy: referrals"), ("expression", "Derived terms"))
+          ("referrals", "Advocacy: referrals"),
+          ("recovery_cases", "Service recovery: cases"),
+          ("departures", "Departures: exit reasons"), ("expression", "Derived terms"))
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ def used_by(defs: Definitions) -> dict[str, list[str]]:
     for rule in defs.needs:
         for cond in rule.conditions:
             note(cond.names, f"need {rule.id}")
+    for rule in defs.phases:
+        for cond in rule.conditions:
+            note(cond.names, f"phase {rule.id}")
     for rating in defs.ratings:
         for factor in rating.factors:
             if factor.term:
@@ -111,11 +116,17 @@ def _context(defs: Definitions, lang: str) -> dict:
              for i, r in enumerate(defs.needs, start=1)]
     if defs.need_default is not None:
         needs.append(RuleView("default", defs.need_default, ["no need rule above matched"]))
+    phases = [RuleView(str(i), r, [_with_values(c, defs) for c in r.conditions])
+              for i, r in enumerate(defs.phases, start=1)]
+    if defs.phase_default is not None:
+        phases.append(RuleView("default", defs.phase_default,
+                               ["no phase rule above matched"]))
     ratings = [(r, [(f, [(b.label() if f.kind != "numeric" else _bin_range(f, i), b.points)
                          for i, b in enumerate(f.bins)]) for f in r.factors])
                for r in defs.ratings]
     return {"defs": defs, "rules": rules, "groups": groups, "used_by": used_by(defs),
-            "needs": needs, "ratings": ratings, "num": _num,
+            "needs": needs, "ratings": ratings, "num": _num, "phases": phases,
+            "actions": defs.phase_actions,
             "derived": derived, "lang": lang, "languages": LANGUAGES, "fmt": fmt,
             "population": _with_values(defs.population, defs) if defs.population else None}
 
@@ -176,6 +187,20 @@ first whose conditions all hold gives the need; the conditions that held are its
 | {{ v.number }} | `{{ v.rule.id }}` | {{ v.rule.labels.en | cell }} \
 | {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
 | {{ v.conditions | codes }} | {{ v.rule.description | cell }} |
+{% endfor %}{% endif %}{% if phases %}
+## Relationship phases
+
+Where each customer is in the relationship lifecycle: the rules are tried in order, the
+first whose conditions all hold gives the phase. Each phase lists the bank's recommended
+actions, due within the days given of the customer entering the phase.
+
+| # | phase | en | ru | bg | conditions (all must hold) | description | actions |
+|---|---|---|---|---|---|---|---|
+{% for v in phases -%}
+| {{ v.number }} | `{{ v.rule.id }}` | {{ v.rule.labels.en | cell }} \
+| {{ v.rule.labels.ru | cell }} | {{ v.rule.labels.bg | cell }} \
+| {{ v.conditions | codes }} | {{ v.rule.description | cell }} \
+| {% for a in actions.get(v.rule.id, ()) %}{{ a.labels.en | cell }}{% if a.within_days is not none %} (within {{ a.within_days }} days{% if a.department %}, {{ a.department | cell }}{% endif %}){% elif a.department %} ({{ a.department | cell }}){% endif %}: {{ a.description | cell }}{% if not loop.last %}<br>{% endif %}{% endfor %} |
 {% endfor %}{% endif %}{% for r, factors in ratings %}
 ## Rating: {{ r.labels.en }} (`{{ r.id }}`)
 
@@ -286,6 +311,16 @@ conditions all hold wins; a customer no rule matches gets the default segment.</
 <span>{{ l }}: {{ v.rule.labels.get(l) }}</span>{% endfor %}</td>
 <td>{% for c in v.conditions %}<code>{{ c }}</code>{% if not loop.last %}<br>{% endif %}
 {% endfor %}</td><td>{{ v.rule.description }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
+{% if phases %}<h2 id="phases">Relationship phases</h2>
+<table><thead><tr><th>#</th><th>phase</th><th>labels</th><th>conditions (all must hold)</th>
+<th>description</th><th>recommended actions</th></tr></thead><tbody>
+{% for v in phases %}<tr id="phase-{{ v.rule.id }}"><td>{{ v.number }}</td>
+<td><code>{{ v.rule.id }}</code></td><td class="labels">{% for l in languages %}
+<span>{{ l }}: {{ v.rule.labels.get(l) }}</span>{% endfor %}</td>
+<td>{% for c in v.conditions %}<code>{{ c }}</code>{% if not loop.last %}<br>{% endif %}
+{% endfor %}</td><td>{{ v.rule.description }}</td><td>{% for a in actions.get(v.rule.id, ()) %}
+<p><b>{{ a.labels.get(lang) }}</b>{% if a.within_days is not none %}, within {{ a.within_days }} days{% endif %}{% if a.department %}, {{ a.department }}{% endif %}: {{ a.description }}</p>{% endfor %}</td></tr>
 {% endfor %}</tbody></table>{% endif %}
 {% for r, factors in ratings %}<h2 id="rating-{{ r.id }}">Rating: {{ r.labels.get(lang) }}
 (<code>{{ r.id }}</code>)</h2>

@@ -89,7 +89,7 @@ def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
 
     def reader(name: str) -> Callable[[], Any]:
         cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-        return lambda: staging.con.execute(
+        return lambda: staging.con.sql(
             f'select {cols} from "{name}"').to_arrow_reader(100_000)
 
     say(f"copying {', '.join(tables)} to engine '{ws.settings.engine}'")
@@ -111,7 +111,16 @@ def run(path: str | Path, as_of: dt.date | None = None) -> RunResult:
     defs = ws.definitions
     as_of = as_of or default_as_of(path)
     with ws.engine() as engine:
+        sync_operational(ws, engine)
         return run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
+
+
+def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
+    """Cases and departures from the application database into the warehouse."""
+    from clientlens.services.operational import sync_operational_tables
+
+    with ws.app_db() as db:
+        return sync_operational_tables(db, engine)
 
 
 def summary(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     postgres_schema: str = "clientlens"
     lake: str | None = None  # engine: spark, the folder or URL of the Parquet lake
     spark_master: str = "local[*]"  # or spark://host:7077, yarn, k8s://...
+    # The application database (cases, departures): a SQLite file in the workspace by
+    # default, or a URL such as postgresql://user@host:5432/crm in production.
+    app_db: str = "clientlens-app.sqlite"
+    app_db_schema: str | None = None  # PostgreSQL only
 
     @field_validator("base_currency")
     @classmethod
@@ -105,6 +109,19 @@ class Workspace:
             return Path(self.settings.lake)
         path = Path(self.settings.lake)
         return path if path.is_absolute() else self.root / path
+
+    @property
+    def app_db_url(self) -> str:
+        if "://" in self.settings.app_db:
+            return self.settings.app_db
+        path = Path(self.settings.app_db)
+        return f"sqlite:///{path if path.is_absolute() else self.root / path}"
+
+    def app_db(self) -> Any:
+        """The application database, migrated to the newest schema."""
+        from clientlens.appdb import open_appdb
+
+        return open_appdb(self.app_db_url, schema=self.settings.app_db_schema)
 
     @cached_property
     def definitions(self) -> Definitions:

@@ -1,0 +1,406 @@
+"""Migration matrices: where the customers of one snapshot are at a later one.
+
+For two as-of dates and a text column of ``profiles`` (segment, phase, need, a
+grade, ...), every customer in either snapshot lands in one cell: the row is the
+value at ``date_from``, the column the value at ``date_to``. Customers missing
+from a snapshot are in the ``(absent)`` row (new since ``date_from``) or column
+(gone by ``date_to``); a customer present with no value (e.g. ``phase`` in a
+snapshot stored before the phase existed) is ``(none)``.
+
+Rows and columns share one set of labels, in the same order, so the diagonal is
+the customers who stayed put. Each cell holds the number of customers and the
+sum of their ``balance_total`` (at ``date_to``; at ``date_from`` for customers
+gone by then).
+
+One query, plain SQL (a full outer join and GROUP BY): the same on DuckDB,
+PostgreSQL and Spark. Writers produce CSV, a heat-map PNG (matplotlib) and a
+self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from clientlens.engines.base import Engine
+from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
+
+PROFILES = "profiles"
+ABSENT = "(absent)"
+NONE = "(none)"
+TOTAL = "(total)"
+MEASURES = ("customers", "balance")
+BALANCE = "balance_total"
+# The relationship lifecycle, in the order a customer goes through it.
+PHASES = ("recruitment", "welcome", "getting_to_know", "customer_management",
+          "intensive_care", "potential_divorce", "divorce", "win_back")
+# Text columns that identify rather than group customers.
+_NOT_GROUPS = ("customer_id",)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class MigrationMatrix:
+    """Customers (and balances) by value at ``date_from`` (rows) and ``date_to`` (columns).
+
+    ``rows`` and ``columns`` are the same labels, ``(absent)`` last; ``counts[i][j]``
+    and ``balances[i][j]`` belong to ``rows[i]`` and ``columns[j]``. ``balances`` is
+    None when the profiles have no ``balance_total`` column.
+    """
+
+    by: str
+    date_from: dt.date
+    date_to: dt.date
+    measure: str
+    rows: list[str]
+    columns: list[str]
+    counts: list[list[int]]
+    balances: list[list[Decimal]] | None
+
+    @property
+    def values(self) -> list[list[Any]]:
+        """The cells of the chosen measure: counts, or balance sums."""
+        if self.measure == "balance":
+            assert self.balances is not None
+            return self.balances
+        return self.counts
+
+    def row_totals(self, measure: str | None = None) -> list[Any]:
+        cells = self._cells(measure)
+        return [sum(row, _zero(cells)) for row in cells]
+
+    def column_totals(self, measure: str | None = None) -> list[Any]:
+        cells = self._cells(measure)
+        return [sum((row[j] for row in cells), _zero(cells)) for j in range(len(self.columns))]
+
+    def total(self, measure: str | None = None) -> Any:
+        return sum(self.row_totals(measure), _zero(self._cells(measure)))
+
+    @property
+    def customers_from(self) -> int:
+        """Customers in the ``date_from`` snapshot (every row but ``(absent)``)."""
+        return sum(self.row_totals("customers")[:-1])
+
+    @property
+    def customers_to(self) -> int:
+        """Customers in the ``date_to`` snapshot (every column but ``(absent)``)."""
+        return sum(self.column_totals("customers")[:-1])
+
+    def stayed(self, measure: str | None = None) -> Any:
+        """The diagonal without ``(absent)``: customers whose value did not change."""
+        cells = self._cells(measure)
+        return sum((cells[i][i] for i in range(len(self.rows) - 1)), _zero(cells))
+
+    def stayed_share(self, measure: str | None = None) -> float | None:
+        """Of the customers (or balances) of the ``date_from`` snapshot, the share that
+        stayed put; customers gone by ``date_to`` count as moved. None when empty."""
+        cells = self._cells(measure)
+        base = sum((sum(row, _zero(cells)) for row in cells[:-1]), _zero(cells))
+        return float(self.stayed(measure)) / float(base) if base else None
+
+    def _cells(self, measure: str | None) -> list[list[Any]]:
+        measure = measure or self.measure
+        if measure == "balance":
+            if self.balances is None:
+                raise ClientlensError("the profiles have no balance_total column")
+            return self.balances
+        return self.counts
+
+
+def _zero(cells: list[list[Any]]) -> Any:
+    return Decimal(0) if cells and cells[0] and isinstance(cells[0][0], Decimal) else 0
+
+
+def snapshot_dates(engine: Engine) -> list[dt.date]:
+    """Every as-of date with stored profiles, oldest first."""
+    if engine.table_columns(PROFILES) is None:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    rows = engine.fetch_all(f"select distinct as_of from {PROFILES} order by as_of")
+    return [_as_date(r[0]) for r in rows]
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def nearest_dates(dates: Sequence[dt.date], day: dt.date, n: int = 2) -> list[dt.date]:
+    """Up to ``n`` snapshot dates on each side of ``day``, oldest first."""
+    before = [d for d in dates if d < day][-n:]
+    after = [d for d in dates if d > day][:n]
+    return before + after
+
+
+def require_snapshot(dates: Sequence[dt.date], day: dt.date, option: str = "") -> None:
+    """A clear error naming the nearest dates when ``day`` has no snapshot."""
+    if day in dates:
+        return
+    what = f"{option} {day}" if option else str(day)
+    if not dates:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    near = ", ".join(map(str, nearest_dates(dates, day)))
+    raise NotFoundError(f"no profiles for {what}; nearest dates run: {near} ({len(dates)} "
+                        f"date{'s' if len(dates) != 1 else ''} from {dates[0]} to {dates[-1]})")
+
+
+def check_group_column(engine: Engine, by: str) -> None:
+    """``by`` must be a text column of the profiles (segment, phase, need, a grade...)."""
+    columns = engine.table_columns(PROFILES)
+    if columns is None:
+        raise NotFoundError("no profiles yet: run `clientlens run` first")
+    texts = [c for c in columns if c.endswith("_grade")] + \
+        [c for c in ("segment", "phase", "need") if c in columns]
+    if by not in columns or not _IDENTIFIER.match(by):
+        hint = did_you_mean(by, columns)
+        raise ClientlensError(f"the profiles have no column '{by}'.{hint} Migrate by a text "
+                              f"column such as {', '.join(texts) or 'segment'}")
+    if by in _NOT_GROUPS:
+        raise ClientlensError(f"'{by}' identifies customers; migrate by a text column such "
+                              f"as {', '.join(texts) or 'segment'}")
+    sample = engine.fetch_arrow(f"select {by} from {PROFILES} where {by} is not null limit 1")
+    kind = sample.schema.field(0).type
+    is_text = (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+               or pa.types.is_null(kind) or str(kind) == "string_view")
+    if not is_text:
+        raise ClientlensError(f"column '{by}' holds {kind} values, not text: migrate by a "
+                              f"text column such as {', '.join(texts) or 'segment'}")
+
+
+def migration_matrix(engine: Engine, date_from: dt.date, date_to: dt.date,
+                     by: str = "segment", *, measure: str = "customers",
+                     order: Sequence[str] | None = None) -> MigrationMatrix:
+    """Customers and balances moving between the values of ``by`` from one snapshot to
+    a later one. ``order`` lists values in the order to show them (e.g. the rulebook's
+    segments); others follow alphabetically, then ``(none)`` and ``(absent)``."""
+    if measure not in MEASURES:
+        raise ClientlensError(f"unknown measure '{measure}': use customers or balance")
+    dates = snapshot_dates(engine)
+    require_snapshot(dates, date_from, "--from")
+    require_snapshot(dates, date_to, "--to")
+    if date_from >= date_to:
+        raise ClientlensError(f"--from {date_from} must be earlier than --to {date_to}")
+    check_group_column(engine, by)
+    has_balance = BALANCE in (engine.table_columns(PROFILES) or [])
+    if measure == "balance" and not has_balance:
+        raise ClientlensError("--measure balance needs the column balance_total in the "
+                              "stored profiles")
+    bal = BALANCE if has_balance else "0"
+    snapshot = f"select customer_id, {by} as v, {bal} as bal from {PROFILES} where as_of = ?"
+    gone = "case when b.customer_id is null then 1 else 0 end"
+    new = "case when a.customer_id is null then 1 else 0 end"
+    rows = engine.fetch_all(f"""
+        select a.v, b.v, {new} as is_new, {gone} as is_gone, count(*) as customers,
+            sum(case when b.customer_id is null then a.bal else b.bal end) as balance
+        from ({snapshot}) a full outer join ({snapshot}) b on a.customer_id = b.customer_id
+        group by a.v, b.v, {new}, {gone}""", [date_from, date_to])
+
+    def label(value: Any, absent: int) -> str:
+        return ABSENT if absent else NONE if value is None else str(value)
+
+    cells: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    for v_from, v_to, is_new, is_gone, count, balance in rows:
+        key = (label(v_from, is_new), label(v_to, is_gone))
+        n, b = cells.get(key, (0, Decimal(0)))
+        cells[key] = (n + int(count), b + _decimal(balance))
+    labels = order_labels({k for pair in cells for k in pair}, order, by)
+    counts = [[cells.get((r, c), (0, 0))[0] for c in labels] for r in labels]
+    balances = [[cells.get((r, c), (0, Decimal(0)))[1] for c in labels] for r in labels] \
+        if has_balance else None
+    return MigrationMatrix(by=by, date_from=date_from, date_to=date_to, measure=measure,
+                           rows=list(labels), columns=list(labels), counts=counts,
+                           balances=balances)
+
+
+def _decimal(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def order_labels(values: set[str] | Sequence[str], order: Sequence[str] | None = None,
+                 by: str = "") -> list[str]:
+    """Values in ``order`` (default: the lifecycle for ``phase``), then the rest
+    alphabetically, then ``(none)``; ``(absent)`` always last."""
+    if order is None and by == "phase":
+        order = PHASES
+    rank = {v: i for i, v in enumerate(order or ())}
+    real = sorted((v for v in set(values) if v not in (ABSENT, NONE)),
+                  key=lambda v: (rank.get(v, len(rank)), v))
+    return real + ([NONE] if NONE in values else []) + [ABSENT]
+
+
+def label_order(defs: Any, by: str) -> list[str] | None:
+    """The rulebook's order of segments, needs or phases (None for other columns)."""
+    rules = {"segment": "segments", "need": "all_needs", "phase": "all_phases"}.get(by)
+    found = getattr(defs, rules, None) if rules else None
+    return [r.id for r in found] if found else None
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def write_matrix(matrix: MigrationMatrix, path: Path) -> Path:
+    """Write the matrix as .csv, .png or .html (by the file's extension)."""
+    suffix = path.suffix.lower()
+    writers = {".csv": write_csv, ".png": write_png, ".html": write_html, ".htm": write_html}
+    if suffix not in writers:
+        raise ClientlensError(f"cannot write '{path.name}': use a .csv, .png or .html file")
+    return writers[suffix](matrix, path)
+
+
+def _partial(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(path.name + ".partial")
+
+
+def _corner(m: MigrationMatrix) -> str:
+    return f"{m.by} on {m.date_from} \\ on {m.date_to}"
+
+
+def write_csv(matrix: MigrationMatrix, path: Path) -> Path:
+    """The matrix of the chosen measure with a total column and a total row."""
+    tmp = _partial(path)
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([_corner(matrix), *matrix.columns, TOTAL])
+        for label, row, total in zip(matrix.rows, matrix.values, matrix.row_totals(),
+                                     strict=True):
+            w.writerow([label, *row, total])
+        w.writerow([TOTAL, *matrix.column_totals(), matrix.total()])
+    tmp.replace(path)
+    return path
+
+
+def _compact(value: Any) -> str:
+    x = float(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.1f}{suffix}"
+    return f"{x:,.0f}"
+
+
+def write_png(matrix: MigrationMatrix, path: Path) -> Path:
+    """A heat map of the chosen measure, each cell annotated with its customers."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ClientlensError("a .png needs matplotlib: pip install matplotlib") from None
+    # Figure and the Agg canvas directly: no pyplot, no global backend switch.
+    n, m = len(matrix.rows), len(matrix.columns)
+    values = [[float(v) for v in row] for row in matrix.values]
+    top = max((v for row in values for v in row), default=0.0) or 1.0
+    fig = Figure(figsize=(max(5.0, 1.0 * m + 2.5), max(4.0, 0.6 * n + 2.0)), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=top, aspect="auto")
+    fig.colorbar(image, ax=ax, label="balance_total" if matrix.measure == "balance"
+                 else "customers")
+
+    def text(label: str) -> str:  # '$' would start mathtext
+        return label.replace("$", r"\$")
+
+    ax.set_xticks(range(m), [text(c) for c in matrix.columns], rotation=40, ha="right")
+    ax.set_yticks(range(n), [text(r) for r in matrix.rows])
+    ax.set_xlabel(text(f"{matrix.by} on {matrix.date_to}"))
+    ax.set_ylabel(text(f"{matrix.by} on {matrix.date_from}"))
+    share = matrix.stayed_share()
+    ax.set_title(text(f"{matrix.by}: {matrix.date_from} → {matrix.date_to}"
+                      + (f", {share:.1%} stayed" if share is not None else "")))
+    for i in range(n):
+        for j in range(m):
+            count = matrix.counts[i][j]
+            label = f"{count:,}"
+            if matrix.measure == "balance":
+                label += f"\n{_compact(matrix.values[i][j])}"
+            ax.text(j, i, label, ha="center", va="center", fontsize=8,
+                    color="white" if values[i][j] > 0.55 * top else "black")
+    fig.tight_layout()
+    tmp = _partial(path)
+    fig.savefig(tmp, format="png")
+    tmp.replace(path)
+    return path
+
+
+def _colour(value: float, top: float) -> tuple[str, str]:
+    """Background and text colour: white to dark blue."""
+    t = max(0.0, min(1.0, value / top)) if top else 0.0
+    low, high = (255, 255, 255), (8, 48, 107)
+    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
+    return "#{:02x}{:02x}{:02x}".format(*rgb), "#ffffff" if t > 0.55 else "#111111"
+
+
+def _number(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em;
+       color: #111; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #d0d7de; padding: 0.4em 0.7em; text-align: right; }
+th { background: #f6f8fa; }
+th.row { text-align: left; }
+td.stay { outline: 2px solid #e36209; outline-offset: -2px; }
+td small { opacity: 0.8; }
+.total { background: #f6f8fa; font-weight: 600; }
+caption { caption-side: bottom; text-align: left; padding-top: 0.6em; color: #555; }
+"""
+
+
+def render_html(matrix: MigrationMatrix) -> str:
+    """A self-contained page: the matrix as a heat-map table, totals, no scripts."""
+    e = html.escape
+    values = matrix.values
+    top = max((float(v) for row in values for v in row), default=0.0)
+    unit = "balance_total" if matrix.measure == "balance" else "customers"
+    title = f"Migration by {matrix.by}: {matrix.date_from} → {matrix.date_to}"
+    share = matrix.stayed_share()
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{e(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+           f"<h1>{e(title)}</h1>",
+           f"<p>{matrix.customers_from:,} customers on {matrix.date_from}, "
+           f"{matrix.customers_to:,} on {matrix.date_to}; cells show {e(unit)}"
+           + (" (customers below)" if matrix.measure == "balance" else "")
+           + (f"; {share:.1%} stayed put." if share is not None else ".") + "</p>",
+           "<table>",
+           f"<caption>Rows: {e(matrix.by)} on {matrix.date_from}; columns: {e(matrix.by)} "
+           f"on {matrix.date_to}. {e(ABSENT)}: not in that snapshot; {e(NONE)}: no value. "
+           f"Balances are balance_total on {matrix.date_to} (on {matrix.date_from} for "
+           "customers gone by then).</caption>",
+           "<thead><tr>", f'<th scope="col">{e(_corner(matrix))}</th>']
+    out += [f'<th scope="col">{e(c)}</th>' for c in matrix.columns]
+    out += [f'<th scope="col" class="total">{e(TOTAL)}</th>', "</tr></thead>", "<tbody>"]
+    for i, (label, row, total) in enumerate(zip(matrix.rows, values, matrix.row_totals(),
+                                                strict=True)):
+        out.append(f'<tr><th scope="row" class="row">{e(label)}</th>')
+        for j, value in enumerate(row):
+            bg, fg = _colour(float(value), top)
+            stay = ' class="stay"' if i == j and label != ABSENT else ""
+            tip = f"{label} → {matrix.columns[j]}: {matrix.counts[i][j]:,} customers"
+            body = _number(value)
+            if matrix.measure == "balance":
+                body += f"<br><small>{matrix.counts[i][j]:,}</small>"
+            out.append(f'<td{stay} style="background:{bg};color:{fg}" '
+                       f'title="{e(tip)}">{body}</td>')
+        out.append(f'<td class="total">{_number(total)}</td></tr>')
+    out += ["</tbody>", "<tfoot>", f'<tr><th scope="row" class="row total">{e(TOTAL)}</th>']
+    out += [f'<td class="total">{_number(v)}</td>' for v in matrix.column_totals()]
+    out += [f'<td class="total">{_number(matrix.total())}</td></tr>', "</tfoot>", "</table>",
+            "</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def write_html(matrix: MigrationMatrix, path: Path) -> Path:
+    tmp = _partial(path)
+    tmp.write_text(render_html(matrix), encoding="utf-8")
+    tmp.replace(path)
+    return path
