@@ -44,7 +44,8 @@ from clientlens.services.recovery import CaseNotFound, RecoveryError
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
-TABLES = {"recovery_cases", "recovery_steps", "departures", "alembic_version"}
+TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions",
+          "alembic_version"}
 
 
 def day(n: int) -> dt.date:
@@ -127,11 +128,11 @@ def test_migrations_create_the_schema_from_empty_and_are_idempotent(place: Place
         assert not place.url.endswith("/") and place.tables() == set()
     with place.open() as db:
         assert place.tables() == TABLES
-        assert current_revision(db) == head_revision() == "0002"
+        assert current_revision(db) == head_revision() == "0003"
         case = recovery.open_case(db, "C1", D, "card_fee", "", "ivanova", 5)
         upgrade(db)  # nothing left to do
     with place.open() as again:  # and once more through open_appdb
-        assert current_revision(again) == "0002"
+        assert current_revision(again) == "0003"
         assert recovery.get_case(again, case.case_id) == case
     assert place.tables() == TABLES
 

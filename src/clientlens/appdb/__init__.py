@@ -24,7 +24,7 @@ from clientlens.appdb.database import (
     open_appdb,
     upgrade,
 )
-from clientlens.appdb.schema import Base, Departure, RecoveryCase, RecoveryStep
+from clientlens.appdb.schema import Base, Departure, RecoveryCase, RecoveryStep, RulebookVersion
 
 __all__ = ["AppDB", "AppDBError", "Base", "Departure", "RecoveryCase", "RecoveryStep",
-           "current_revision", "head_revision", "open_appdb", "upgrade"]
+           "RulebookVersion", "current_revision", "head_revision", "open_appdb", "upgrade"]

@@ -142,3 +142,17 @@ class Departure(Base):
     recorded_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class RulebookVersion(Base):
+    """The definition files of every rulebook version a run used, so a past profile can
+    be explained with the rules then in force."""
+
+    __tablename__ = "rulebook_versions"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    files: Mapped[str] = mapped_column(Text)  # JSON: {relative path: file text}
+    first_used_on: Mapped[dt.date] = mapped_column(Date)
+    saved_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())

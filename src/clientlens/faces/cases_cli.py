@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,10 +33,22 @@ cases_app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-DEFAULT_DB = "sqlite:///clientlens-app.sqlite"
-Db = Annotated[str, typer.Option(
-    "--db", envvar="CLIENTLENS_APP_DB", show_default=True,
-    help="Application database: sqlite:///file.sqlite or postgresql://user@host/db.")]
+DEFAULT_DB = None
+Db = Annotated[str | None, typer.Option(
+    "--db", envvar="CLIENTLENS_APP_DB", show_default=False,
+    help="Application database: sqlite:///file.sqlite or postgresql://user@host/db "
+         "(default: the workspace's).")]
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
+                                            help="Workspace folder.", show_default=True)]
+
+
+def _open(db: str | None, workspace: Path) -> Any:
+    """The --db given, else the workspace's application database."""
+    if db:
+        return open_appdb(db)
+    from clientlens.services.workspace import Workspace
+
+    return Workspace(workspace).app_db()
 CaseId = Annotated[str, typer.Argument(metavar="CASE_ID", help="Case number, e.g. 12.",
                                        show_default=False)]
 On = Annotated[str | None, typer.Option("--on", help="Date, YYYY-MM-DD; default today.")]
@@ -82,13 +95,14 @@ def open_(
         help="Where it came from, e.g. the complaint's interaction id (one case each).")]
     = None,
     db: Db = DEFAULT_DB,
+    workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Open a service-recovery case for a customer.
 
     Example: `clientlens cases open C0000001 --category card_fee --owner ivanova
     --sla-days 5 --description "Annual fee charged twice"`
     """
-    with open_appdb(db) as appdb:
+    with _open(db, workspace) as appdb:
         case = recovery.open_case(appdb, customer, _day(on, "--on"), category, description,
                                   owner, sla_days, source_ref=source_ref)
     out.print(f"Opened case [bold]{case.case_id}[/] for {escape(case.customer_id)}, owner "
@@ -109,6 +123,7 @@ def step(
     = recovery.DEFAULT_CURRENCY,
     note: Annotated[str | None, typer.Option(help="What was done.")] = None,
     db: Db = DEFAULT_DB,
+    workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Record a step of a case: an apology, the fix, a compensation or a note.
 
@@ -117,7 +132,7 @@ def step(
     * `clientlens cases step 12 apology --by ivanova --note "called the customer"`
     * `clientlens cases step 12 compensation --by ivanova --amount 1500 --on 2026-10-31`
     """
-    with open_appdb(db) as appdb:
+    with _open(db, workspace) as appdb:
         done = recovery.record_step(appdb, case_id, kind, _day(on, "--on"), by,
                                     amount=amount, note=note, currency=currency)
     money = f" ({done.amount:,} {done.currency})" if done.amount is not None else ""
@@ -133,13 +148,14 @@ def close(
     outcome: Annotated[str, typer.Option(help="How it ended, in a sentence.")],
     on: On = None,
     db: Db = DEFAULT_DB,
+    workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Close a case as resolved (needs an apology and a fix step) or failed.
 
     Example: `clientlens cases close 12 resolved --outcome "Fee refunded, customer
     satisfied"`
     """
-    with open_appdb(db) as appdb:
+    with _open(db, workspace) as appdb:
         case = recovery.close_case(appdb, case_id, _day(on, "--on"), status, outcome)
     late = " (after its due date)" if case.closed_on and case.closed_on > case.due_on else ""
     out.print(f"Case {case.case_id} {case.status} on {case.closed_on}{late}.",
@@ -156,6 +172,7 @@ def list_(
     customer: Annotated[str | None, typer.Option(help="Only this customer's cases.")]
     = None,
     db: Db = DEFAULT_DB,
+    workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """List cases by due date.
 
@@ -165,7 +182,7 @@ def list_(
     * `clientlens cases list --overdue-on 2026-10-31` (open cases past their SLA)
     """
     day = _day(overdue_on, "--overdue-on") if overdue_on is not None else None
-    with open_appdb(db) as appdb:
+    with _open(db, workspace) as appdb:
         cases = recovery.list_cases(appdb, status=status, overdue_on=day, customer_id=customer)
     today = day or dt.date.today()
     t = Table(title=f"Recovery cases: {len(cases):,}")
@@ -182,12 +199,12 @@ def list_(
 
 @cases_app.command()
 @_user_errors
-def show(case_id: CaseId, db: Db = DEFAULT_DB) -> None:
+def show(case_id: CaseId, db: Db = DEFAULT_DB, workspace: WorkspaceOpt = Path(".")) -> None:
     """Show a case and its steps.
 
     Example: `clientlens cases show 12`
     """
-    with open_appdb(db) as appdb:
+    with _open(db, workspace) as appdb:
         c = recovery.get_case(appdb, case_id)
     state = c.status + (f" on {c.closed_on}" if c.closed_on else "")
     if c.overdue(dt.date.today()):

@@ -276,6 +276,19 @@ def _print_decisions(x: jobs.Explanation) -> None:
                 out.print(f"  {f.factor.name}{shown}: {f.bin} -> {fmt(f.points)} points "
                           f"([dim]{'+' if f.deviation >= 0 else ''}{fmt(f.deviation)} vs "
                           f"neutral[/])")
+    if x.phases or "phase" in t:
+        out.print(f"\n[bold]Relationship phase:[/] {t.get('phase')}")
+        for rr in x.phases:
+            mark = "[green]✓[/]" if rr.matched else "[red]✗[/]"
+            out.print(f"  {mark} {rr.rule.id}: " + "; ".join(
+                f"{'✓' if c.holds is True else '✗'} {c.text} "
+                f"({', '.join(f'{k} = {fmt(v)}' for k, v in c.values.items())})"
+                for c in rr.conditions))
+        for a in x.actions:
+            due = f" within {a.within_days} days of entering the phase" \
+                if a.within_days is not None else ""
+            out.print(f"  → {a.labels.en} ({a.department or 'any department'}){due}: "
+                      f"{a.description}")
     if "next_best_product" in t:
         out.print(f"\n[bold]Next-best product:[/] {t.get('next_best_product') or 'none'}"
                   + (f" — {t['next_best_reason']}" if t.get("next_best_reason") else ""))
@@ -301,6 +314,13 @@ def _explanation_dict(x: jobs.Explanation) -> dict:
             {"need": r.rule.id, "matched": r.matched,
              "conditions": [{"condition": c.text, "holds": c.holds, "values": c.values}
                             for c in r.conditions]} for r in x.needs]},
+        "phase": {"phase": x.terms.get("phase"), "rules": [
+            {"phase": r.rule.id, "matched": r.matched,
+             "conditions": [{"condition": c.text, "holds": c.holds, "values": c.values}
+                            for c in r.conditions]} for r in x.phases],
+            "actions": [{"action": a.id, "label": a.labels.en, "within_days": a.within_days,
+                         "department": a.department, "description": a.description}
+                        for a in x.actions]},
         "ratings": [{"rating": r.rating.id, "score": r.score, "grade": r.grade,
                      "reasons": r.reasons,
                      "factors": [{"factor": f.factor.name, "value": f.value, "bin": f.bin,
@@ -550,6 +570,19 @@ def lake_export(lake: Annotated[Path, typer.Argument(help="Folder of the Parquet
     for item in tables:
         t.add_row(item.table, f"{item.rows:,}", str(item.path))
     out.print(t)
+
+# -- the relationship over time, cases and departures ---------------------------------
+from clientlens.faces import lifecycle_cli, relationship_cli  # noqa: E402
+from clientlens.faces.cases_cli import cases_app  # noqa: E402
+
+app.command("history")(relationship_cli.history)
+app.command("backfill")(relationship_cli.backfill)
+app.command("win-back")(relationship_cli.win_back)
+app.add_typer(relationship_cli.departures_app)
+app.add_typer(cases_app)
+app.command("migrations")(lifecycle_cli.migrations)
+app.command("kpis")(lifecycle_cli.kpis)
+
 
 if __name__ == "__main__":
     main()

@@ -34,10 +34,10 @@ err = Console(stderr=True)
 # The same options as clientlens.faces.cli (not imported from there: it imports us).
 WorkspaceDir = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
                                             help="Workspace folder.", show_default=True)]
-From = Annotated[str | None, typer.Option("--from", help="First as-of date, YYYY-MM-DD.",
-                                          show_default=False)]
-To = Annotated[str | None, typer.Option("--to", help="Last as-of date, YYYY-MM-DD.",
-                                        show_default=False)]
+From = Annotated[str | None, typer.Option("--from", metavar="DATE", show_default=False,
+                                          help="First as-of date, YYYY-MM-DD.")]
+To = Annotated[str | None, typer.Option("--to", metavar="DATE", show_default=False,
+                                        help="Last as-of date, YYYY-MM-DD.")]
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,13 +89,13 @@ def migrations(
     workspace: WorkspaceDir = Path("."),
     date_from: From = None,
     date_to: To = None,
-    by: Annotated[str, typer.Option(help="Text column of the profiles: segment, phase, need, "
+    by: Annotated[str, typer.Option(metavar="COLUMN", help="Text column of the profiles: segment, phase, need, "
                                          "current_grade, loyalty_grade, ...")] = "segment",
-    measure: Annotated[str, typer.Option(help="customers or balance (balance_total at --to; "
+    measure: Annotated[str, typer.Option(metavar="MEASURE", help="customers or balance (balance_total at --to; "
                                               "at --from for customers gone by then).")]
     = "customers",
     output: Annotated[list[Path] | None, typer.Option(
-        "--out", "-o", help="Write the matrix to a .csv, .png (heat map) or .html file; "
+        "--out", "-o", metavar="FILE", help="Write the matrix to a .csv, .png (heat map) or .html file; "
                             "repeat for several (bare names go to exports/).")] = None,
 ) -> None:
     """Where customers moved between two snapshots: a migration matrix of segments,
@@ -139,8 +139,8 @@ def migrations(
               f"their {escape(by)}" + (f" ({share:.1%})" if share is not None else "")
               + f"; {new:,} new since {d1}, {gone:,} gone by {d2}.", highlight=False)
     if matrix.measure == "balance" and (b_share := matrix.stayed_share("balance")) is not None:
-        out.print(f"Balances of customers who stayed put: {b_share:.1%} of those on {d1}'s "
-                  "rows.", highlight=False)
+        out.print(f"Customers who stayed put hold {b_share:.1%} of the balances of the "
+                  f"customers on {d1}.", highlight=False)
     for path in targets:
         mig.write_matrix(matrix, path)
         out.print(f"Wrote {path}", highlight=False)
@@ -178,7 +178,7 @@ def kpis(
                                                         "date_from, date_to, by, group, "
                                                         "value, count, base).")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write the KPI rows to a .csv or .json file (bare names go to "
+        "--out", "-o", metavar="FILE", help="Write the KPI rows to a .csv or .json file (bare names go to "
                             "exports/).")] = None,
 ) -> None:
     """Relationship KPIs per snapshot: customers, loyal share (loyalty grade A or B),
@@ -201,7 +201,7 @@ def kpis(
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     else:
-        _print_kpis(result)
+        _print_kpis(result, {by: _order(ws, by) or [] for by in ("segment", "phase")})
     if target:
         _write_rows(rows, target)
         (err if as_json else out).print(f"Wrote {target}", highlight=False)
@@ -228,7 +228,7 @@ def _days(x: float | None) -> str:
     return "—" if x is None else f"{x:,.1f}"
 
 
-def _print_kpis(k: kpi_service.Kpis) -> None:
+def _print_kpis(k: kpi_service.Kpis, orders: dict[str, list[str]]) -> None:
     overall = {r.date_to: r for r in k.retention_for()}
     t = Table(title=f"KPIs from {k.dates[0]} to {k.dates[-1]}")
     for name in ("as of", "customers", "loyal (A/B)", "with products before", "retained",
@@ -243,7 +243,7 @@ def _print_kpis(k: kpi_service.Kpis) -> None:
     out.print("[dim]Retention and churn: of the customers with open products at the "
               "previous run, still with products / without products or gone.[/]")
     for by in ("segment", "phase"):
-        _print_groups(k, by)
+        _print_groups(k, by, orders.get(by, []))
     if k.durations:
         t = Table(title=f"Days in each phase ({k.dates[0]} to {k.dates[-1]})")
         for name in ("phase", "completed runs", "mean", "median", "censored runs",
@@ -261,12 +261,12 @@ def _print_kpis(k: kpi_service.Kpis) -> None:
         out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
-def _print_groups(k: kpi_service.Kpis, by: str, last: int = 6) -> None:
+def _print_groups(k: kpi_service.Kpis, by: str, order: list[str], last: int = 6) -> None:
     rows = [r for r in k.retention if r.by == by]
     if not rows:
         return
     periods = sorted({(r.date_from, r.date_to) for r in rows})[-last:]
-    groups = list(dict.fromkeys(r.group for r in rows))
+    groups = mig.order_labels({r.group for r in rows}, order or None, by)[:-1]
     cell = {(r.group, r.date_to): r for r in rows}
     t = Table(title=f"Retention by {by} at the previous run (retained of customers with "
                     "products)")

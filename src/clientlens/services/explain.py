@@ -36,6 +36,8 @@ class Explanation:
     needs: list[RuleResult] = field(default_factory=list)  # need rules tried: the evidence
     ratings: list[RatingResult] = field(default_factory=list)
     services: list[tuple[Service, bool, list[ConditionResult]]] = field(default_factory=list)
+    phases: list[RuleResult] = field(default_factory=list)  # phase rules tried: the evidence
+    actions: tuple = ()  # the bank's recommended actions for the customer's phase
 
     @property
     def need(self) -> str | None:
@@ -70,6 +72,7 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
     values = compiled.evaluate(terms, as_of)
     rules = compiled.explain_rules(values)
     needs = compiled.explain_rules(values, defs.needs, stage="need") if defs.needs else []
+    phases = compiled.explain_rules(values, defs.phases, stage="phase") if defs.phases else []
     ratings = [compiled.decisions.rate(r, values) for r in defs.ratings]
     services = []
     for svc in defs.services:
@@ -82,7 +85,8 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
     return Explanation(customer_id=customer_id, as_of=as_of, segment=segment,
                        segment_rule=by_id[segment], rulebook_version=defs.version,
                        source=source, note=note, rules=rules, terms=values, needs=needs,
-                       ratings=ratings, services=services)
+                       ratings=ratings, services=services, phases=phases,
+                       actions=defs.phase_actions.get(values.get("phase") or "", ()))
 
 
 def _why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:

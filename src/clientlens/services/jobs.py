@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,80 @@ def run(path: str | Path, as_of: dt.date | None = None) -> RunResult:
     as_of = as_of or default_as_of(path)
     with ws.engine() as engine:
         sync_operational(ws, engine)
-        return run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
+        result = run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
+    _archive(ws, defs, as_of)
+    return result
+
+
+def _archive(ws: Workspace, defs: Any, as_of: dt.date) -> None:
+    from clientlens.services.history import archive_rulebook
+
+    with ws.app_db() as db:
+        archive_rulebook(db, defs, as_of)
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    dates: list[dt.date]     # the whole range asked for
+    ran: list[RunResult]     # the dates run now
+    skipped: list[dt.date]   # already run with the current rulebook (resumed past them)
+
+
+def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month", *,
+             force: bool = False,
+             progress: Callable[[int, int, dt.date], None] | None = None) -> BackfillResult:
+    """Run a range of as-of dates, oldest first; dates already run with the current
+    rulebook are skipped unless ``force``, so an interrupted backfill resumes."""
+    from clientlens.services.history import backfill_dates, pending_dates
+
+    ws = Workspace(path)
+    defs = ws.definitions
+    days = backfill_dates(start, end, every)
+    if not days:
+        raise ClientlensError(f"no {every} ends between {start} and {end}")
+    ran: list[RunResult] = []
+    with ws.engine() as engine:
+        todo = days if force else pending_dates(engine, days, defs.version)
+        sync_operational(ws, engine)
+        for n, day in enumerate(todo):
+            if progress:
+                progress(n, len(todo), day)
+            ran.append(run_segmentation(engine, defs, day,
+                                        money_unit=ws.settings.base_currency))
+        if progress:
+            progress(len(todo), len(todo), todo[-1] if todo else end)
+    if ran:
+        _archive(ws, defs, ran[0].as_of)
+    return BackfillResult(dates=days, ran=ran, skipped=[d for d in days if d not in todo])
+
+
+def win_back(path: str | Path, as_of: dt.date | None = None, limit: int | None = None) -> Any:
+    """Divorced customers to approach after the cooling-off period, likeliest first."""
+    from clientlens.services.departures import win_back_list
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        as_of = as_of or latest_as_of(engine)
+        return win_back_list(engine, ws.definitions, as_of, limit=limit)
+
+
+@dataclass(frozen=True)
+class History:
+    customer_id: str
+    intervals: list
+    snapshots: list[dt.date]
+
+
+def history(path: str | Path, customer_id: str,
+            attributes: tuple[str, ...] | None = None) -> History:
+    """The customer's effective-dated segment, phase, need (and any other columns)."""
+    from clientlens.services.history import ATTRIBUTES, intervals, snapshot_dates
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        found = intervals(engine, customer_id, attributes or ATTRIBUTES)
+        return History(customer_id=customer_id, intervals=found,
+                       snapshots=snapshot_dates(engine))
 
 
 def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
@@ -132,11 +205,36 @@ def summary(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, li
 
 
 def explain(path: str | Path, customer_id: str, as_of: dt.date | None = None) -> Explanation:
-    """Why the customer is in their segment, and what would move them up."""
+    """Why the customer is in their segment, and what would move them up.
+
+    A date without a snapshot of its own is explained from the newest snapshot before
+    it; a snapshot made with an older rulebook is explained with that rulebook (from
+    the archive), so the answer is the one given at the time."""
+    from clientlens.services.history import archived_definitions, snapshot_on
+    from clientlens.services.segmentation import profile_row
+
     ws = Workspace(path)
+    defs = ws.definitions
+    note = None
     with ws.engine() as engine:
-        as_of = as_of or latest_as_of(engine)
-        return explain_customer(engine, ws.definitions, customer_id, as_of)
+        if as_of is None:
+            as_of = latest_as_of(engine)
+        else:
+            day = snapshot_on(engine, as_of)
+            if day is not None and day != as_of:
+                note = f"no run on {as_of}; explained from the snapshot of {day}"
+                as_of = day
+        row = profile_row(engine, customer_id, as_of)
+        version = row.get("rulebook_version") if row else None
+        if version and version != defs.version:
+            with ws.app_db() as db:
+                old = archived_definitions(db, version)
+            if old is not None:
+                defs = old
+        x = explain_customer(engine, defs, customer_id, as_of)
+    if note:
+        x = replace(x, note=f"{note}; {x.note}" if x.note else note)
+    return x
 
 
 def export(path: str | Path, target: str | Path, as_of: dt.date | None = None) -> Path:

@@ -312,9 +312,10 @@ def write_png(matrix: MigrationMatrix, path: Path) -> Path:
     ax.set_yticks(range(n), [text(r) for r in matrix.rows])
     ax.set_xlabel(text(f"{matrix.by} on {matrix.date_to}"))
     ax.set_ylabel(text(f"{matrix.by} on {matrix.date_from}"))
-    share = matrix.stayed_share()
+    share = matrix.stayed_share("customers")
     ax.set_title(text(f"{matrix.by}: {matrix.date_from} → {matrix.date_to}"
-                      + (f", {share:.1%} stayed" if share is not None else "")))
+                      + (f" ({share:.1%} of customers stayed put)" if share is not None
+                         else "")))
     for i in range(n):
         for j in range(m):
             count = matrix.counts[i][j]
@@ -363,14 +364,15 @@ def render_html(matrix: MigrationMatrix) -> str:
     top = max((float(v) for row in values for v in row), default=0.0)
     unit = "balance_total" if matrix.measure == "balance" else "customers"
     title = f"Migration by {matrix.by}: {matrix.date_from} → {matrix.date_to}"
-    share = matrix.stayed_share()
+    share = matrix.stayed_share("customers")
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{e(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
            f"<h1>{e(title)}</h1>",
            f"<p>{matrix.customers_from:,} customers on {matrix.date_from}, "
            f"{matrix.customers_to:,} on {matrix.date_to}; cells show {e(unit)}"
            + (" (customers below)" if matrix.measure == "balance" else "")
-           + (f"; {share:.1%} stayed put." if share is not None else ".") + "</p>",
+           + (f"; {share:.1%} of the customers stayed put." if share is not None else ".")
+           + "</p>",
            "<table>",
            f"<caption>Rows: {e(matrix.by)} on {matrix.date_from}; columns: {e(matrix.by)} "
            f"on {matrix.date_to}. {e(ABSENT)}: not in that snapshot; {e(NONE)}: no value. "

@@ -1,0 +1,209 @@
+"""Commands for the relationship over time: history, backfill, departures, win-back.
+
+Plain functions registered on the ``clientlens`` app by ``faces.cli``; user errors
+are ``ClientlensError`` and ``cli.main`` prints them as one line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clientlens.model.errors import ClientlensError
+
+out = Console()
+err = Console(stderr=True)
+
+Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
+                                         help="Workspace folder.", show_default=True)]
+departures_app = typer.Typer(
+    name="departures",
+    help="Why customers left (situational or dissatisfaction) and whether they may be "
+         "contacted again; feeds the divorce and win-back phases.\n\n"
+         "Example: clientlens departures record C0000042 --kind situational "
+         "--reason \"moved to another city\" --by petrova",
+    no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+
+
+def _day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
+
+
+def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
+            workspace: Workspace = Path("."),
+            attributes: Annotated[str, typer.Option(
+                "--attributes", "-a",
+                help="Profile columns to follow, comma-separated.")] = "segment,phase,need",
+            on: Annotated[str | None, typer.Option(
+                "--on", help="Also say what each was on this date, YYYY-MM-DD.")] = None,
+            ) -> None:
+    """A customer's segment, phase and need over time, effective-dated, with the rulebook
+    version that decided each.
+
+    Examples:
+
+    * `clientlens history C0000042 -w my-bank`
+    * `clientlens history C0000042 -a segment,loyalty_grade --on 2025-06-15`
+    """
+    from clientlens.services import jobs
+    from clientlens.services.history import value_on
+
+    day = _day(on, "--on")
+    attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
+    h = jobs.history(workspace, customer_id, attrs)
+    t = Table(title=f"{customer_id}: {len(h.snapshots)} snapshots "
+                    f"({h.snapshots[0]} to {h.snapshots[-1]})" if h.snapshots else customer_id)
+    for col in ("attribute", "value", "valid from", "valid to", "last seen", "rulebook"):
+        t.add_column(col, no_wrap=col != "value", overflow="fold")
+    for i in h.intervals:
+        t.add_row(i.attribute, escape(str(i.value)), str(i.valid_from),
+                  str(i.valid_to) if i.valid_to else "[green]current[/]", str(i.last_seen),
+                  ", ".join(i.rulebook_versions))
+    out.print(t)
+    if day is not None:
+        for attribute in attrs:
+            found = value_on(h.intervals, attribute, day)
+            out.print(f"On {day}: {attribute} = "
+                      + (f"[bold]{escape(str(found.value))}[/] (valid from {found.valid_from})"
+                         if found else "unknown (no snapshot on or before that date)"))
+    out.print("Why: `clientlens explain CUSTOMER --as-of DATE` explains any date with the "
+              "rulebook then in force.", style="dim")
+
+
+def backfill(workspace: Workspace = Path("."),
+             start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")]
+             = "",
+             end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")] = "",
+             every: Annotated[str, typer.Option(help="month (month ends), week (Sundays) "
+                                                "or day.")] = "month",
+             force: Annotated[bool, typer.Option(
+                 help="Run every date again, even those already run with this "
+                      "rulebook.")] = False) -> None:
+    """Run a range of as-of dates, oldest first, with progress. Dates already run with
+    the current rulebook are skipped, so an interrupted backfill resumes where it
+    stopped; each date's snapshot is replaced atomically.
+
+    Example: `clientlens backfill -w my-bank --from 2024-11-01 --to 2026-10-31 --every month`
+    """
+    from clientlens.services import jobs
+
+    first, last = _day(start or None, "--from"), _day(end or None, "--to")
+    if first is None or last is None:
+        raise ClientlensError("give the range with --from and --to, e.g. --from 2024-11-01 "
+                              "--to 2026-10-31")
+    with Progress(TextColumn("[bold]backfill[/] {task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("", total=None)
+
+        def step(done: int, total: int, day: dt.date) -> None:
+            bar.update(task, completed=done, total=total, description=str(day))
+
+        result = jobs.backfill(workspace, first, last, every, force=force, progress=step)
+    for r in result.ran:
+        out.print(f"{r.as_of}: {r.customers:,} customers in {r.seconds:.1f} s")
+    out.print(f"{len(result.ran)} dates run, {len(result.skipped)} already done with rulebook "
+              f"(skipped), {len(result.dates)} in the range.")
+
+
+def win_back(workspace: Workspace = Path("."),
+             as_of: Annotated[str | None, typer.Option("--as-of",
+                                                       help="As-of date, YYYY-MM-DD.")] = None,
+             limit: Annotated[int, typer.Option(help="Rows to show.", min=0)] = 20,
+             output: Annotated[Path | None, typer.Option(
+                 "--out", "-o", help="Write the whole list to a .csv file.")] = None) -> None:
+    """Customers to win back: divorced past the cooling-off period, not asking to be left
+    alone, most likely to return first (the win_back rating, with its reasons).
+
+    Example: `clientlens win-back -w my-bank --limit 50 -o winback.csv`
+    """
+    import csv
+
+    from clientlens.services import jobs
+
+    result = jobs.win_back(workspace, _day(as_of, "--as-of"), None if output else limit)
+    if output is not None:
+        with output.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(result.columns)
+            writer.writerows(result.rows)
+        out.print(f"Wrote {len(result.rows):,} customers to {output}")
+    t = Table(title=f"Win-back on {result.as_of}: {len(result.rows):,} customers")
+    for col in ("customer", "segment", "left on", "reason kind", "score", "grade",
+                "why (top reasons)"):
+        t.add_column(col)
+    for row in result.rows[:limit]:
+        d = dict(zip(result.columns, row, strict=True))
+        kind = "situational" if d["left_situational"] else \
+            "dissatisfaction" if d["left_dissatisfied"] else "not recorded"
+        t.add_row(d["customer_id"], d["segment"], str(d["last_closed_on"]), kind,
+                  str(d["win_back_score"]), d["win_back_grade"],
+                  "; ".join(r for r in (d["win_back_reason_1"], d["win_back_reason_2"],
+                                        d["win_back_reason_3"]) if r))
+    out.print(t)
+    out.print(f"Left out: {result.excluded_no_contact:,} asked not to be contacted, "
+              f"{result.cooling_off:,} still inside the {result.cooling_off_days}-day "
+              "cooling-off period.")
+
+
+@departures_app.command("record")
+def record(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
+           kind: Annotated[str, typer.Option(
+               "--kind", help="situational (moved, changed job), dissatisfaction or "
+                              "unknown.")],
+           by: Annotated[str, typer.Option("--by", help="Who recorded it.")],
+           reason: Annotated[str, typer.Option(help="The reason in the customer's words.")]
+           = "",
+           left_on: Annotated[str | None, typer.Option(
+               "--left-on", help="Date the customer left, YYYY-MM-DD; default today.")]
+           = None,
+           no_contact: Annotated[bool, typer.Option(
+               "--no-contact", help="The customer asked not to be contacted again.")] = False,
+           workspace: Workspace = Path(".")) -> None:
+    """Record why a customer left.
+
+    Example: `clientlens departures record C0000042 --kind situational --reason "moved to
+    Kazan" --by petrova --left-on 2026-09-30`
+    """
+    from clientlens.services.departures import record_departure
+    from clientlens.services.workspace import Workspace as Ws
+
+    with Ws(workspace).app_db() as db:
+        rec = record_departure(db, customer_id, _day(left_on, "--left-on") or dt.date.today(),
+                               kind, reason, by, do_not_contact=no_contact)
+    out.print(f"Recorded departure {rec.departure_id} of {escape(rec.customer_id)} on "
+              f"{rec.left_on} ({rec.exit_kind}"
+              f"{', do not contact' if rec.do_not_contact else ''}). The next run uses it.")
+
+
+@departures_app.command("list")
+def list_departures(workspace: Workspace = Path("."),
+                    customer: Annotated[str | None, typer.Option(
+                        help="Only this customer.")] = None) -> None:
+    """List recorded departures.
+
+    Example: `clientlens departures list -w my-bank`
+    """
+    from clientlens.services.departures import list_departures as listed
+    from clientlens.services.workspace import Workspace as Ws
+
+    with Ws(workspace).app_db() as db:
+        rows = listed(db, customer)
+    t = Table(title=f"Departures: {len(rows):,}")
+    for col in ("#", "customer", "left on", "kind", "contact", "reason", "recorded by"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r.departure_id), escape(r.customer_id), str(r.left_on), r.exit_kind,
+                  "no" if r.do_not_contact else "yes", escape(r.reason), escape(r.recorded_by))
+    out.print(t)
