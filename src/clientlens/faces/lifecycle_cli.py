@@ -89,14 +89,15 @@ def migrations(
     workspace: WorkspaceDir = Path("."),
     date_from: From = None,
     date_to: To = None,
-    by: Annotated[str, typer.Option(metavar="COLUMN", help="Text column of the profiles: segment, phase, need, "
-                                         "current_grade, loyalty_grade, ...")] = "segment",
-    measure: Annotated[str, typer.Option(metavar="MEASURE", help="customers or balance (balance_total at --to; "
-                                              "at --from for customers gone by then).")]
-    = "customers",
+    by: Annotated[str, typer.Option(
+        metavar="COLUMN", help="Text column of the profiles: segment, phase, need, "
+                               "current_grade, loyalty_grade, ...")] = "segment",
+    measure: Annotated[str, typer.Option(
+        metavar="MEASURE", help="customers or balance (balance_total at --to; at --from for "
+                                "customers gone by then).")] = "customers",
     output: Annotated[list[Path] | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Write the matrix to a .csv, .png (heat map) or .html file; "
-                            "repeat for several (bare names go to exports/).")] = None,
+        "--out", "-o", metavar="FILE", help="Write the matrix to a .csv, .png (heat map) or "
+        ".html file; repeat for several (bare names go to exports/).")] = None,
 ) -> None:
     """Where customers moved between two snapshots: a migration matrix of segments,
     phases, needs or grades, with customers new since --from and gone by --to.
@@ -178,8 +179,8 @@ def kpis(
                                                         "date_from, date_to, by, group, "
                                                         "value, count, base).")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Write the KPI rows to a .csv or .json file (bare names go to "
-                            "exports/).")] = None,
+        "--out", "-o", metavar="FILE", help="Write the KPI rows to a .csv or .json file "
+        "(bare names go to exports/).")] = None,
 ) -> None:
     """Relationship KPIs per snapshot: customers, loyal share (loyalty grade A or B),
     retention and churn from the previous run (overall, by segment, by phase), and time

@@ -156,8 +156,8 @@ def check_group_column(engine: Engine, by: str) -> None:
     columns = engine.table_columns(PROFILES)
     if columns is None:
         raise NotFoundError("no profiles yet: run `clientlens run` first")
-    texts = [c for c in columns if c.endswith("_grade")] + \
-        [c for c in ("segment", "phase", "need") if c in columns]
+    texts = [c for c in ("segment", "phase", "need") if c in columns] + \
+        [c for c in columns if c.endswith("_grade")]
     if by not in columns or not _IDENTIFIER.match(by):
         hint = did_you_mean(by, columns)
         raise ClientlensError(f"the profiles have no column '{by}'.{hint} Migrate by a text "
@@ -238,10 +238,14 @@ def order_labels(values: set[str] | Sequence[str], order: Sequence[str] | None =
 
 
 def label_order(defs: Any, by: str) -> list[str] | None:
-    """The rulebook's order of segments, needs or phases (None for other columns)."""
+    """The rulebook's order of segments and needs; phases in lifecycle order (the
+    rulebook lists them in the order its rules are tried), then any others it has.
+    None for other columns."""
     rules = {"segment": "segments", "need": "all_needs", "phase": "all_phases"}.get(by)
-    found = getattr(defs, rules, None) if rules else None
-    return [r.id for r in found] if found else None
+    found = [r.id for r in getattr(defs, rules, None) or ()] if rules else []
+    if by == "phase":
+        return [*PHASES, *(p for p in found if p not in PHASES)]
+    return found or None
 
 
 # -- writing ----------------------------------------------------------------------
