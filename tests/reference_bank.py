@@ -8,6 +8,7 @@ read from the rulebook so a changed threshold is still tested.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -259,6 +260,21 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
                           and v["tx_count_recent"] * base * 2 < v["tx_count_baseline"] * act)
     v["outflow_recent"] = sum((-t["amount"] for t in tx
                                if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
+    own = {ago(t) for t in tx if t["kind"] in ("purchase", "transfer_out", "cash_withdrawal",
+                                                "cash_deposit", "loan_payment")}
+    v["own_tx_days"] = len(own)
+    v["first_own_tx_days_ago"] = max(own, default=None)
+    v["last_own_tx_days_ago"] = min(own, default=None)
+    if not own:
+        v["p_alive"] = None
+    elif len(own) == 1:
+        v["p_alive"] = 1.0
+    else:  # BG/NBD P(alive) with x repeat days, age T and recency t_x in weeks
+        r, alpha, a, b = (params[f"bgnbd_{k}"] for k in ("r", "alpha", "a", "b"))
+        x = len(own) - 1
+        big_t, t_x = max(own) / 7.0, (max(own) - min(own)) / 7.0
+        v["p_alive"] = 1.0 / (1.0 + a / (b + x - 1)
+                              * math.pow((alpha + big_t) / (alpha + t_x), r + x))
     care = params["care_window_days"]
     v["complaints_care_window"] = sum(i["kind"] == "complaint" and window(i["ts"], care, as_of)
                                       for i in ia)
@@ -287,7 +303,8 @@ def phase(v: dict, params: dict[str, Any]) -> str:
             or v["complaints_care_window"] > v["cases_opened_care_window"]):
         return "intensive_care"
     if (v["salary_stopped"] or v["activity_drop"] or v["products_closed_recent"] > 0
-            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]):
+            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]
+            or (v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"])):
         return "potential_divorce"
     if _ge(params["welcome_days"], v["relationship_days"]):
         return "welcome"

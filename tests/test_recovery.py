@@ -480,12 +480,19 @@ def test_mounted_under_clientlens_user_errors_still_exit_1(tmp_path) -> None:  #
                           "compensation, note.\n")
 
 
-def test_the_default_database_is_a_file_in_the_current_folder(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.chdir(tmp_path)
+def test_the_default_database_is_the_workspaces(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from clientlens.services.workspace import init_workspace
+
+    init_workspace(tmp_path / "bank")
+    monkeypatch.chdir(tmp_path / "bank")
     monkeypatch.delenv("CLIENTLENS_APP_DB", raising=False)
+    monkeypatch.delenv("CLIENTLENS_WORKSPACE", raising=False)
     result = CliRunner().invoke(cases_app, ["open", "C1", "--category", "fee", "--owner", "o"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "clientlens-app.sqlite").is_file()
+    assert (tmp_path / "bank" / "clientlens-app.sqlite").is_file()
+    monkeypatch.chdir(tmp_path)  # not a workspace: a clear one-line refusal
+    refused = CliRunner().invoke(cases_app, ["list"])
+    assert refused.exit_code == 1 and "not a clientlens workspace" in refused.output
 
 
 def test_every_command_has_an_example() -> None:

@@ -11,6 +11,7 @@ so a call costs a few microseconds.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
@@ -83,6 +84,16 @@ def _neg(a: Any) -> Any:
 
 def _abs(a: Any) -> Any:
     return None if a is None else abs(a)
+
+
+def _power(a: Any, b: Any) -> Any:
+    """POWER in double precision, as the engines compute it."""
+    if a is None or b is None:
+        return None
+    try:
+        return math.pow(float(a), float(b))
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 def _round(a: Any, places: int) -> Any:
@@ -247,6 +258,8 @@ class PySource:
             return f"{fn}({args})"
         if isinstance(node, exp.Abs):
             return f"_abs({s(node.this)})"
+        if isinstance(node, exp.Pow):
+            return f"_power({s(node.this)}, {s(node.expression)})"
         if isinstance(node, exp.Round):
             places = node.args.get("decimals")
             return f"_round({s(node.this)}, {int(places.this) if places else 0})"

@@ -63,6 +63,10 @@ def render(tree: exp.Expression, *, resolve: Resolver, symbols: Mapping[str, Sym
                                          to=exp.DataType.build("DOUBLE")),
                            expression=exp.Nullif(this=r(node.expression),
                                                  expression=exp.Literal.number(0)))
+        if isinstance(node, exp.Pow):  # double precision on every engine
+            return exp.Pow(this=exp.Cast(this=_wrap(r(node.this)), to=exp.DataType.build("DOUBLE")),
+                           expression=exp.Cast(this=_wrap(r(node.expression)),
+                                               to=exp.DataType.build("DOUBLE")))
         if isinstance(node, exp.Mod):
             return exp.Mod(this=_wrap(r(node.this)),
                            expression=exp.Nullif(this=r(node.expression),

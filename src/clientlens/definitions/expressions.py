@@ -73,7 +73,7 @@ ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.Neg, exp.Not, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
     exp.Is, exp.In, exp.Between, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
     exp.Case, exp.If, exp.Coalesce, exp.Abs, exp.Round, exp.Least, exp.Greatest,
-    exp.Like, exp.Year, exp.Month, exp.Anonymous, exp.Cast, exp.DataType,
+    exp.Like, exp.Year, exp.Month, exp.Anonymous, exp.Cast, exp.DataType, exp.Pow,
 )
 COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
@@ -141,7 +141,7 @@ def _check_nodes(tree: exp.Expression, text: str, symbols: Mapping[str, Symbol],
         elif isinstance(node, exp.Anonymous):
             fname = str(node.this).upper()
             if fname not in MACROS:
-                allowed = "abs, round, least, greatest, coalesce, year, month, " \
+                allowed = "abs, round, power, least, greatest, coalesce, year, month, " \
                           "days_between, within_days"
                 raise ExpressionError(f"function '{str(node.this).lower()}' is not allowed."
                                       f"{did_you_mean(str(node.this).lower(), allowed.split(', '))}"
@@ -312,6 +312,10 @@ def _type_of(node: exp.Expression, symbols: Mapping[str, Symbol], text: str) -> 
         return typ
     if isinstance(node, exp.Abs):
         return need(node.this, NUMERIC, "ABS")
+    if isinstance(node, exp.Pow):
+        need(node.this, NUMERIC, "POWER")
+        need(node.expression, NUMERIC, "POWER")
+        return T.NUMBER
     if isinstance(node, exp.Round):
         typ = need(node.this, NUMERIC, "ROUND")
         decimals = node.args.get("decimals")

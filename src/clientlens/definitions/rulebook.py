@@ -49,6 +49,7 @@ RULEBOOK_FILE = "rulebook.yaml"
 RATINGS_FILE = "ratings.yaml"  # optional
 CATALOGUE_FILE = "catalogue.yaml"  # optional
 SCORECARDS_FOLDER = "scorecards"  # optional: one trained rating per file
+ACTIVITY_FILE = "activity_model.yaml"  # optional: fitted BG/NBD parameters
 DEFAULT_GRACE_DAYS = 90
 
 
@@ -164,7 +165,7 @@ def load_definitions(folder: str | Path) -> Definitions:
     for fname in (GLOSSARY_FILE, RULEBOOK_FILE):
         read(fname, docs)
     extras: dict[str, Located] = {}
-    optional = [RATINGS_FILE, CATALOGUE_FILE]
+    optional = [RATINGS_FILE, CATALOGUE_FILE, ACTIVITY_FILE]
     optional += sorted(f"{SCORECARDS_FOLDER}/{p.name}"
                        for p in (folder / SCORECARDS_FOLDER).glob("*.yaml"))
     for fname in optional:
@@ -185,6 +186,13 @@ def build_definitions(glossary: Located, rulebook: Located, folder: str = "",
         if name in params:
             out.add(f"parameter '{name}' is defined in both files", rulebook, "parameters")
         params[name] = p
+    activity = extras.get(ACTIVITY_FILE)
+    if activity is not None:  # fitted by `clientlens fit-activity`: parameters only
+        check_unknown_sections(activity, {"model", "parameters"}, ACTIVITY_FILE, out)
+        for name, p in read_parameters(activity, out).items():
+            if name in params:
+                out.add(f"parameter '{name}' is defined twice", activity, "parameters")
+            params[name] = p
     catalogue = extras.get(CATALOGUE_FILE)
     if catalogue is not None:
         for name, p in read_parameters(catalogue, out).items():

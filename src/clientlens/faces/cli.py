@@ -578,6 +578,7 @@ from clientlens.faces.cases_cli import cases_app  # noqa: E402
 app.command("history")(relationship_cli.history)
 app.command("backfill")(relationship_cli.backfill)
 app.command("win-back")(relationship_cli.win_back)
+app.command("fit-activity")(relationship_cli.fit_activity)
 app.add_typer(relationship_cli.departures_app)
 app.add_typer(cases_app)
 app.command("migrations")(lifecycle_cli.migrations)

@@ -207,3 +207,26 @@ def list_departures(workspace: Workspace = Path("."),
         t.add_row(str(r.departure_id), escape(r.customer_id), str(r.left_on), r.exit_kind,
                   "no" if r.do_not_contact else "yes", escape(r.reason), escape(r.recorded_by))
     out.print(t)
+
+
+def fit_activity(workspace: Workspace = Path("."),
+                 as_of: Annotated[str | None, typer.Option(
+                     "--as-of", help="Snapshot to fit on, YYYY-MM-DD; default the latest.")]
+                 = None) -> None:
+    """Fit the probability-alive model (BG/NBD) on customers' own transaction days and
+    write its parameters to definitions/activity_model.yaml; the next run's p_alive and
+    the potential-divorce warning use them.
+
+    Example: `clientlens fit-activity -w my-bank`, then `clientlens run -w my-bank`
+    """
+    from clientlens.services import jobs
+
+    fit = jobs.fit_activity(workspace, _day(as_of, "--as-of"))
+    out.print(f"BG/NBD on {fit.customers:,} customers' own transaction days up to "
+              f"{fit.as_of}: r = {fit.r:.4g}, alpha = {fit.alpha:.4g}, a = {fit.a:.4g}, "
+              f"b = {fit.b:.4g} (log-likelihood {fit.log_likelihood:,.1f}).")
+    if fit.homogeneous:
+        out.print(f"[yellow]note:[/] a and b grew together: drop-out after a transaction is "
+                  f"about equally likely for everyone (p = {fit.a / (fit.a + fit.b):.4f}).")
+    out.print(f"Written to {fit.path}; rulebook version is now {fit.new_version}. Run "
+              "`clientlens run` to use it.")

@@ -185,6 +185,10 @@ TRANSACTIONS = Table(
     derived={
         "days_ago": ("days_between(ts, as_of)", ColumnType.INTEGER,
                      "Whole days between the transaction and the as-of date."),
+        "is_own": ("kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', "
+                   "'loan_payment')", ColumnType.BOOLEAN,
+                   "Made by the customer (not a salary, pension, interest or fee booked to "
+                   "them): the activity the probability-alive model counts."),
     },
 )
 

@@ -7,8 +7,8 @@ need no more memory than a hundred thousand.
 
 Archetypes (shares of customers): registered prospects without products 1%,
 new 8%, departed (all accounts closed) 7%, deposit-only investors 8%, social
-(pension card) 12%, salary project 30%, mixed 34%. About 7% of customers are
-dormant (no transactions for half a year) and about 6% affluent (balances
+(pension card) 12%, salary project 30%, mixed 34%. About 10% of customers are
+dormant (stopped transacting 2 to 12 months ago) and about 6% affluent (balances
 mostly over 1.5 million).
 """
 
@@ -55,7 +55,7 @@ def _customers_sql(lo: int, hi: int, as_of: dt.date) -> str:
                  when a < 0.16 then 'departed' when a < 0.24 then 'investor'
                  when a < 0.36 then 'social' when a < 0.66 then 'salary' else 'mixed' end
                 as arche,
-            u(i, 2) < 0.07 as dormant, u(i, 3) < 0.065 as affluent,
+            u(i, 2) < 0.12 as dormant, u(i, 3) < 0.065 as affluent,
             u(i, 4) < 0.03 as business, u(i, 5) < 0.5 as female
         from base
     )
@@ -168,7 +168,8 @@ def _accounts_sql(as_of: dt.date) -> str:
         cast(case when closed then tx_base * 0.4 else tx_base end
              * (0.3 + 1.4 * u(k, 26)) as integer) as n_tx,
         case when closed then closed_on
-             when dormant then date '{as_of}' - 181 else date '{as_of}' end as t_hi,
+             when dormant then date '{as_of}' - (60 + cast(floor(u(i, 29) * 300) as integer))
+             else date '{as_of}' end as t_hi,
         case when spec = 'deposit/term' then
                   (case when affluent and u(k, 27) < 0.7 then pick([3, 6], k, 28)
                         else pick([3, 6, 12, 12, 24], k, 28) end)

@@ -89,7 +89,8 @@ def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
 
     def reader(name: str) -> Callable[[], Any]:
         cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-        return lambda: staging.con.sql(
+        # A cursor of its own per table: a streamed result keeps its connection busy.
+        return lambda: staging.con.cursor().sql(
             f'select {cols} from "{name}"').to_arrow_reader(100_000)
 
     say(f"copying {', '.join(tables)} to engine '{ws.settings.engine}'")
@@ -167,6 +168,16 @@ def win_back(path: str | Path, as_of: dt.date | None = None, limit: int | None =
     with ws.engine(read_only=True) as engine:
         as_of = as_of or latest_as_of(engine)
         return win_back_list(engine, ws.definitions, as_of, limit=limit)
+
+
+def fit_activity(path: str | Path, as_of: dt.date | None = None) -> Any:
+    """Fit the BG/NBD probability-alive model on a snapshot; writes activity_model.yaml."""
+    from clientlens.services.activity import fit_activity as fit
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        as_of = as_of or latest_as_of(engine)
+        return fit(engine, ws.definitions, as_of, ws.definitions_dir)
 
 
 @dataclass(frozen=True)
