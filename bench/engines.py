@@ -48,11 +48,7 @@ AS_OF = nightly.AS_OF
 OUT = nightly.OUT
 JOBS = ("engine", "hand", "scan")
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-# Every aggregate feeds the result, so no optimizer can skip reading a column.
-SCAN_SQL = ("select count(*), sum(n), sum(total), max(last_ts), sum(salaries) from "
-            "(select customer_id, count(*) as n, sum(amount) as total, max(ts) as last_ts, "
-            "count(*) filter (where kind = 'salary') as salaries from transactions "
-            f"where ts < timestamp '{AS_OF + dt.timedelta(days=1)}' group by customer_id) s")
+SCAN_SQL = nightly.SCAN_SQL
 SUMMARY_SQL = ("select segment, count(*), avg(balance_card), avg(balance_deposit), "
                "avg(balance_current), avg(balance_total) from profiles_hand group by segment")
 
