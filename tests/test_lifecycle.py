@@ -238,3 +238,18 @@ def test_a_run_killed_half_way_leaves_the_previous_snapshot(tmp_path: Path) -> N
         assert engine.fetch_all("select distinct rulebook_version from profiles "
                                 "where as_of = ?", [as_of]) == [(new,)]
     assert old in outcomes  # at least one kill landed before the commit
+
+
+def test_complaints_become_cases_once_and_an_open_case_keeps_the_customer_in_care(
+        bank: Path) -> None:
+    from typer.testing import CliRunner
+
+    from clientlens.faces.cases_cli import cases_app
+
+    args = ["from-complaints", "--since", str(day(400)), "--owner", "care", "-w", str(bank)]
+    first = CliRunner().invoke(cases_app, args)
+    assert first.exit_code == 0 and "1 new cases" in first.output, first.output
+    again = CliRunner().invoke(cases_app, args)
+    assert "0 new cases, 1 already had one" in again.output
+    # The complaint's care window is long over on day 600, but its case is still open.
+    assert phases_on(bank, [day(600)])["K"] == ["intensive_care"]

@@ -227,3 +227,30 @@ def show(case_id: CaseId, db: Db = DEFAULT_DB, workspace: WorkspaceOpt = Path(".
         t.add_row(str(s.step_id), s.kind, str(s.done_on), escape(s.by_whom), money,
                   escape(s.note or ""))
     out.print(t)
+
+
+@cases_app.command("from-complaints")
+@_user_errors
+def from_complaints(
+    owner: Annotated[str, typer.Option(help="Employee who gets the new cases.")],
+    since: Annotated[str, typer.Option(help="Complaints from this day on, YYYY-MM-DD.")],
+    sla_days: Annotated[int, typer.Option(help="Calendar days until each case is due.")] = 5,
+    db: Db = DEFAULT_DB,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Open a case for every complaint in the warehouse since a day; a complaint that
+    already has a case opens nothing, so this can run after every import.
+
+    Example: `clientlens cases from-complaints --since 2026-10-01 --owner care-desk -w my-bank`
+    """
+    from clientlens.services.workspace import Workspace
+
+    day = _day(since, "--since")
+    with Workspace(workspace).engine(read_only=True) as engine:
+        rows = engine.fetch_arrow(
+            "select interaction_id, customer_id, ts from interactions "
+            "where kind = 'complaint' and ts >= ? order by ts", [day])
+    with _open(db, workspace) as appdb:
+        new = recovery.cases_from_complaints(appdb, rows, owner, sla_days)
+    out.print(f"{rows.num_rows:,} complaints since {day}: {new:,} new cases, "
+              f"{rows.num_rows - new:,} already had one.", highlight=False)
