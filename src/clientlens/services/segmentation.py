@@ -46,6 +46,7 @@ class RunResult:
     seconds: float
     summary: list[SegmentRow]
     entitlements: EntitlementChanges | None = None
+    phases: list[tuple[str, int]] | None = None  # (phase, customers), in rulebook order
 
 
 def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
@@ -69,7 +70,18 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     # A run may segment nobody (e.g. everyone registered after the as-of date).
     summary = segment_summary(engine, defs, as_of, money_unit=money_unit, require=False)
     return RunResult(as_of=as_of, rulebook_version=defs.version, customers=count,
-                     seconds=seconds, summary=summary, entitlements=changes)
+                     seconds=seconds, summary=summary, entitlements=changes,
+                     phases=phase_counts(engine, defs, as_of))
+
+
+def phase_counts(engine: Engine, defs: Definitions, as_of: dt.date
+                 ) -> list[tuple[str, int]] | None:
+    """Customers per relationship phase on ``as_of``, in the rulebook's order."""
+    if defs.phase_default is None:
+        return None
+    found = dict(engine.fetch_all(f"select phase, count(*) from {PROFILES} where as_of = ? "
+                                  "group by phase", [as_of]))
+    return [(r.id, int(found.get(r.id, 0))) for r in defs.all_phases]
 
 
 _PLANS: dict[tuple, str] = {}
