@@ -253,3 +253,17 @@ def test_complaints_become_cases_once_and_an_open_case_keeps_the_customer_in_car
     assert "0 new cases, 1 already had one" in again.output
     # The complaint's care window is long over on day 600, but its case is still open.
     assert phases_on(bank, [day(600)])["K"] == ["intensive_care"]
+
+
+def test_recommended_actions_are_due_from_entering_the_phase(bank: Path) -> None:
+    for d in (day(10), day(60), day(65), day(200)):
+        jobs.run(bank, d)
+    listed = jobs.customer_list(bank, "actions", day(65), limit=100)
+    rows = {(r["customer_id"], r["action"]): r for r in listed.rows.to_pylist()}
+    # P entered welcome in the day-60 snapshot: the welcome contact is due 10 days later.
+    assert rows[("P", "welcome_contact")]["due_on"] == day(70)
+    assert rows[("P", "welcome_contact")]["entered_on"] == day(60)
+    overdue = jobs.customer_list(bank, "actions", day(200), limit=100, overdue_only=True)
+    assert all(r["due_on"] < day(200) for r in overdue.rows.to_pylist())
+    with pytest.raises(jobs.ClientlensError, match="Did you mean .branch."):
+        jobs.customer_list(bank, "actions", day(65), department="brnch")

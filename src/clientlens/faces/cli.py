@@ -465,6 +465,25 @@ def leads(workspace: Workspace = Path("."), as_of: AsOf = None,
                                   department=department))
 
 
+@app.command()
+def actions(workspace: Workspace = Path("."), as_of: AsOf = None,
+            department: Annotated[str | None, typer.Option(help="Only this department.")]
+            = None,
+            phase: Annotated[str | None, typer.Option(help="Only this phase.")] = None,
+            overdue: Annotated[bool, typer.Option(help="Only actions past their due day.")]
+            = False,
+            limit: Limit = 20, output: Out = None) -> None:
+    """The bank's recommended actions for each customer's relationship phase (welcome
+    contact, needs interview, recovery case, retention offer, ...), with the day each is
+    due, soonest first.
+
+    Example: `clientlens actions -w my-bank --department branch --overdue -o calls.csv`
+    """
+    _show_list(jobs.customer_list(workspace, "actions", _date(as_of), limit=limit,
+                                  out=output, department=department, phase=phase,
+                                  overdue_only=overdue))
+
+
 @app.command("survey-due")
 def survey_due(workspace: Workspace = Path("."), as_of: AsOf = None, limit: Limit = 20,
                output: Out = None) -> None:

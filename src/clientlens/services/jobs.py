@@ -310,7 +310,7 @@ def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
             made = targeting.entitlement_events(engine, as_of, **options)
         else:
             make = {"leads": targeting.leads, "survey-due": targeting.survey_due,
-                    "lookalike": targeting.lookalikes}[kind]
+                    "lookalike": targeting.lookalikes, "actions": targeting.phase_actions}[kind]
             made = make(engine, ws.definitions, as_of, **options)
         written = None
         if out is not None:

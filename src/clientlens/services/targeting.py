@@ -168,3 +168,71 @@ def entitlement_counts(engine: Engine, as_of: dt.date) -> list[tuple]:
             coalesce(in_grace, 0), coalesce(granted, 0), coalesce(grace_started, 0),
             coalesce(revoked, 0)
         from h full outer join e on h.service = e.service order by 1""")
+
+
+def phase_actions(engine: Engine, defs: Definitions, as_of: dt.date, *,
+                  department: str | None = None, phase: str | None = None,
+                  overdue_only: bool = False) -> CustomerList:
+    """The bank's recommended actions for each customer's current phase, due the given
+    days after the customer entered the phase (the first snapshot of the current run
+    of that phase), soonest first. Customers who asked not to be contacted are left out
+    of every action but the recording of an exit reason."""
+    import sqlglot
+
+    from clientlens.compiler.render import literal as lit
+
+    _require(engine, defs, ["phase"], "actions")
+    rows = [(p, a) for p, acts in defs.phase_actions.items() for a in acts]
+    if phase is not None and phase not in defs.phase_actions:
+        raise ClientlensError(f"unknown phase '{phase}'."
+                              f"{did_you_mean(phase, defs.phase_actions)} "
+                              f"Phases: {', '.join(defs.phase_actions)}")
+    departments = sorted({a.department for _, a in rows if a.department})
+    if department is not None and department not in departments:
+        raise ClientlensError(f"no action belongs to department '{department}'."
+                              f"{did_you_mean(department, departments)} Departments: "
+                              f"{', '.join(departments)}")
+    rows = [(p, a) for p, a in rows if (phase is None or p == phase)
+            and (department is None or a.department == department)]
+    if not rows:
+        raise ClientlensError("no recommended actions match")
+
+    def q(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    values = ", ".join(f"({q(p)}, {q(a.id)}, {q(a.labels.en)}, {q(a.department)}, "
+                       f"{a.within_days if a.within_days is not None else 'null'})"
+                       for p, a in rows)
+    day = lit(as_of).sql(dialect="duckdb")
+    contact = "no_contact_requested" in defs.terms
+    keep = "and (not c.no_contact_requested or a.action = 'record_exit_reason') " \
+        if contact else ""
+    due = "e.entered_on + cast(a.within_days as integer)"
+    late = f"and a.within_days is not null and {due} < {day} " if overdue_only else ""
+    sql = f"""
+        with runs as (
+            select customer_id, as_of, phase,
+                   lag(phase) over (partition by customer_id order by as_of) as previous
+            from {PROFILES} where as_of <= {day}
+        ), cur as (
+            select customer_id, phase, segment{', no_contact_requested' if contact else ''}
+            from {PROFILES} where as_of = {day}
+        ), entered as (
+            select r.customer_id, max(r.as_of) as entered_on
+            from runs r join cur c on r.customer_id = c.customer_id and r.phase = c.phase
+            where r.previous is null or r.previous <> r.phase
+            group by r.customer_id
+        ), a (phase, action, label, department, within_days) as (values {values})
+        select c.customer_id, c.phase, e.entered_on, a.action, a.label, a.department,
+               case when a.within_days is null then null else {due} end as due_on,
+               c.segment
+        from cur c join entered e on e.customer_id = c.customer_id
+        join a on a.phase = c.phase
+        where true {keep}{late}
+        order by due_on nulls last, c.customer_id, a.action"""
+    query = sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0]
+    title = f"Recommended actions on {as_of}" + (f" for {department}" if department else "") \
+        + (f" in phase {phase}" if phase else "") + (" (overdue)" if overdue_only else "")
+    note = ("due = the day the customer entered the phase (first snapshot of it) plus the "
+            "action's days; snapshots are as frequent as the runs")
+    return CustomerList(title, query, note)
