@@ -172,14 +172,18 @@ def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
+    _print_changes(result)
+
+
+def _print_phases(result: jobs.RunResult) -> None:
     if result.phases:
         total = sum(n for _, n in result.phases) or 1
         out.print("Relationship phases: " + ", ".join(
             f"{phase} {n:,} ({n / total:.0%})" for phase, n in result.phases if n))
-    _print_changes(result)
 
 
 def _print_changes(result: jobs.RunResult) -> None:
+    _print_phases(result)
     ch = result.entitlements
     if ch is None:
         return
