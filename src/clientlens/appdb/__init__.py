@@ -24,7 +24,14 @@ from clientlens.appdb.database import (
     open_appdb,
     upgrade,
 )
-from clientlens.appdb.schema import Base, Departure, RecoveryCase, RecoveryStep, RulebookVersion
+from clientlens.appdb.schema import (
+    AuditEntry,
+    Base,
+    Departure,
+    RecoveryCase,
+    RecoveryStep,
+    RulebookVersion,
+)
 
-__all__ = ["AppDB", "AppDBError", "Base", "Departure", "RecoveryCase", "RecoveryStep",
+__all__ = ["AppDB", "AppDBError", "AuditEntry", "Base", "Departure", "RecoveryCase", "RecoveryStep",
            "RulebookVersion", "current_revision", "head_revision", "open_appdb", "upgrade"]

@@ -156,3 +156,21 @@ class RulebookVersion(Base):
     first_used_on: Mapped[dt.date] = mapped_column(Date)
     saved_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class AuditEntry(Base):
+    """Who did what, when: every write and every read of sensitive data. Append-only;
+    never holds tokens or secrets."""
+
+    __tablename__ = "audit_log"
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp(),
+        index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")  # JSON
+    outcome: Mapped[str] = mapped_column(String(32), default="ok", server_default="ok")
