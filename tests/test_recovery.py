@@ -45,8 +45,9 @@ from clientlens.services.recovery import CaseNotFound, RecoveryError
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
 TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions", "audit_log",
-          "alembic_version"}
-HEAD = "0004"  # the newest migration
+          "referral_programmes", "referral_codes", "referral_registrations", "ledger_accounts",
+          "ledger_transactions", "ledger_entries", "idempotency_keys", "alembic_version"}
+HEAD = "0005"  # the newest migration
 
 
 def day(n: int) -> dt.date:

@@ -20,11 +20,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
 )
@@ -174,3 +176,170 @@ class AuditEntry(Base):
     resource: Mapped[str] = mapped_column(String(256), default="", server_default="")
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")  # JSON
     outcome: Mapped[str] = mapped_column(String(32), default="ok", server_default="ok")
+
+
+# -- the member-get-member referral programme (migration 0005) -----------------------
+
+REGISTRATION_STATUSES = ("registered", "qualified", "rewarded", "rejected")
+BENEFICIARY_ROLES = ("referrer", "new_customer")
+LEDGER_TRANSACTION_KINDS = ("reward", "redemption")
+LEDGER_ACCOUNT_KINDS = ("customer", "programme", "bank")
+
+
+class ReferralProgramme(Base):
+    """One published version of a referral programme's definition. Immutable: the
+    database refuses updates and deletes (triggers in migration 0005)."""
+
+    __tablename__ = "referral_programmes"
+
+    programme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    definition: Mapped[str] = mapped_column(Text)  # JSON of the validated definition
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(512), default="", server_default="")
+    published_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class ReferralCode(Base):
+    """An invitation: a code a referrer hands out, valid from issued_on to expires_on."""
+
+    __tablename__ = "referral_codes"
+    __table_args__ = (
+        ForeignKeyConstraint(["programme_id", "programme_version"],
+                             ["referral_programmes.programme_id",
+                              "referral_programmes.version"]),
+        CheckConstraint("expires_on >= issued_on", name="expires_on"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    programme_version: Mapped[int] = mapped_column(Integer)
+    referrer_id: Mapped[str] = mapped_column(String(64), index=True)
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    # the referrer's identity (hashes of normalized values), for the self-referral check
+    document_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class ReferralRegistration(Base):
+    """A new customer registering with a code: accepted, or rejected with a reason.
+
+    ``accepted_customer_id`` is the new customer's id unless rejected (then NULL), so
+    the unique constraint lets a customer be accepted once per programme while every
+    rejected attempt is still kept for the funnel.
+    """
+
+    __tablename__ = "referral_registrations"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "accepted_customer_id",
+                         name="uq_referral_registrations_accepted"),
+        CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint("(status = 'rejected') = (reason_code is not null "
+                        "and accepted_customer_id is null)", name="rejected"),
+        CheckConstraint("qualified_on is null or status in ('qualified', 'rewarded')",
+                        name="qualified_on"),
+    )
+
+    registration_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                                 autoincrement=True)
+    programme_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    programme_version: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64), index=True)  # as given; may be unknown
+    referrer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    new_customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    accepted_customer_id: Mapped[str | None] = mapped_column(String(64))
+    registered_on: Mapped[dt.date] = mapped_column(Date)
+    document_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(32))  # rejected, or 'capped'
+    qualified_on: Mapped[dt.date | None] = mapped_column(Date)
+    qualifying_fact: Mapped[str | None] = mapped_column(Text)  # JSON
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now,
+        server_default=func.current_timestamp())
+
+
+class LedgerAccount(Base):
+    """A points account and its running balance; a customer's never goes below zero."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LEDGER_ACCOUNT_KINDS), name="kind"),
+        CheckConstraint("kind <> 'customer' or balance >= 0", name="balance"),
+    )
+
+    account: Mapped[str] = mapped_column(String(160), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LedgerTransaction(Base):
+    """One balanced posting. A reward is granted once per registration and role: the
+    unique constraint makes that the database's rule, not only the code's."""
+
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "beneficiary_role",
+                         name="uq_ledger_transactions_reward"),
+        CheckConstraint(_in("kind", LEDGER_TRANSACTION_KINDS), name="kind"),
+        CheckConstraint("beneficiary_role is null or "
+                        + _in("beneficiary_role", BENEFICIARY_ROLES), name="role"),
+        CheckConstraint("(kind = 'reward') = (registration_id is not null "
+                        "and beneficiary_role is not null)", name="reward_cause"),
+    )
+
+    transaction_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                                autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_registrations.registration_id"), index=True)
+    beneficiary_role: Mapped[str | None] = mapped_column(String(16))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class LedgerEntry(Base):
+    """One leg of a transaction: points into (+) or out of (-) an account. The legs of
+    a transaction sum to zero. Append-only (triggers in migration 0005)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("ledger_transactions.transaction_id"), index=True)
+    account: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.account"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_registrations.registration_id"), index=True)
+    event: Mapped[str] = mapped_column(String(64))  # e.g. reward:referrer, redemption
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+class IdempotencyKey(Base):
+    """A POST already answered: the same key and request get the first response back."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
