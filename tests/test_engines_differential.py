@@ -85,6 +85,31 @@ def runs_agree(duck, other, day: dt.date) -> None:  # noqa: ANN001
     summaries_agree(duck, other, day)
 
 
+def lifecycle_agrees(a, b, first: dt.date, second: dt.date) -> None:  # noqa: ANN001
+    """Migration matrices (by segment and by phase, counts and balances) and the KPIs
+    are the same on both engines."""
+    from clientlens.services.history import snapshot_dates
+    from clientlens.services.kpis import kpis
+    from clientlens.services.migrations import migration_matrix
+
+    if snapshot_dates(a) != [first, second]:  # a date where nobody was segmented yet
+        assert snapshot_dates(a) == snapshot_dates(b)
+        return
+    for by in ("segment", "phase"):
+        left, right = (migration_matrix(e, first, second, by) for e in (a, b))
+        assert (left.rows, left.counts) == (right.rows, right.counts), by
+        for x, y in zip(left.balances or [], right.balances or [], strict=True):
+            assert all(abs(float(p) - float(q)) < 0.005 for p, q in zip(x, y, strict=True)), by
+    ka, kb = (kpis(e).to_rows() for e in (a, b))
+    assert len(ka) == len(kb)
+    for x, y in zip(ka, kb, strict=True):
+        for key, value in x.items():
+            if isinstance(value, float):
+                assert abs(value - y[key]) < 1e-9, (key, x, y)
+            else:
+                assert value == y[key], (key, x, y)
+
+
 def summaries_agree(a, b, as_of: dt.date) -> None:  # noqa: ANN001
     """The segment table staff see: counts equal, mean balances equal to the kopeck."""
     left = segment_summary(a, DEFS, as_of, require=False)
@@ -115,6 +140,7 @@ def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[di
             return
         for day in (AS_OF, later):
             runs_agree(duck, pg, day)
+        lifecycle_agrees(duck, pg, AS_OF, later)
 
 
 def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
@@ -214,3 +240,4 @@ def test_duckdb_and_spark_give_identical_profiles(spark_available, tmp_path_fact
         spark = SparkEngine(lake, master="local[2]")
         for day in (AS_OF, later):
             runs_agree(duck, spark, day)
+        lifecycle_agrees(duck, spark, AS_OF, later)
