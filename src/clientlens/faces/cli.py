@@ -612,5 +612,13 @@ app.command("migrations")(lifecycle_cli.migrations)
 app.command("kpis")(lifecycle_cli.kpis)
 
 
+# -- the HTTP service and its tokens ----------------------------------------------------
+from clientlens.faces.api_cli import serve as api_serve  # noqa: E402
+from clientlens.faces.api_cli import token_app  # noqa: E402
+
+app.command("serve")(api_serve)
+app.add_typer(token_app)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,981 @@
+"""The HTTP API (FastAPI) over one workspace: ``create_app(workspace)``.
+
+A face like the CLI: it reads profiles, explanations, summaries and the dictionary
+through the services and compiler, and keeps no business rules of its own beyond
+who may see what (``ROLE_PERMISSIONS`` and ``FIELD_POLICY``, both data).
+
+Auth: ``Authorization: Bearer <token>``; tokens are SHA-256 hashed in the workspace's
+``tokens.yaml`` (``clientlens token add``). Every write and every read of sensitive
+data appends an ``AuditEntry`` to the application database; the Authorization header
+is never logged (``RedactAuthorization``).
+
+Concurrency: with DuckDB the app holds one read-write connection to the warehouse
+(the file allows one process) and gives each worker thread a cursor of it; runs go
+through ``jobs.run`` in a background thread, one at a time, and share the database
+instance. Runs and Idempotency-Keys are kept in memory: a restart forgets them.
+"""
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clientlens.faces.api_cli import ROLES, TokenHolder, load_tokens, token_hash, tokens_path
+from clientlens.model.errors import (
+    ClientlensError,
+    DefinitionError,
+    ExpressionError,
+    NotFoundError,
+    WorkspaceError,
+)
+from clientlens.model.tables import TABLES
+
+log = logging.getLogger("clientlens.api")
+
+# -- policy, as data -------------------------------------------------------------------
+Role = Literal["viewer", "analyst", "marketing", "security_officer", "admin"]
+
+#: What each role may do. Reading a profile is open to every role; which fields of it
+#: a role sees is FIELD_POLICY's business.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "profile:read": frozenset(ROLES),
+    "segments:read": frozenset(ROLES),
+    "dictionary:read": frozenset(ROLES),
+    "runs:write": frozenset({"analyst", "admin"}),
+    "runs:read": frozenset({"analyst", "admin"}),
+    "customer:reevaluate": frozenset({"analyst", "admin"}),
+}
+
+#: Personal columns of the customers table: everything but the id, type and date known.
+PERSONAL_COLUMNS: tuple[str, ...] = tuple(
+    c for c in TABLES["customers"].column_names
+    if c not in ("customer_id", "customer_type", "registered_on"))
+
+
+@dataclass(frozen=True)
+class FieldCategory:
+    """A class of sensitive profile fields and the roles that may see them.
+
+    The concrete field names are resolved from the definitions (``resolve``): the
+    columns of the ``ratings`` listed (``<rating>_score``, ``_grade``, ``_reason_N``)
+    and the terms they read, terms aggregated over ``source_tables``, terms that are
+    ``customer_columns`` and expression terms computed directly from any of those."""
+
+    name: str
+    roles: frozenset[str]
+    description: str
+    ratings: tuple[str, ...] = ()
+    source_tables: tuple[str, ...] = ()
+    customer_columns: tuple[str, ...] = ()
+
+    def resolve(self, defs: Any) -> frozenset[str]:
+        names: set[str] = set(self.customer_columns)
+        for rating in defs.ratings:
+            if rating.id in self.ratings:
+                names |= {f"{rating.id}_score", f"{rating.id}_grade"}
+                names |= {f"{rating.id}_reason_{i}" for i in (1, 2, 3)}
+                names |= {f.term for f in rating.factors if f.term}
+        for term in defs.terms.values():
+            if term.column and term.column in self.customer_columns:
+                names.add(term.name)
+            if term.aggregate and term.aggregate.source in self.source_tables:
+                names.add(term.name)
+        base = set(names)
+        for term in defs.terms.values():  # one step: e.g. age_years from birth_date
+            if term.expression is not None and term.depends_on & base:
+                names.add(term.name)
+        return frozenset(names)
+
+
+FIELD_POLICY: tuple[FieldCategory, ...] = (
+    FieldCategory(
+        "security", frozenset({"security_officer", "admin"}),
+        "the security rating (score, grade, reasons) and the security-service flags, "
+        "fraud alerts and overdue history it is computed from",
+        ratings=("security",), source_tables=("security_flags",)),
+    FieldCategory(
+        "personal", frozenset({"analyst", "admin"}),
+        "personal data: the customers table's personal columns (name, birth date, "
+        "declared income, car, home, document, phone, city) and terms computed directly "
+        "from them",
+        customer_columns=PERSONAL_COLUMNS),
+)
+
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+# -- logging: never the Authorization header ---------------------------------------------
+_SECRET = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*['\"]?\s*(bearer\s+)?|bearer\s+)"
+                     r"[A-Za-z0-9._~+/=-]+")
+
+
+class RedactAuthorization(logging.Filter):
+    """Replaces bearer tokens and Authorization header values in log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot format is left alone
+            return True
+        if _SECRET.search(message):
+            record.msg = _SECRET.sub(lambda m: m.group(1) + "[redacted]", message)
+            record.args = None
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging config with the redacting filter on every handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = json.loads(json.dumps(LOGGING_CONFIG))
+    config["filters"] = {"redact": {"()": f"{__name__}.RedactAuthorization"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["clientlens"] = {"handlers": ["default"], "level": "INFO",
+                                       "propagate": False}
+    return config
+
+
+def _install_redaction() -> None:
+    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "clientlens", "clientlens.api",
+                 "fastapi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactAuthorization) for f in logger.filters):
+            logger.addFilter(RedactAuthorization())
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactAuthorization) for f in handler.filters):
+                handler.addFilter(RedactAuthorization())
+
+
+# -- response models --------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    error: str = Field(description="Machine-readable kind, e.g. not_found, forbidden.")
+    message: str = Field(description="What went wrong, for people.")
+    detail: list[dict[str, Any]] | None = Field(None, description="Per-field problems.")
+
+
+class Condition(BaseModel):
+    condition: str
+    holds: bool | None = Field(description="None: unknown because a term is empty.")
+    values: dict[str, Any] = Field(description="Terms the condition reads, with values.")
+    needs: str | None = Field(None, description="What would have to change.")
+
+
+class RuleTrace(BaseModel):
+    rule: str
+    matched: bool
+    conditions: list[Condition]
+
+
+class FactorOut(BaseModel):
+    factor: str
+    value: Any = None
+    bin: str | None = None
+    points: float | None = None
+    deviation: float | None = None
+
+
+class RatingOut(BaseModel):
+    rating: str
+    label: str
+    score: float | None
+    grade: str | None
+    reasons: list[str]
+    factors: list[FactorOut]
+
+
+class ServiceCheck(BaseModel):
+    service: str
+    kind: str
+    qualifies: bool
+    conditions: list[Condition]
+
+
+class EntitlementOut(BaseModel):
+    service: str
+    kind: str | None = None
+    granted_on: dt.date | None = None
+    last_qualified_on: dt.date | None = None
+    kept_until: dt.date | None = None
+    qualified: bool | None = None
+
+
+class ActionOut(BaseModel):
+    action: str
+    label: str
+    department: str | None
+    within_days: int | None
+    description: str
+
+
+class Recommendations(BaseModel):
+    next_best_product: str | None = None
+    next_best_reason: str | None = None
+    lead_product: str | None = None
+    lead_department: str | None = None
+
+
+class Withheld(BaseModel):
+    category: str = Field(description="A FIELD_POLICY category: security or personal.")
+    fields: list[str] = Field(description="Fields removed from this response.")
+    visible_to: list[str] = Field(description="Roles that may see them.")
+    reason: str
+
+
+class ExplanationOut(BaseModel):
+    segment_rules: list[RuleTrace] = Field(description="Rules tried, up to the match.")
+    need_rules: list[RuleTrace]
+    phase_rules: list[RuleTrace]
+
+
+class Profile(BaseModel):
+    customer_id: str
+    as_of: dt.date
+    rulebook_version: str
+    source: str = Field(description="'stored profile' or 'computed now'.")
+    note: str | None = None
+    segment: str
+    segment_label: str
+    phase: str | None = None
+    need: str | None = None
+    ratings: list[RatingOut]
+    recommendations: Recommendations
+    services: list[ServiceCheck] = Field(description="Services the customer qualifies for.")
+    entitlements: list[EntitlementOut] = Field(
+        description="Services held on the snapshot date (stored entitlements).")
+    actions: list[ActionOut] = Field(description="The bank's actions for the phase.")
+    personal: dict[str, Any] | None = Field(
+        None, description="Personal data from the customers table (analyst, admin).")
+    terms: dict[str, Any] = Field(description="Every glossary term's value.")
+    explanation: ExplanationOut
+    withheld: list[Withheld] = Field(description="Field categories removed for your role.")
+
+
+class EntitlementChange(BaseModel):
+    service: str
+    change: Literal["granted", "grace", "revoked", "kept"]
+    kept_until: dt.date | None = None
+    reason: str
+
+
+class Reevaluation(BaseModel):
+    profile: Profile = Field(description="The profile computed now from the warehouse.")
+    compared_with: dt.date | None = Field(description="The stored snapshot compared with.")
+    previous_segment: str | None
+    segment_changed: bool
+    changes: list[EntitlementChange] = Field(
+        description="Services that would be granted, go into grace or be revoked.")
+    recorded: bool = Field(False, description="Always false: re-evaluation stores nothing.")
+
+
+class SegmentOut(BaseModel):
+    segment: str
+    label: str
+    customers: int
+    share: float
+    means: dict[str, float | None]
+
+
+class SegmentSummary(BaseModel):
+    as_of: dt.date
+    segments: list[SegmentOut]
+
+
+class TermOut(BaseModel):
+    name: str
+    type: str
+    unit: str
+    kind: str = Field(description="aggregate, column or expression.")
+    definition: str
+    description: str
+    labels: dict[str, str]
+
+
+class Dictionary(BaseModel):
+    rulebook_version: str
+    terms: list[TermOut]
+
+
+class RunRequest(BaseModel):
+    as_of: dt.date | None = Field(None, description="Default: the newest transaction's date.")
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    stage: str
+    progress: float = Field(description="0 to 1.")
+    as_of: dt.date | None
+    requested_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+
+
+# -- JSON-safe values ---------------------------------------------------------------------
+def jsonable(value: Any) -> Any:
+    """Decimals to floats, dates to ISO strings, NaN to None; recursively."""
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+# -- errors -------------------------------------------------------------------------------
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.headers = status, error, message, headers
+
+
+def _body(error: str, message: str, detail: list | None = None) -> dict[str, Any]:
+    return ErrorBody(error=error, message=message, detail=detail).model_dump()
+
+
+#: ClientlensError subclasses to HTTP statuses; the first match in order wins.
+ERROR_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotFoundError, 404, "not_found"),
+    (DefinitionError, 422, "definition_error"),
+    (ExpressionError, 422, "expression_error"),
+    (WorkspaceError, 400, "workspace_error"),
+    (ClientlensError, 400, "bad_request"),
+)
+
+ERRORS = {401: {"model": ErrorBody, "description": "Missing or invalid token."},
+          403: {"model": ErrorBody, "description": "The token's role may not do this."},
+          422: {"model": ErrorBody, "description": "Invalid parameters."}}
+NOT_FOUND = {404: {"model": ErrorBody, "description": "Unknown customer or date."}}
+
+
+def _check_date(as_of: dt.date | None, name: str = "as_of") -> dt.date | None:
+    if as_of is not None and not MIN_DATE <= as_of <= MAX_DATE:
+        raise ApiError(422, "invalid_date", f"{name} {as_of} is outside {MIN_DATE}..{MAX_DATE}")
+    return as_of
+
+
+# -- the backend: one workspace, shared connections -------------------------------------
+@dataclass
+class RunState:
+    run_id: str
+    as_of: dt.date | None
+    requested_by: str
+    created_at: dt.datetime
+    status: str = "queued"
+    stage: str = "queued"
+    progress: float = 0.0
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    def out(self) -> RunStatus:
+        return RunStatus(run_id=self.run_id, status=self.status,  # type: ignore[arg-type]
+                         stage=self.stage, progress=self.progress, as_of=self.as_of,
+                         requested_by=self.requested_by, created_at=self.created_at,
+                         started_at=self.started_at, finished_at=self.finished_at,
+                         result=self.result, error=self.error)
+
+
+class Backend:
+    """What the endpoints share: the workspace, its definitions compiled once, a
+    warehouse connection (cursors per thread), the app DB, runs and tokens."""
+
+    def __init__(self, root: Path, tokens: dict | None):
+        from clientlens.compiler.pyplan import CompiledRulebook
+        from clientlens.services.workspace import Workspace
+
+        self.root = Path(root)
+        self.ws = Workspace(self.root)
+        self.defs = self.ws.definitions
+        self.compiled = CompiledRulebook(self.defs)
+        self._archived: dict[str, tuple[Any, Any]] = {}
+        self.withheld_names = {c.name: c.resolve(self.defs) for c in FIELD_POLICY}
+        self.db = self.ws.app_db()
+        self._audit_lock = threading.Lock()
+        self._local = threading.local()
+        self._shared: Any = None
+        if self.ws.settings.engine == "duckdb":
+            self._shared = self.ws.engine()
+        self._latest: dt.date | None = None
+        self.runs: dict[str, RunState] = {}
+        self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
+        self._runs_lock = threading.Lock()
+        self._fixed_tokens = ({token_hash(k) if not _is_hash(k) else k: v
+                               for k, v in tokens.items()} if tokens is not None else None)
+        self._token_cache: tuple[float, dict] = (-1.0, {})
+
+    # tokens
+    def holders(self) -> dict[str, dict]:
+        if self._fixed_tokens is not None:
+            return self._fixed_tokens
+        path = tokens_path(self.root)
+        mtime = path.stat().st_mtime if path.is_file() else 0.0
+        if mtime != self._token_cache[0]:
+            self._token_cache = (mtime, load_tokens(self.root))
+        return self._token_cache[1]
+
+    def authenticate(self, token: str) -> TokenHolder | None:
+        holder = self.holders().get(token_hash(token))
+        if not holder or holder.get("role") not in ROLES:
+            return None
+        return TokenHolder(user=str(holder.get("user", "?")), role=holder["role"])
+
+    # the warehouse
+    @contextmanager
+    def engine(self) -> Iterator[Any]:
+        if self._shared is None:
+            with self.ws.engine() as engine:
+                yield engine
+            return
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            from clientlens.engines.duckdb_engine import DuckDBEngine
+
+            engine = DuckDBEngine.__new__(DuckDBEngine)
+            engine.path = self._shared.path
+            engine.con = self._shared.con.cursor()
+            engine.con.execute("set enable_progress_bar = false")
+            self._local.engine = engine
+        yield engine
+
+    def latest(self, engine: Any) -> dt.date:
+        from clientlens.services.segmentation import latest_as_of
+
+        if self._latest is None:
+            self._latest = latest_as_of(engine)
+        return self._latest
+
+    def definitions_for(self, version: str | None) -> tuple[Any, Any]:
+        """The definitions (and compiled rulebook) a snapshot was made with."""
+        from clientlens.compiler.pyplan import CompiledRulebook
+        from clientlens.services.history import archived_definitions
+
+        if not version or version == self.defs.version:
+            return self.defs, self.compiled
+        if version not in self._archived:
+            old = archived_definitions(self.db, version)
+            self._archived[version] = ((old, CompiledRulebook(old)) if old is not None
+                                       else (self.defs, self.compiled))
+        return self._archived[version]
+
+    # audit
+    def audit(self, who: TokenHolder, action: str, resource: str, detail: dict | None = None,
+              outcome: str = "ok") -> None:
+        from clientlens.appdb import AuditEntry
+
+        entry = AuditEntry(actor=who.user, role=who.role, action=action, resource=resource,
+                           detail=json.dumps(jsonable(detail or {}), ensure_ascii=False),
+                           outcome=outcome)
+        with self._audit_lock, self.db.transaction() as s:
+            s.add(entry)
+
+    def close(self) -> None:
+        for run in list(self.runs.values()):
+            if run.thread is not None:
+                run.thread.join(timeout=60)
+        if self._shared is not None:
+            self._shared.close()
+        self.db.close()
+
+
+def _is_hash(value: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{64}", value))
+
+
+# -- profiles -----------------------------------------------------------------------------
+def _conditions(conds: list) -> list[dict[str, Any]]:
+    return [{"condition": c.text, "holds": c.holds, "values": dict(c.values),
+             "needs": c.need} for c in conds]
+
+
+def _traces(results: list) -> list[dict[str, Any]]:
+    return [{"rule": r.rule.id, "matched": r.matched, "conditions": _conditions(r.conditions)}
+            for r in results]
+
+
+def profile_dict(x: Any, defs: Any, entitlements: list[dict], personal: dict | None
+                 ) -> dict[str, Any]:
+    """An Explanation (services/explain.py) as the API's profile, before the policy."""
+    t = x.terms
+    labels = {s.id: s.labels.en for s in defs.segments}
+    return {
+        "customer_id": x.customer_id, "as_of": x.as_of,
+        "rulebook_version": x.rulebook_version, "source": x.source, "note": x.note,
+        "segment": x.segment, "segment_label": labels.get(x.segment, x.segment),
+        "phase": t.get("phase"), "need": t.get("need"),
+        "ratings": [{"rating": r.rating.id, "label": r.rating.labels.en, "score": r.score,
+                     "grade": r.grade, "reasons": list(r.reasons),
+                     "factors": [{"factor": f.factor.name, "value": f.value, "bin": f.bin,
+                                  "points": f.points, "deviation": f.deviation}
+                                 for f in r.factors]} for r in x.ratings],
+        "recommendations": {k: t.get(k) for k in Recommendations.model_fields},
+        "services": [{"service": s.id, "kind": s.kind, "qualifies": granted,
+                      "conditions": _conditions(conds)} for s, granted, conds in x.services],
+        "entitlements": entitlements,
+        "actions": [{"action": a.id, "label": a.labels.en, "department": a.department,
+                     "within_days": a.within_days, "description": a.description}
+                    for a in x.actions],
+        "personal": personal,
+        "terms": {k: v for k, v in t.items() if k != "in_population"},
+        "explanation": {"segment_rules": _traces(x.rules), "need_rules": _traces(x.needs),
+                        "phase_rules": _traces(x.phases)},
+        "withheld": [],
+    }
+
+
+def apply_policy(profile: dict[str, Any], role: str, withheld_names: dict[str, frozenset[str]]
+                 ) -> tuple[dict[str, Any], list[str]]:
+    """Remove the field categories ``role`` may not see; say which in ``withheld``.
+    Returns the profile and the categories shown (for the audit)."""
+    shown: list[str] = []
+    hidden: set[str] = set()
+    withheld = []
+    for cat in FIELD_POLICY:
+        names = withheld_names[cat.name]
+        if role in cat.roles:
+            shown.append(cat.name)
+            continue
+        removed: set[str] = set()
+        hidden |= names
+        for key in list(profile["terms"]):
+            if key in names:
+                removed.add(key)
+                del profile["terms"][key]
+        if cat.ratings:
+            kept = [r for r in profile["ratings"] if r["rating"] not in cat.ratings]
+            removed |= {f"ratings.{r['rating']}" for r in profile["ratings"]
+                        if r["rating"] in cat.ratings}
+            profile["ratings"] = kept
+        if cat.customer_columns and profile.get("personal"):
+            removed |= {f"personal.{k}" for k in profile["personal"]}
+            profile["personal"] = None
+        withheld.append({"category": cat.name, "fields": sorted(removed),
+                         "visible_to": sorted(cat.roles),
+                         "reason": f"role '{role}' may not see {cat.description}"})
+    if hidden:
+        _scrub_conditions(profile, hidden)
+    profile["withheld"] = withheld
+    return profile, shown
+
+
+def _scrub_conditions(profile: dict[str, Any], hidden: set[str]) -> None:
+    """Condition values and rating factor values that read a hidden term."""
+    conds: list[dict] = [c for s in profile["services"] for c in s["conditions"]]
+    for group in profile["explanation"].values():
+        conds += [c for r in group for c in r["conditions"]]
+    for c in conds:
+        if hidden & set(c["values"]):
+            c["values"] = {k: v for k, v in c["values"].items() if k not in hidden}
+            c["needs"] = None
+    for r in profile["ratings"]:
+        for f in r["factors"]:
+            if f["factor"] in hidden:
+                f["value"] = None
+
+
+class _StoredProfilesHidden:
+    """An engine that reports no stored profiles, so explain_customer computes now."""
+
+    def __init__(self, engine: Any):
+        self._engine = engine
+
+    def table_columns(self, table: str) -> list[str] | None:
+        return None if table == "profiles" else self._engine.table_columns(table)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def _stored_entitlements(engine: Any, customer_id: str, as_of: dt.date) -> list[dict]:
+    if engine.table_columns("entitlements") is None:
+        return []
+    rows = engine.fetch_all(
+        "select service, kind, granted_on, last_qualified_on, kept_until, qualified "
+        "from entitlements where customer_id = ? and as_of = ? order by service",
+        [customer_id, as_of])
+    keys = ("service", "kind", "granted_on", "last_qualified_on", "kept_until", "qualified")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _personal(engine: Any, customer_id: str) -> dict[str, Any] | None:
+    cols = ", ".join(f'"{c}"' for c in PERSONAL_COLUMNS)
+    rows = engine.fetch_all(f"select {cols} from customers where customer_id = ?",
+                            [customer_id])
+    return dict(zip(PERSONAL_COLUMNS, rows[0], strict=True)) if rows else None
+
+
+def _sees(role: str, category: str) -> bool:
+    return any(c.name == category and role in c.roles for c in FIELD_POLICY)
+
+
+def entitlement_changes(defs: Any, values: dict[str, Any], held: list[dict],
+                        as_of: dt.date) -> list[dict[str, Any]]:
+    """What a snapshot of ``values`` would do to the services ``held``: the same grace
+    rule as services/entitlements.py (kept while as_of - last qualified <= grace)."""
+    by_service = {h["service"]: h for h in held}
+    changes = []
+    for svc in defs.services:
+        qualifies = values.get(svc.column) is True
+        h = by_service.pop(svc.id, None)
+        if qualifies and h is None:
+            changes.append({"service": svc.id, "change": "granted", "kept_until": None,
+                            "reason": "qualifies: " + " and ".join(
+                                c.text for c in svc.granted_when)})
+        elif not qualifies and h is not None:
+            last = h.get("last_qualified_on")
+            until = last + dt.timedelta(days=svc.grace_days) if last else None
+            if until is not None and as_of <= until:
+                changes.append({"service": svc.id, "change": "grace", "kept_until": until,
+                                "reason": "no longer qualifies; kept for the grace period "
+                                          f"of {svc.grace_days} days"})
+            else:
+                changes.append({"service": svc.id, "change": "revoked", "kept_until": None,
+                                "reason": "no longer qualifies and the grace period is over"})
+    for service in by_service:
+        changes.append({"service": service, "change": "revoked", "kept_until": None,
+                        "reason": "the service is no longer in the catalogue"})
+    return changes
+
+
+# -- the app ------------------------------------------------------------------------------
+DESCRIPTION = """
+Customer profiles, segments, the dictionary of terms, runs and re-evaluation over one
+clientlens workspace.
+
+**Auth**: `Authorization: Bearer <token>` (create one with `clientlens token add USER
+--role ROLE`). Roles: viewer, analyst, marketing, security_officer, admin.
+
+**Field policy**: security rating fields and the security data behind them are shown to
+security_officer and admin only; personal data (customers table: name, birth date,
+declared income, car, document, phone, city, and terms computed directly from them) to
+analyst and admin only. Other roles get the profile without them and a `withheld` list
+naming what was removed.
+
+**Audit**: every write and every read that shows sensitive fields is recorded in the
+application database's audit log (never tokens).
+"""
+
+
+def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
+    """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
+    replaces the workspace's tokens.yaml, for tests."""
+    from clientlens.services import jobs
+    from clientlens.services.explain import explain_customer
+    from clientlens.services.history import snapshot_on
+    from clientlens.services.segmentation import profile_row, segment_summary
+
+    _install_redaction()
+    backend = Backend(Path(workspace), tokens)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        backend.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="clientlens API", version="1", description=DESCRIPTION,
+        openapi_tags=[{"name": "customers", "description": "Profiles and re-evaluation."},
+                      {"name": "segments", "description": "Segment summaries."},
+                      {"name": "dictionary", "description": "The glossary's terms."},
+                      {"name": "runs", "description": "Segmentation runs."},
+                      {"name": "service", "description": "Health."}])
+    app.state.backend = backend
+    app.state.tokens_known = lambda: bool(backend.holders())
+
+    # errors: one JSON shape, never a 500 for a user error
+    @app.exception_handler(ApiError)
+    async def _api_error(_req: Request, e: ApiError) -> JSONResponse:
+        return JSONResponse(_body(e.error, e.message), status_code=e.status, headers=e.headers)
+
+    @app.exception_handler(ClientlensError)
+    async def _user_error(_req: Request, e: ClientlensError) -> JSONResponse:
+        for kind, status, name in ERROR_STATUS:
+            if isinstance(e, kind):
+                return JSONResponse(_body(name, str(e)), status_code=status)
+        return JSONResponse(_body("bad_request", str(e)), status_code=400)  # pragma: no cover
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
+        detail = [{"where": ".".join(str(p) for p in err.get("loc", ())),
+                   "problem": err.get("msg", "")} for err in e.errors()]
+        message = "; ".join(f"{d['where']}: {d['problem']}" for d in detail) or "invalid request"
+        return JSONResponse(_body("invalid_request", message, detail), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
+        name = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        return JSONResponse(_body(name, str(e.detail)), status_code=e.status_code,
+                            headers=getattr(e, "headers", None))
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next: Callable) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("%s %s -> %s in %.1f ms", request.method, request.url.path,
+                 response.status_code, (time.perf_counter() - started) * 1000)
+        return response
+
+    bearer = HTTPBearer(auto_error=False, description="A token from `clientlens token add`.")
+
+    def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                  ) -> TokenHolder:
+        if creds is None or not creds.credentials:
+            raise ApiError(401, "unauthorized", "missing bearer token: send "
+                           "'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
+        who = backend.authenticate(creds.credentials)
+        if who is None:
+            raise ApiError(401, "unauthorized", "invalid or revoked token",
+                           {"WWW-Authenticate": "Bearer"})
+        return who
+
+    def allowed(permission: str) -> Callable[..., TokenHolder]:
+        roles = ROLE_PERMISSIONS[permission]
+
+        def check(request: Request,
+                  who: Annotated[TokenHolder, Depends(principal)]) -> TokenHolder:
+            if who.role not in roles:
+                if permission.endswith((":write", ":reevaluate")):
+                    backend.audit(who, permission, request.url.path, outcome="denied")
+                raise ApiError(403, "forbidden", f"role '{who.role}' may not {permission}; "
+                               f"allowed: {', '.join(sorted(roles))}")
+            return who
+
+        return check
+
+    AsOf = Annotated[dt.date | None, Query(description="As-of date, YYYY-MM-DD; default: "
+                                           "the latest snapshot.")]
+    CustomerId = Annotated[str, PathParam(description="The bank's customer id.",
+                                          min_length=1, max_length=64)]
+
+    # -- customers
+    def _profile(engine: Any, who: TokenHolder, customer_id: str, as_of: dt.date | None
+                 ) -> tuple[dict, list[str]]:
+        note = None
+        if as_of is None:
+            as_of = backend.latest(engine)
+        else:
+            day = snapshot_on(engine, as_of)
+            if day is None:
+                raise NotFoundError(f"no snapshot on or before {as_of}")
+            if day != as_of:
+                note = f"no run on {as_of}; explained from the snapshot of {day}"
+                as_of = day
+        row = profile_row(engine, customer_id, as_of)
+        defs, compiled = backend.definitions_for(row.get("rulebook_version") if row else None)
+        x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled)
+        held = _stored_entitlements(engine, customer_id, as_of)
+        personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
+        p = profile_dict(x, defs, held, personal)
+        if note:
+            p["note"] = f"{note}; {p['note']}" if p["note"] else note
+        return apply_policy(p, who.role, backend.withheld_names)
+
+    @app.get("/customers/{customer_id}/profile", response_model=Profile, tags=["customers"],
+             summary="A customer's stored profile with its explanation",
+             responses={**ERRORS, **NOT_FOUND})
+    def get_profile(customer_id: CustomerId,
+                    who: Annotated[TokenHolder, Depends(allowed("profile:read"))],
+                    as_of: AsOf = None) -> Profile:
+        """The profile stored for the snapshot on (or the newest before) `as_of`: segment,
+        phase, need, ratings, recommendations, services and entitlements, and why. Fields
+        your role may not see are removed and listed in `withheld`."""
+        _check_date(as_of)
+        with backend.engine() as engine:
+            p, shown = _profile(engine, who, customer_id, as_of)
+        if shown:
+            backend.audit(who, "profile.read", f"customer/{customer_id}",
+                          {"as_of": p["as_of"], "sensitive_shown": shown})
+        return Profile.model_validate(jsonable(p))
+
+    @app.post("/customers/{customer_id}/reevaluate", response_model=Reevaluation,
+              tags=["customers"], summary="Recompute one customer now from the warehouse",
+              responses={**ERRORS, **NOT_FOUND})
+    def reevaluate(customer_id: CustomerId,
+                   who: Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))],
+                   as_of: AsOf = None) -> Reevaluation:
+        """Computes the customer's terms from the warehouse as of `as_of` (default: the
+        latest snapshot's date), applies the current rulebook in-process and compares the
+        services with the stored entitlements of the newest snapshot on or before it.
+        Nothing is stored: it is not recorded as a nightly change."""
+        _check_date(as_of)
+        try:
+            with backend.engine() as engine:
+                latest = None
+                try:
+                    latest = backend.latest(engine)
+                except NotFoundError:
+                    pass
+                day = as_of or latest or jobs.default_as_of(backend.root)
+                stored_day = snapshot_on(engine, day)
+                x = explain_customer(_StoredProfilesHidden(engine), backend.defs, customer_id,
+                                     day, compiled=backend.compiled)
+                held: list[dict] = []
+                previous = None
+                if stored_day is not None:
+                    held = _stored_entitlements(engine, customer_id, stored_day)
+                    row = profile_row(engine, customer_id, stored_day)
+                    previous = row.get("segment") if row else None
+                personal = (_personal(engine, customer_id)
+                            if _sees(who.role, "personal") else None)
+            p = profile_dict(x, backend.defs, held, personal)
+            changes = entitlement_changes(backend.defs, x.terms, held, day)
+            p, shown = apply_policy(p, who.role, backend.withheld_names)
+        except ClientlensError as e:
+            backend.audit(who, "customer.reevaluate", f"customer/{customer_id}",
+                          {"as_of": as_of, "error": str(e)}, outcome="error")
+            raise
+        backend.audit(who, "customer.reevaluate", f"customer/{customer_id}",
+                      {"as_of": day, "segment": x.segment, "previous_segment": previous,
+                       "changes": [(c["service"], c["change"]) for c in changes],
+                       "sensitive_shown": shown})
+        return Reevaluation.model_validate(jsonable({
+            "profile": p, "compared_with": stored_day, "previous_segment": previous,
+            "segment_changed": previous is not None and previous != x.segment,
+            "changes": changes, "recorded": False}))
+
+    # -- segments and dictionary
+    @app.get("/segments", response_model=SegmentSummary, tags=["segments"],
+             summary="Customers and mean balances per segment",
+             responses={**ERRORS, **NOT_FOUND})
+    def segments(_who: Annotated[TokenHolder, Depends(allowed("segments:read"))],
+                 as_of: AsOf = None) -> SegmentSummary:
+        """The segment table of a stored run (default: the latest), in rulebook order."""
+        _check_date(as_of)
+        with backend.engine() as engine:
+            day = as_of or backend.latest(engine)
+            rows = segment_summary(engine, backend.defs, day,
+                                   money_unit=backend.ws.settings.base_currency)
+        return SegmentSummary.model_validate(jsonable({
+            "as_of": day, "segments": [r.__dict__ for r in rows]}))
+
+    @app.get("/dictionary", response_model=Dictionary, tags=["dictionary"],
+             summary="The dictionary of terms", responses=ERRORS)
+    def dictionary(_who: Annotated[TokenHolder, Depends(allowed("dictionary:read"))]
+                   ) -> Dictionary:
+        """Every glossary term: name, type, unit, kind, definition, description and labels
+        in English, Russian and Bulgarian."""
+        defs = backend.defs
+        return Dictionary(rulebook_version=defs.version, terms=[
+            TermOut(name=t.name, type=str(t.type.value if hasattr(t.type, "value") else t.type),
+                    unit=t.unit or "", kind=t.kind, definition=t.definition_text(),
+                    description=t.description or "",
+                    labels={"en": t.labels.en, "ru": t.labels.ru, "bg": t.labels.bg})
+            for t in defs.terms.values()])
+
+    # -- runs
+    def _run(state: RunState) -> None:
+        state.status, state.stage, state.progress = "running", "segmenting", 0.1
+        state.started_at = dt.datetime.now(dt.UTC)
+        try:
+            result = jobs.run(backend.root, state.as_of)
+            ch = result.entitlements
+            state.result = jsonable({
+                "as_of": result.as_of, "customers": result.customers,
+                "rulebook_version": result.rulebook_version, "seconds": result.seconds,
+                "segments": [r.__dict__ for r in result.summary],
+                "phases": dict(result.phases or []),
+                "entitlements": None if ch is None else {
+                    "previous": ch.previous, "granted": ch.granted,
+                    "grace_started": ch.grace_started, "revoked": ch.revoked}})
+            state.as_of = result.as_of
+            state.status, state.stage, state.progress = "succeeded", "done", 1.0
+        except ClientlensError as e:
+            state.status, state.stage, state.error = "failed", "failed", str(e)
+        except Exception as e:  # a bug: keep the traceback in the log, not in the response
+            log.exception("run %s failed", state.run_id)
+            state.status, state.stage = "failed", "failed"
+            state.error = f"internal error ({type(e).__name__}); see the server log"
+        finally:
+            backend._latest = None
+            state.finished_at = dt.datetime.now(dt.UTC)
+
+    @app.post("/runs", response_model=RunStatus, status_code=202, tags=["runs"],
+              summary="Start a segmentation run in the background",
+              responses={**ERRORS, 409: {"model": ErrorBody,
+                                         "description": "A run is already in progress."}})
+    def start_run(who: Annotated[TokenHolder, Depends(allowed("runs:write"))],
+                  body: RunRequest | None = None,
+                  idempotency_key: Annotated[str | None, Header(
+                      description="The same key returns the same run.", max_length=200)
+                  ] = None) -> RunStatus:
+        """Segments every customer for `as_of` and stores the snapshot, one run at a
+        time. Poll `GET /runs/{run_id}` for its status and result."""
+        as_of = _check_date(body.as_of if body else None)
+        with backend._runs_lock:
+            if idempotency_key is not None:
+                seen = backend.idempotency.get((who.user, idempotency_key))
+                if seen is not None:
+                    if seen[1] != str(as_of):
+                        raise ApiError(422, "idempotency_conflict",
+                                       "this Idempotency-Key was used for a different request "
+                                       f"(as_of {seen[1]})")
+                    return backend.runs[seen[0]].out()
+            busy = [r for r in backend.runs.values() if r.status in ("queued", "running")]
+            if busy:
+                backend.audit(who, "run.start", "runs", {"as_of": as_of}, outcome="conflict")
+                raise ApiError(409, "run_in_progress",
+                               f"run {busy[0].run_id} is still {busy[0].status}; try again "
+                               "when it has finished")
+            state = RunState(run_id=uuid.uuid4().hex, as_of=as_of, requested_by=who.user,
+                             created_at=dt.datetime.now(dt.UTC))
+            backend.runs[state.run_id] = state
+            if idempotency_key is not None:
+                backend.idempotency[(who.user, idempotency_key)] = (state.run_id, str(as_of))
+            state.thread = threading.Thread(target=_run, args=(state,), daemon=True,
+                                            name=f"clientlens-run-{state.run_id[:8]}")
+            backend.audit(who, "run.start", f"runs/{state.run_id}",
+                          {"as_of": as_of, "idempotency_key": idempotency_key is not None})
+            state.thread.start()
+        return state.out()
+
+    @app.get("/runs/{run_id}", response_model=RunStatus, tags=["runs"],
+             summary="A run's status, progress and result", responses={**ERRORS, **NOT_FOUND})
+    def get_run(run_id: Annotated[str, PathParam(max_length=64)],
+                _who: Annotated[TokenHolder, Depends(allowed("runs:read"))]
+                ) -> RunStatus:
+        """Runs are kept in memory while the service runs."""
+        state = backend.runs.get(run_id)
+        if state is None:
+            raise NotFoundError(f"unknown run '{run_id}'")
+        return state.out()
+
+    @app.get("/health", response_model=Health, tags=["service"], summary="Liveness")
+    def health() -> Health:
+        """No auth; does not touch the warehouse."""
+        return Health(status="ok")
+
+    return app

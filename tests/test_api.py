@@ -1,0 +1,309 @@
+"""The HTTP API over a real demo workspace: auth, the field policy, audit, errors,
+runs, re-evaluation, and a schemathesis fuzz from the app's own OpenAPI spec."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from clientlens.appdb import AuditEntry  # noqa: E402
+from clientlens.faces.api import FIELD_POLICY, RedactAuthorization, create_app  # noqa: E402
+from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens, token_hash  # noqa: E402
+from clientlens.model.errors import ClientlensError  # noqa: E402
+from clientlens.services import jobs  # noqa: E402
+from clientlens.services.workspace import Workspace  # noqa: E402
+
+TOKENS = {
+    "tok-viewer-1111": {"user": "vera", "role": "viewer"},
+    "tok-analyst-2222": {"user": "anna", "role": "analyst"},
+    "tok-marketing-3333": {"user": "mark", "role": "marketing"},
+    "tok-security-4444": {"user": "sergey", "role": "security_officer"},
+    "tok-admin-5555": {"user": "adam", "role": "admin"},
+}
+BY_ROLE = {v["role"]: k for k, v in TOKENS.items()}
+CUSTOMER = "C00000004"
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {BY_ROLE[role]}"}
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("api") / "bank"
+    jobs.demo(root, customers=2000, seed=1)
+    return root
+
+
+def _copy(demo_ws: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "bank"
+    shutil.copytree(demo_ws, target)
+    return target
+
+
+@pytest.fixture
+def ws(demo_ws: Path, tmp_path: Path) -> Path:
+    return _copy(demo_ws, tmp_path)
+
+
+@pytest.fixture
+def client(ws: Path) -> Iterator[TestClient]:
+    app = create_app(ws, tokens=TOKENS)
+    with TestClient(app) as c:  # the lifespan closes the warehouse and app DB at the end
+        yield c
+
+
+def audit_entries(root: Path) -> list[AuditEntry]:
+    with Workspace(root).app_db() as db, db.transaction() as s:
+        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.entry_id)))
+
+
+# -- auth -----------------------------------------------------------------------------------
+def test_missing_and_invalid_tokens_get_401_with_a_message(client: TestClient) -> None:
+    r = client.get(f"/customers/{CUSTOMER}/profile")
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized" and "bearer token" in r.json()["message"]
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = client.get("/segments", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and "invalid" in r.json()["message"]
+
+
+def test_wrong_role_gets_403_and_is_audited(client: TestClient, ws: Path) -> None:
+    r = client.post("/runs", json={}, headers=auth("viewer"))
+    assert r.status_code == 403
+    assert "viewer" in r.json()["message"] and "analyst" in r.json()["message"]
+    r = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("marketing"))
+    assert r.status_code == 403
+    denied = [e for e in audit_entries(ws) if e.outcome == "denied"]
+    assert [(e.actor, e.action) for e in denied] == [("vera", "runs:write"),
+                                                    ("mark", "customer:reevaluate")]
+
+
+def test_token_file_stores_only_hashes(ws: Path) -> None:
+    raw = add_token(ws, "olga", "security_officer")
+    text = (ws / "tokens.yaml").read_text(encoding="utf-8")
+    assert raw not in text and token_hash(raw) in text
+    app = create_app(ws)  # tokens from the workspace's file
+    with TestClient(app) as c:
+        r = c.get(f"/customers/{CUSTOMER}/profile", headers={"Authorization": f"Bearer {raw}"})
+        assert r.status_code == 200
+        assert any(x["rating"] == "security" for x in r.json()["ratings"])
+        assert revoke_tokens(ws, "olga") == 1
+        assert load_tokens(ws) == {}
+        r = c.get(f"/customers/{CUSTOMER}/profile", headers={"Authorization": f"Bearer {raw}"})
+        assert r.status_code == 401
+    with pytest.raises(ClientlensError, match="unknown role"):
+        add_token(ws, "x", "root")
+
+
+# -- the field policy -------------------------------------------------------------------------
+def _security_fields(profile: dict) -> set[str]:
+    return {k for k in profile["terms"] if k.startswith("security_")} | {
+        r["rating"] for r in profile["ratings"] if r["rating"] == "security"}
+
+
+def test_viewer_sees_no_security_or_personal_fields(client: TestClient) -> None:
+    r = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer"))
+    assert r.status_code == 200
+    p = r.json()
+    assert p["segment"] and p["explanation"]["segment_rules"]
+    assert not _security_fields(p)
+    for name in ("birth_date", "declared_income", "car_year", "age_years", "fraud_alerts_1y"):
+        assert name not in p["terms"]
+    assert p["personal"] is None
+    withheld = {w["category"]: w for w in p["withheld"]}
+    assert set(withheld) == {"security", "personal"}
+    assert "security_score" in withheld["security"]["fields"]
+    assert "ratings.security" in withheld["security"]["fields"]
+    assert "birth_date" in withheld["personal"]["fields"]
+    assert withheld["security"]["visible_to"] == ["admin", "security_officer"]
+    # no condition or rating factor leaks a withheld value
+    text = json.dumps(p)
+    assert "full_name" not in text and '"declared_income":' not in text
+    solvency = next(x for x in p["ratings"] if x["rating"] == "solvency")
+    assert all(f["value"] is None for f in solvency["factors"]
+               if f["factor"] == "declared_income")
+
+
+def test_security_officer_sees_security_not_personal(client: TestClient) -> None:
+    p = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("security_officer")).json()
+    assert {"security_score", "security_grade", "security"} <= _security_fields(p)
+    assert p["personal"] is None and "birth_date" not in p["terms"]
+    assert [w["category"] for w in p["withheld"]] == ["personal"]
+
+
+def test_analyst_sees_personal_not_security_and_admin_sees_all(client: TestClient) -> None:
+    p = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("analyst")).json()
+    assert p["personal"]["full_name"] and p["terms"]["birth_date"]
+    assert not _security_fields(p)
+    p = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("admin")).json()
+    assert p["withheld"] == [] and p["personal"]["phone"] and _security_fields(p)
+    assert {e["service"] for e in p["entitlements"]} <= {
+        s["service"] for s in p["services"]} | {e["service"] for e in p["entitlements"]}
+
+
+def test_policy_is_data() -> None:
+    assert {c.name: sorted(c.roles) for c in FIELD_POLICY} == {
+        "security": ["admin", "security_officer"], "personal": ["admin", "analyst"]}
+
+
+# -- audit and logs ---------------------------------------------------------------------------
+def test_sensitive_reads_are_audited_without_tokens(client: TestClient, ws: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer"))  # nothing sensitive
+    client.get(f"/customers/{CUSTOMER}/profile", headers=auth("security_officer"))
+    client.get(f"/customers/{CUSTOMER}/profile", headers=auth("admin"))
+    entries = [e for e in audit_entries(ws) if e.action == "profile.read"]
+    assert [(e.actor, e.role, e.resource) for e in entries] == [
+        ("sergey", "security_officer", f"customer/{CUSTOMER}"),
+        ("adam", "admin", f"customer/{CUSTOMER}")]
+    assert json.loads(entries[0].detail)["sensitive_shown"] == ["security"]
+    assert json.loads(entries[1].detail)["sensitive_shown"] == ["security", "personal"]
+    logging.getLogger("clientlens.api").info("header was Authorization: Bearer %s",
+                                             BY_ROLE["admin"])
+    everything = caplog.text + "".join(
+        f"{e.actor}{e.role}{e.action}{e.resource}{e.detail}" for e in audit_entries(ws))
+    for token in TOKENS:
+        assert token not in everything
+    assert "[redacted]" in caplog.text
+
+
+def test_redaction_filter() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1,
+                               "headers: {'authorization': 'Bearer abc.def-123'}", None, None)
+    RedactAuthorization().filter(record)
+    assert "abc.def-123" not in record.getMessage()
+
+
+# -- errors -----------------------------------------------------------------------------------
+def test_unknown_customer_is_404_with_a_hint(client: TestClient) -> None:
+    r = client.get("/customers/C0000004/profile", headers=auth("viewer"))
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found" and "unknown customer 'C0000004'" in r.json()["message"]
+    r = client.get("/runs/nope", headers=auth("analyst"))
+    assert r.status_code == 404 and "unknown run" in r.json()["message"]
+
+
+def test_bad_dates_are_422(client: TestClient) -> None:
+    r = client.get(f"/customers/{CUSTOMER}/profile?as_of=2026-02-30", headers=auth("viewer"))
+    assert r.status_code == 422 and "as_of" in r.json()["message"]
+    r = client.get("/segments?as_of=0001-01-01", headers=auth("viewer"))
+    assert r.status_code == 422 and "outside" in r.json()["message"]
+    r = client.get(f"/customers/{CUSTOMER}/profile?as_of=1990-01-01", headers=auth("viewer"))
+    assert r.status_code == 404 and "no snapshot" in r.json()["message"]
+
+
+def test_a_later_date_is_explained_from_the_snapshot_before(client: TestClient) -> None:
+    r = client.get(f"/customers/{CUSTOMER}/profile?as_of=2026-12-31", headers=auth("viewer"))
+    assert r.status_code == 200
+    assert r.json()["as_of"] == "2026-10-31" and "no run on 2026-12-31" in r.json()["note"]
+
+
+def test_segments_and_dictionary(client: TestClient) -> None:
+    s = client.get("/segments", headers=auth("marketing")).json()
+    assert s["as_of"] == "2026-10-31"
+    assert sum(x["customers"] for x in s["segments"]) > 0
+    d = client.get("/dictionary", headers=auth("viewer")).json()
+    term = next(t for t in d["terms"] if t["name"] == "balance_total")
+    assert term["type"] and term["description"] and set(term["labels"]) == {"en", "ru", "bg"}
+
+
+# -- runs -------------------------------------------------------------------------------------
+def _wait(client: TestClient, run_id: str) -> dict:
+    for _ in range(300):
+        status = client.get(f"/runs/{run_id}", headers=auth("analyst")).json()
+        if status["status"] in ("succeeded", "failed"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError("run did not finish")
+
+
+def test_run_trigger_status_and_idempotency(client: TestClient, ws: Path) -> None:
+    headers = {**auth("analyst"), "Idempotency-Key": "nightly-2026-10-31"}
+    r = client.post("/runs", json={"as_of": "2026-10-31"}, headers=headers)
+    assert r.status_code == 202
+    run_id = r.json()["run_id"]
+    again = client.post("/runs", json={"as_of": "2026-10-31"}, headers=headers)
+    assert again.json()["run_id"] == run_id
+    other = client.post("/runs", json={"as_of": "2026-09-30"}, headers=headers)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["message"]
+    status = _wait(client, run_id)
+    assert status["status"] == "succeeded", status
+    assert status["progress"] == 1.0 and status["result"]["customers"] > 0
+    assert client.post("/runs", json={"as_of": "2026-10-31"}, headers=headers
+                       ).json()["run_id"] == run_id  # still the same after it finished
+    runs = [e for e in audit_entries(ws) if e.action == "run.start"]
+    assert len(runs) == 1 and runs[0].actor == "anna"
+    assert "nightly" not in runs[0].detail  # the key is not a secret, but not kept either
+
+
+def test_a_second_run_while_one_is_running_is_409(client: TestClient) -> None:
+    first = client.post("/runs", json={}, headers=auth("admin"))
+    second = client.post("/runs", json={}, headers=auth("admin"))
+    if second.status_code == 409:  # unless the first finished already
+        assert first.json()["run_id"] in second.json()["message"]
+    _wait(client, first.json()["run_id"])
+
+
+# -- re-evaluation ----------------------------------------------------------------------------
+def test_reevaluation_sees_changed_accounts(ws: Path) -> None:
+    with Workspace(ws).engine() as engine:
+        (before,) = engine.fetch_all("select segment from profiles where customer_id = ?",
+                                     [CUSTOMER])[0]
+        engine.execute("update accounts set balance = 9000000, balance_base = 9000000 "
+                       "where account_id = (select min(account_id) from accounts "
+                       "where customer_id = ? and closed_on is null)", [CUSTOMER])
+    assert before == "regular"
+    with TestClient(create_app(ws, tokens=TOKENS)) as client:
+        r = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("analyst"))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["previous_segment"] == "regular"
+        assert body["profile"]["segment"] == "status" and body["segment_changed"]
+        assert body["profile"]["source"] == "computed now" and body["recorded"] is False
+        changes = {c["service"]: c["change"] for c in body["changes"]}
+        assert changes.get("personal_manager") == "granted"
+        assert not any(r["rating"] == "security" for r in body["profile"]["ratings"])
+        # the stored profile is unchanged: nothing was recorded
+        stored = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer")).json()
+        assert stored["segment"] == "regular"
+        r = client.post("/customers/NOBODY/reevaluate", headers=auth("admin"))
+        assert r.status_code == 404
+    entries = [e for e in audit_entries(ws) if e.action == "customer.reevaluate"]
+    assert [(e.actor, e.outcome) for e in entries] == [("anna", "ok"), ("adam", "error")]
+    assert json.loads(entries[0].detail)["segment"] == "status"
+
+
+# -- fuzzing from the OpenAPI spec ------------------------------------------------------------
+def test_schemathesis_finds_no_server_errors(ws: Path) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    app = create_app(ws, tokens=TOKENS)
+    with TestClient(app):  # runs the lifespan: the warehouse is closed at the end
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 7
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(max_examples=12, deadline=None, database=None,
+                      suppress_health_check=list(HealthCheck))
+            def fuzz(case) -> None:  # noqa: ANN001
+                response = case.call(headers=auth("admin"))
+                case.validate_response(response, checks=[not_a_server_error])
+
+            fuzz()
