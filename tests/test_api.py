@@ -121,6 +121,12 @@ def test_viewer_sees_no_security_or_personal_fields(client: TestClient) -> None:
     assert not _security_fields(p)
     for name in ("birth_date", "declared_income", "car_year", "age_years", "fraud_alerts_1y"):
         assert name not in p["terms"]
+    from clientlens.definitions.rulebook import load_definitions
+    from clientlens.services.workspace import DEFAULTS
+
+    security_terms = [t.name for t in load_definitions(DEFAULTS).terms.values()
+                      if t.aggregate and t.aggregate.source == "security_events"]
+    assert security_terms and not set(security_terms) & set(p["terms"])
     assert p["personal"] is None
     withheld = {w["category"]: w for w in p["withheld"]}
     assert set(withheld) == {"security", "personal"}

@@ -110,7 +110,7 @@ FIELD_POLICY: tuple[FieldCategory, ...] = (
         "security", frozenset({"security_officer", "admin"}),
         "the security rating (score, grade, reasons) and the security-service flags, "
         "fraud alerts and overdue history it is computed from",
-        ratings=("security",), source_tables=("security_flags",)),
+        ratings=("security",), source_tables=("security_events",)),
     FieldCategory(
         "personal", frozenset({"analyst", "admin"}),
         "personal data: the customers table's personal columns (name, birth date, "
@@ -606,30 +606,6 @@ def _scrub_conditions(profile: dict[str, Any], hidden: set[str]) -> None:
                 f["value"] = None
 
 
-class _StoredProfilesHidden:
-    """An engine that reports no stored profiles, so explain_customer computes now."""
-
-    def __init__(self, engine: Any):
-        self._engine = engine
-
-    def table_columns(self, table: str) -> list[str] | None:
-        return None if table == "profiles" else self._engine.table_columns(table)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-
-def _stored_entitlements(engine: Any, customer_id: str, as_of: dt.date) -> list[dict]:
-    if engine.table_columns("entitlements") is None:
-        return []
-    rows = engine.fetch_all(
-        "select service, kind, granted_on, last_qualified_on, kept_until, qualified "
-        "from entitlements where customer_id = ? and as_of = ? order by service",
-        [customer_id, as_of])
-    keys = ("service", "kind", "granted_on", "last_qualified_on", "kept_until", "qualified")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
 def _personal(engine: Any, customer_id: str) -> dict[str, Any] | None:
     cols = ", ".join(f'"{c}"' for c in PERSONAL_COLUMNS)
     rows = engine.fetch_all(f"select {cols} from customers where customer_id = ?",
@@ -639,35 +615,6 @@ def _personal(engine: Any, customer_id: str) -> dict[str, Any] | None:
 
 def _sees(role: str, category: str) -> bool:
     return any(c.name == category and role in c.roles for c in FIELD_POLICY)
-
-
-def entitlement_changes(defs: Any, values: dict[str, Any], held: list[dict],
-                        as_of: dt.date) -> list[dict[str, Any]]:
-    """What a snapshot of ``values`` would do to the services ``held``: the same grace
-    rule as services/entitlements.py (kept while as_of - last qualified <= grace)."""
-    by_service = {h["service"]: h for h in held}
-    changes = []
-    for svc in defs.services:
-        qualifies = values.get(svc.column) is True
-        h = by_service.pop(svc.id, None)
-        if qualifies and h is None:
-            changes.append({"service": svc.id, "change": "granted", "kept_until": None,
-                            "reason": "qualifies: " + " and ".join(
-                                c.text for c in svc.granted_when)})
-        elif not qualifies and h is not None:
-            last = h.get("last_qualified_on")
-            until = last + dt.timedelta(days=svc.grace_days) if last else None
-            if until is not None and as_of <= until:
-                changes.append({"service": svc.id, "change": "grace", "kept_until": until,
-                                "reason": "no longer qualifies; kept for the grace period "
-                                          f"of {svc.grace_days} days"})
-            else:
-                changes.append({"service": svc.id, "change": "revoked", "kept_until": None,
-                                "reason": "no longer qualifies and the grace period is over"})
-    for service in by_service:
-        changes.append({"service": service, "change": "revoked", "kept_until": None,
-                        "reason": "the service is no longer in the catalogue"})
-    return changes
 
 
 # -- the app ------------------------------------------------------------------------------
@@ -693,6 +640,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
     """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
     replaces the workspace's tokens.yaml, for tests."""
     from clientlens.services import jobs
+    from clientlens.services.entitlements import held_entitlements, preview_changes
     from clientlens.services.explain import explain_customer
     from clientlens.services.history import snapshot_on
     from clientlens.services.segmentation import profile_row, segment_summary
@@ -797,7 +745,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
         row = profile_row(engine, customer_id, as_of)
         defs, compiled = backend.definitions_for(row.get("rulebook_version") if row else None)
         x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled)
-        held = _stored_entitlements(engine, customer_id, as_of)
+        held = held_entitlements(engine, customer_id, as_of)
         personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
         p = profile_dict(x, defs, held, personal)
         if note:
@@ -841,18 +789,18 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                     pass
                 day = as_of or latest or jobs.default_as_of(backend.root)
                 stored_day = snapshot_on(engine, day)
-                x = explain_customer(_StoredProfilesHidden(engine), backend.defs, customer_id,
-                                     day, compiled=backend.compiled)
+                x = explain_customer(engine, backend.defs, customer_id,
+                                     day, compiled=backend.compiled, use_stored=False)
                 held: list[dict] = []
                 previous = None
                 if stored_day is not None:
-                    held = _stored_entitlements(engine, customer_id, stored_day)
+                    held = held_entitlements(engine, customer_id, stored_day)
                     row = profile_row(engine, customer_id, stored_day)
                     previous = row.get("segment") if row else None
                 personal = (_personal(engine, customer_id)
                             if _sees(who.role, "personal") else None)
             p = profile_dict(x, backend.defs, held, personal)
-            changes = entitlement_changes(backend.defs, x.terms, held, day)
+            changes = preview_changes(backend.defs, x.terms, held, day)
             p, shown = apply_policy(p, who.role, backend.withheld_names)
         except ClientlensError as e:
             backend.audit(who, "customer.reevaluate", f"customer/{customer_id}",

@@ -156,3 +156,44 @@ def count_changes(engine: Engine, as_of: dt.date, previous: dt.date | None
                               grace_started=rows.get("grace_started", 0),
                               revoked=rows.get("revoked", 0),
                               later_dates=later_dates(engine, as_of))
+
+
+def held_entitlements(engine: Engine, customer_id: str, as_of: dt.date) -> list[dict]:
+    """One customer's entitlements in the snapshot of ``as_of``."""
+    if engine.table_columns(ENTITLEMENTS) is None:
+        return []
+    rows = engine.fetch_all(
+        "select service, kind, granted_on, last_qualified_on, kept_until, qualified "
+        f"from {ENTITLEMENTS} where customer_id = ? and as_of = ? order by service",
+        [customer_id, as_of])
+    keys = ("service", "kind", "granted_on", "last_qualified_on", "kept_until", "qualified")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def preview_changes(defs: Definitions, values: dict, held: list[dict], as_of: dt.date
+                    ) -> list[dict]:
+    """What a new evaluation ``values`` of one customer would do to the services ``held``:
+    the same grace rule as the nightly run (kept while as_of - last qualified <= grace)."""
+    by_service = {h["service"]: h for h in held}
+    changes = []
+    for svc in defs.services:
+        qualifies = values.get(svc.column) is True
+        h = by_service.pop(svc.id, None)
+        if qualifies and h is None:
+            changes.append({"service": svc.id, "change": "granted", "kept_until": None,
+                            "reason": "qualifies: " + " and ".join(
+                                c.text for c in svc.granted_when)})
+        elif not qualifies and h is not None:
+            last = h.get("last_qualified_on")
+            until = last + dt.timedelta(days=svc.grace_days) if last else None
+            if until is not None and as_of <= until:
+                changes.append({"service": svc.id, "change": "grace", "kept_until": until,
+                                "reason": "no longer qualifies; kept for the grace period "
+                                          f"of {svc.grace_days} days"})
+            else:
+                changes.append({"service": svc.id, "change": "revoked", "kept_until": None,
+                                "reason": "no longer qualifies and the grace period is over"})
+    for service in by_service:
+        changes.append({"service": service, "change": "revoked", "kept_until": None,
+                        "reason": "the service is no longer in the catalogue"})
+    return changes
