@@ -615,9 +615,11 @@ app.command("kpis")(lifecycle_cli.kpis)
 # -- the HTTP service and its tokens ----------------------------------------------------
 from clientlens.faces.api_cli import serve as api_serve  # noqa: E402
 from clientlens.faces.api_cli import token_app  # noqa: E402
+from clientlens.faces.referrals_cli import referrals_app  # noqa: E402
 
 app.command("serve")(api_serve)
 app.add_typer(token_app)
+app.add_typer(referrals_app)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,45 @@ def fit_activity(path: str | Path, as_of: dt.date | None = None) -> Any:
         return fit(engine, ws.definitions, as_of, ws.definitions_dir)
 
 
+def publish_referral_programmes(path: str | Path, files: Sequence[str | Path] = ()) -> list:
+    """Publish the workspace's referral programmes (definitions/referrals/*.yaml, or the
+    files given); unchanged content publishes nothing new."""
+    from clientlens.services.referrals import publish_programme
+
+    ws = Workspace(path)
+    found = [Path(f) for f in files] or sorted((ws.definitions_dir / "referrals").glob("*.yaml"))
+    if not found:
+        raise ClientlensError(f"no referral programmes in {ws.definitions_dir / 'referrals'}")
+    with ws.app_db() as db:
+        return [publish_programme(db, f) for f in found]
+
+
+def referrer_profile(path: str | Path, customer_id: str) -> dict[str, Any]:
+    """The referrer's segment, phase and grades from the latest snapshot."""
+    from clientlens.services.segmentation import profile_row
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        as_of = latest_as_of(engine)
+        row = profile_row(engine, customer_id, as_of)
+    if row is None:
+        raise ClientlensError(f"customer '{customer_id}' has no profile on {as_of}, the latest "
+                              "run")
+    return {k: v for k, v in row.items() if k in ("segment", "phase", "need")
+            or k.endswith("_grade")}
+
+
+def is_customer(path: str | Path) -> Callable[[str], bool]:
+    """Whether an id is already a customer in the warehouse (for the referral checks)."""
+    ws = Workspace(path)
+
+    def check(customer_id: str) -> bool:
+        with ws.engine(read_only=True) as engine:
+            return bool(engine.fetch_all("select count(*) from customers where customer_id = ?",
+                                         [customer_id])[0][0])
+    return check
+
+
 @dataclass(frozen=True)
 class History:
     customer_id: str
