@@ -3,6 +3,7 @@ runs, re-evaluation, and a schemathesis fuzz from the app's own OpenAPI spec."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -313,3 +314,15 @@ def test_schemathesis_finds_no_server_errors(ws: Path) -> None:
                 case.validate_response(response, checks=[not_a_server_error])
 
             fuzz()
+
+
+def test_lookups_follow_a_new_run(client: TestClient) -> None:
+    """Profiles are served from an in-memory copy of the latest snapshot: a run for a
+    later date replaces it."""
+    first = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer")).json()
+    later = dt.date.fromisoformat(first["as_of"]) + dt.timedelta(days=30)
+    run_id = client.post("/runs", json={"as_of": str(later)}, headers=auth("admin")
+                         ).json()["run_id"]
+    assert _wait(client, run_id)["status"] == "succeeded"
+    after = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer")).json()
+    assert after["as_of"] == str(later) and after["explanation"]

@@ -430,6 +430,11 @@ class Backend:
         if self.ws.settings.engine == "duckdb":
             self._shared = self.ws.engine()
         self._latest: dt.date | None = None
+        # The latest snapshot in memory (profile rows by customer, their entitlements):
+        # a lookup then reads no table. Dropped when a run finishes.
+        self._snapshot: tuple[dt.date, Any, dict[str, int], dict[str, list[dict]]] | None \
+            = None
+        self._snapshot_lock = threading.Lock()
         self.runs: dict[str, RunState] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
         self._runs_lock = threading.Lock()
@@ -478,6 +483,28 @@ class Backend:
             self._latest = latest_as_of(engine)
         return self._latest
 
+    def stored(self, engine: Any, customer_id: str, as_of: dt.date
+               ) -> tuple[dict | None, list[dict] | None]:
+        """The stored profile row and entitlements of a customer in the latest snapshot,
+        from memory; (None, None) for other dates (read them from the warehouse)."""
+        if as_of != self.latest(engine):
+            return None, None
+        snap = self._snapshot
+        if snap is None or snap[0] != as_of:
+            with self._snapshot_lock:
+                snap = self._snapshot
+                if snap is None or snap[0] != as_of:
+                    snap = self._snapshot = _load_snapshot(engine, as_of)
+        _, table, index, entitlements = snap
+        i = index.get(customer_id)
+        if i is None:
+            return None, None
+        return table.slice(i, 1).to_pylist()[0], entitlements.get(customer_id, [])
+
+    def forget_snapshot(self) -> None:
+        self._latest = None
+        self._snapshot = None
+
     def definitions_for(self, version: str | None) -> tuple[Any, Any]:
         """The definitions (and compiled rulebook) a snapshot was made with."""
         from clientlens.compiler.pyplan import CompiledRulebook
@@ -509,6 +536,20 @@ class Backend:
         if self._shared is not None:
             self._shared.close()
         self.db.close()
+
+
+def _load_snapshot(engine: Any, as_of: dt.date
+                   ) -> tuple[dt.date, Any, dict[str, int], dict[str, list[dict]]]:
+    table = engine.fetch_arrow("select * from profiles where as_of = ?", [as_of])
+    index = {cid: i for i, cid in enumerate(table.column("customer_id").to_pylist())}
+    entitlements: dict[str, list[dict]] = {}
+    if engine.table_columns("entitlements") is not None:
+        for row in engine.fetch_arrow(
+                "select customer_id, service, kind, granted_on, last_qualified_on, kept_until, "
+                "qualified from entitlements where as_of = ? order by customer_id, service",
+                [as_of]).to_pylist():
+            entitlements.setdefault(row.pop("customer_id"), []).append(row)
+    return as_of, table, index, entitlements
 
 
 def _is_hash(value: str) -> bool:
@@ -742,10 +783,14 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
             if day != as_of:
                 note = f"no run on {as_of}; explained from the snapshot of {day}"
                 as_of = day
-        row = profile_row(engine, customer_id, as_of)
+        row, held = backend.stored(engine, customer_id, as_of)
+        if row is None:
+            row = profile_row(engine, customer_id, as_of)
         defs, compiled = backend.definitions_for(row.get("rulebook_version") if row else None)
-        x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled)
-        held = held_entitlements(engine, customer_id, as_of)
+        x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled,
+                             stored_row=row)
+        if held is None:
+            held = held_entitlements(engine, customer_id, as_of)
         personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
         p = profile_dict(x, defs, held, personal)
         if note:
@@ -868,7 +913,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
             state.status, state.stage = "failed", "failed"
             state.error = f"internal error ({type(e).__name__}); see the server log"
         finally:
-            backend._latest = None
+            backend.forget_snapshot()
             state.finished_at = dt.datetime.now(dt.UTC)
 
     @app.post("/runs", response_model=RunStatus, status_code=202, tags=["runs"],

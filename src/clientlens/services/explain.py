@@ -50,13 +50,16 @@ class Explanation:
 
 def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of: dt.date,
                      compiled: CompiledRulebook | None = None, *,
-                     use_stored: bool = True) -> Explanation:
+                     use_stored: bool = True, stored_row: dict | None = None) -> Explanation:
     """Explain one customer's segment on ``as_of`` (a Python API and the CLI's backend).
 
     With ``use_stored=False`` the customer's terms are computed from the warehouse now
-    (re-evaluation after a change), whatever the stored snapshot says."""
+    (re-evaluation after a change), whatever the stored snapshot says. ``stored_row``:
+    the stored profile row when the caller already has it (a service's cache)."""
     compiled = compiled or CompiledRulebook(defs)
-    row = profile_row(engine, customer_id, as_of) if use_stored else None
+    row = None
+    if use_stored:
+        row = stored_row if stored_row is not None else profile_row(engine, customer_id, as_of)
     note = None
     source = "stored profile"
     if row is not None and row.get("rulebook_version") != defs.version:
