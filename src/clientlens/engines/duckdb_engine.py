@@ -96,6 +96,15 @@ class DuckDBEngine(Engine):
             raise
         return counts
 
+    def cursor(self) -> DuckDBEngine:
+        """An engine over a new cursor of this connection: the same database and settings,
+        for use by another thread (a DuckDB connection is not shared across threads)."""
+        other = DuckDBEngine.__new__(DuckDBEngine)
+        other.path = self.path
+        other.con = self.con.cursor()
+        other.con.execute("set enable_progress_bar = false")
+        return other
+
     def load_tables(self, tables: Mapping[str, Callable[[], pa.RecordBatchReader]]) -> None:
         """Replace the tables' rows with the readers' rows, all in one transaction."""
         con = self.con

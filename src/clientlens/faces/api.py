@@ -467,13 +467,7 @@ class Backend:
             return
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            from clientlens.engines.duckdb_engine import DuckDBEngine
-
-            engine = DuckDBEngine.__new__(DuckDBEngine)
-            engine.path = self._shared.path
-            engine.con = self._shared.con.cursor()
-            engine.con.execute("set enable_progress_bar = false")
-            self._local.engine = engine
+            engine = self._local.engine = self._shared.cursor()
         yield engine
 
     def latest(self, engine: Any) -> dt.date:

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.options import Workspace as WorkspaceOpt
 from clientlens.model.errors import ClientlensError, NotFoundError
 
 TOKENS_FILE = "tokens.yaml"
@@ -125,8 +126,6 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                            help="Workspace folder.", show_default=True)]
 
 
 @_user_errors

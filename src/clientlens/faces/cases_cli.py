@@ -20,6 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from clientlens.appdb import open_appdb
+from clientlens.faces.options import Workspace as WorkspaceOpt
+from clientlens.faces.options import parse_date
 from clientlens.model.errors import ClientlensError
 from clientlens.services import recovery
 
@@ -38,8 +40,6 @@ Db = Annotated[str | None, typer.Option(
     "--db", envvar="CLIENTLENS_APP_DB", show_default=False,
     help="Application database: sqlite:///file.sqlite or postgresql://user@host/db "
          "(default: the workspace's).")]
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                            help="Workspace folder.", show_default=True)]
 
 
 def _open(db: str | None, workspace: Path) -> Any:
@@ -74,12 +74,7 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _day(value: str | None, option: str) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
+    return parse_date(value, option, or_today=True)  # type: ignore[return-value]
 
 
 @cases_app.command("open")

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clientlens.faces.options import Workspace, parse_date
 from clientlens.model.errors import ClientlensError
 from clientlens.services import jobs
 
@@ -25,8 +26,6 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                         help="Workspace folder.", show_default=True)]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
 
 
@@ -48,12 +47,7 @@ def _options(engine: Annotated[str | None, typer.Option(
 
 
 def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ClientlensError(f"--as-of '{value}' is not a date like 2026-10-31") from None
+    return parse_date(value, "--as-of")
 
 
 def _progress() -> Progress:

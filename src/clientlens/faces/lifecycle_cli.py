@@ -10,7 +10,6 @@ stderr, exit 1), so they behave the same in any Typer app.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import json
 import sys
@@ -23,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.options import Workspace as WorkspaceDir
+from clientlens.faces.options import parse_date as _date
 from clientlens.model.errors import ClientlensError
 from clientlens.services import kpis as kpi_service
 from clientlens.services import migrations as mig
@@ -31,9 +32,7 @@ from clientlens.services.workspace import Workspace
 out = Console()
 err = Console(stderr=True)
 
-# The same options as clientlens.faces.cli (not imported from there: it imports us).
-WorkspaceDir = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                            help="Workspace folder.", show_default=True)]
+# Date-range options of these two commands (the workspace option is shared).
 From = Annotated[str | None, typer.Option("--from", metavar="DATE", show_default=False,
                                           help="First as-of date, YYYY-MM-DD.")]
 To = Annotated[str | None, typer.Option("--to", metavar="DATE", show_default=False,
@@ -56,15 +55,6 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return run
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
 
 
 def _target(ws: Workspace, path: Path) -> Path:

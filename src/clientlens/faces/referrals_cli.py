@@ -15,11 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.options import Workspace, parse_date
 from clientlens.model.errors import ClientlensError
 
 out = Console()
-Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                         help="Workspace folder.", show_default=True)]
 On = Annotated[str | None, typer.Option("--on", help="Date, YYYY-MM-DD; default today.")]
 
 referrals_app = typer.Typer(
@@ -32,12 +31,7 @@ referrals_app = typer.Typer(
 
 
 def _day(value: str | None, option: str = "--on") -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
+    return parse_date(value, option, or_today=True)  # type: ignore[return-value]
 
 
 def _db(workspace: Path):  # noqa: ANN202 - an AppDB

@@ -16,13 +16,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clientlens.faces.options import Workspace
+from clientlens.faces.options import parse_date as _day
 from clientlens.model.errors import ClientlensError
 
 out = Console()
 err = Console(stderr=True)
 
-Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                         help="Workspace folder.", show_default=True)]
 departures_app = typer.Typer(
     name="departures",
     help="Why customers left (situational or dissatisfaction) and whether they may be "
@@ -30,15 +30,6 @@ departures_app = typer.Typer(
          "Example: clientlens departures record C0000042 --kind situational "
          "--reason \"moved to another city\" --by petrova",
     no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
-
-
-def _day(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
 
 
 def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],

@@ -1,0 +1,25 @@
+"""Options and argument parsing shared by the command groups of the ``clientlens``
+command (one definition, so every command reads dates and the workspace alike)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clientlens.model.errors import ClientlensError
+
+Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
+                                         help="Workspace folder.", show_default=True)]
+
+
+def parse_date(value: str | None, option: str, *, or_today: bool = False) -> dt.date | None:
+    """A YYYY-MM-DD option value; when it is not given, today (``or_today``) or None."""
+    if value is None:
+        return dt.date.today() if or_today else None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
