@@ -57,7 +57,9 @@ class CompiledRulebook:
         self._fn = compile_function(sources, src.consts)
         self._symbols = symbols
         self.decisions = DecisionEvaluator(defs)
-        self._conditions: dict[int, Any] = {}
+        self._conditions: dict[tuple[int, int], Any] = {}
+        self._by_stage: dict[str, dict[str, Any]] = {}
+        self._sql_text: dict[int, str] = {}
 
     def evaluate(self, base: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
         """All terms plus ``segment`` and ``in_population`` for one customer."""
@@ -73,16 +75,13 @@ class CompiledRulebook:
                       stage: str = "segment") -> list[RuleResult]:
         """Each rule in order with each condition's outcome, up to the first match
         (segment rules by default; need rules with ``stage="need"``)."""
-        if stage != "segment":
-            self._symbols_for = self.defs.decision_symbols(stage)
-        else:
-            self._symbols_for = self._symbols
+        symbols = self._stage_symbols(stage)
         results = []
         for rule in self.defs.rules if rules is None else rules:
             conds = []
             for cond in rule.conditions:
                 for part in conjuncts(cond.tree):
-                    conds.append(self._condition(part, cond, values))
+                    conds.append(self._condition(part, cond, values, symbols))
             matched = all(c.holds is True for c in conds)
             results.append(RuleResult(rule, matched, conds))
             if matched:
@@ -92,42 +91,56 @@ class CompiledRulebook:
     def explain_conditions(self, conditions: tuple[Expr, ...], values: dict[str, Any],
                            stage: str = "offer") -> list[ConditionResult]:
         """Each condition's outcome, e.g. a service's ``granted_when``."""
-        self._symbols_for = self.defs.decision_symbols(stage)
-        return [self._condition(part, cond, values)
+        symbols = self._stage_symbols(stage)
+        return [self._condition(part, cond, values, symbols)
                 for cond in conditions for part in conjuncts(cond.tree)]
 
-    def _condition(self, tree: exp.Expression, parent: Expr, values: dict[str, Any]
-                   ) -> ConditionResult:
-        key = id(tree)
-        symbols = getattr(self, "_symbols_for", self._symbols)
-        fn = self._conditions.get(key)
-        if fn is None:
-            fn = self._conditions[key] = compile_expression(tree, symbols)
+    def _stage_symbols(self, stage: str) -> dict[str, Any]:
+        if stage == "segment":
+            return self._symbols
+        symbols = self._by_stage.get(stage)
+        if symbols is None:
+            symbols = self._by_stage[stage] = self.defs.decision_symbols(stage)
+        return symbols
+
+    def _condition(self, tree: exp.Expression, parent: Expr, values: dict[str, Any],
+                   symbols: dict[str, Any]) -> ConditionResult:
+        # What does not depend on the customer is worked out once per condition: the
+        # compiled test, the terms it shows and its text.
+        key = (id(tree), id(parent))
+        static = self._conditions.get(key)
+        if static is None:
+            fn = compile_expression(tree, symbols)
+            names = sorted({c.name for c in tree.find_all(exp.Column)})
+            shown_names = tuple(n for n in names
+                                if symbols[n].kind in ("term", "decision"))
+            # A condition written on its own keeps the analyst's text; a part of an AND
+            # split out for the explanation is printed from its tree.
+            text = parent.text if tree is parent.tree or len(conjuncts(parent.tree)) == 1 \
+                else tree.sql(dialect="duckdb").replace(" AND ", " and ").replace(" OR ",
+                                                                                 " or ")
+            static = self._conditions[key] = (fn, shown_names, text)
+        fn, shown_names, text = static
         holds = fn(values)
-        names = sorted({c.name for c in tree.find_all(exp.Column)})
-        shown = {n: values.get(n) for n in names
-                 if symbols[n].kind in ("term", "decision")}
-        need = None if holds is True else self._need(tree, values)
-        # A condition written on its own keeps the analyst's text; a part of an AND
-        # split out for the explanation is printed from its tree.
-        text = parent.text if tree is parent.tree or len(conjuncts(parent.tree)) == 1 else \
-            tree.sql(dialect="duckdb").replace(" AND ", " and ").replace(" OR ", " or ")
+        shown = {n: values.get(n) for n in shown_names}
+        need = None if holds is True else self._need(tree, values, symbols)
         return ConditionResult(text=text, holds=holds, values=shown, need=need)
 
-    def _need(self, tree: exp.Expression, values: dict[str, Any]) -> str | None:
+    def _need(self, tree: exp.Expression, values: dict[str, Any],
+              symbols: dict[str, Any]) -> str | None:
         """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons;
         'needs a = 0 (has 5) or b <= 180 (has 2,435)' for a disjunction of them."""
         node = tree.unnest() if isinstance(tree, exp.Paren) else tree
         if isinstance(node, exp.Or):
-            parts = [self._requirement(p, values) for p in _disjuncts(node)]
+            parts = [self._requirement(p, values, symbols) for p in _disjuncts(node)]
             if all(parts):
                 return "needs " + " or ".join(f"{req} (has {has})" for req, has in parts)
             return None
-        part = self._requirement(node, values)
+        part = self._requirement(node, values, symbols)
         return f"needs {part[0]}; has {part[1]}" if part else None
 
-    def _requirement(self, tree: exp.Expression, values: dict[str, Any]
-                     ) -> tuple[str, str] | None:
+    def _requirement(self, tree: exp.Expression, values: dict[str, Any],
+                     symbols: dict[str, Any]) -> tuple[str, str] | None:
         ops = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "=",
                exp.NEQ: "<>"}
         node = tree.unnest() if isinstance(tree, exp.Paren) else tree
@@ -137,18 +150,21 @@ class CompiledRulebook:
             return f"{node.name} to be true", fmt(values.get(node.name))
         if type(node) in ops and isinstance(node.this, exp.Column):
             name = node.this.name
-            target = self._value_of(node.expression, values)
+            target = self._value_of(node.expression, values, symbols)
             if target is _UNKNOWN:
                 return None
-            right = node.expression.sql()
+            right = self._sql_text.get(id(node.expression))
+            if right is None:
+                right = self._sql_text[id(node.expression)] = node.expression.sql()
             shown = fmt(target) if right == fmt(target) or not isinstance(
                 node.expression, exp.Column) else f"{fmt(target)} ({right})"
             return f"{name} {ops[type(node)]} {shown}", fmt(values.get(name))
         return None
 
-    def _value_of(self, node: exp.Expression, values: dict[str, Any]) -> Any:
+    def _value_of(self, node: exp.Expression, values: dict[str, Any],
+                  symbols: dict[str, Any]) -> Any:
         if isinstance(node, exp.Column):
-            sym = getattr(self, "_symbols_for", self._symbols)[node.name]
+            sym = symbols[node.name]
             return sym.value if sym.kind == "parameter" else values.get(node.name)
         try:
             return literal_value(node)

@@ -72,7 +72,7 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
         rows = engine.fetch_arrow(plan.sql(engine.dialect, fence_stages=engine.fence_stages)
                                   ).to_pylist()
         if not rows:
-            raise NotFoundError(_why_missing(engine, customer_id, as_of))
+            raise NotFoundError(why_missing(engine, customer_id, as_of))
         row = rows[0]
         source = "computed now"
     terms = {name: row.get(name) for name in defs.terms}
@@ -96,7 +96,9 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
                        actions=defs.phase_actions.get(values.get("phase") or "", ()))
 
 
-def _why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:
+def why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:
+    """Why a customer has no profile on ``as_of``: unknown (with a did-you-mean),
+    registered later, or outside the population."""
     rows = engine.fetch_all(
         "select registered_on, customer_type from customers where customer_id = ?",
         [customer_id])
