@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from clientlens.compiler.decisions import decision_columns
 from clientlens.compiler.pydecisions import DecisionEvaluator
 from clientlens.compiler.pyeval import PySource, compile_expression, compile_function
 from clientlens.definitions.expressions import Expr, conjuncts, literal_value
@@ -57,9 +58,10 @@ class CompiledRulebook:
         self._fn = compile_function(sources, src.consts)
         self._symbols = symbols
         self.decisions = DecisionEvaluator(defs)
+        self._decision_columns = decision_columns(defs)
         self._conditions: dict[tuple[int, int], Any] = {}
         self._by_stage: dict[str, dict[str, Any]] = {}
-        self._sql_text: dict[int, str] = {}
+        self._need_plans: dict[int, Any] = {}
 
     def evaluate(self, base: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
         """All terms plus ``segment`` and ``in_population`` for one customer."""
@@ -69,6 +71,19 @@ class CompiledRulebook:
         v["segment"] = v.pop("__segment__")
         v["in_population"] = v.pop("__population__", True) is True
         self.decisions.evaluate(v)
+        return v
+
+    def stored_values(self, row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+        """What ``evaluate`` returns, taken from a profile row the engine stored with this
+        rulebook: every term and decision is a column of it, so an explanation of the
+        stored profile need not recompute them (the differential tests check that the
+        engines and ``evaluate`` agree on every column)."""
+        v = {name: row.get(name) for name in self.defs.terms}
+        v["as_of"] = as_of
+        v["segment"] = row.get("segment")
+        v["in_population"] = True
+        for name in self._decision_columns:
+            v[name] = row.get(name)
         return v
 
     def explain_rules(self, values: dict[str, Any], rules: tuple[Rule, ...] | None = None,
@@ -130,46 +145,70 @@ class CompiledRulebook:
               symbols: dict[str, Any]) -> str | None:
         """'needs balance_total >= 1,500,000; has 1,120,000' for simple comparisons;
         'needs a = 0 (has 5) or b <= 180 (has 2,435)' for a disjunction of them."""
-        node = tree.unnest() if isinstance(tree, exp.Paren) else tree
-        if isinstance(node, exp.Or):
-            parts = [self._requirement(p, values, symbols) for p in _disjuncts(node)]
-            if all(parts):
-                return "needs " + " or ".join(f"{req} (has {has})" for req, has in parts)
+        plan = self._need_plans.get(id(tree), _UNKNOWN)
+        if plan is _UNKNOWN:
+            plan = self._need_plans[id(tree)] = _need_plan(tree, symbols)
+        if plan is None:
             return None
-        part = self._requirement(node, values, symbols)
-        return f"needs {part[0]}; has {part[1]}" if part else None
+        disjunction, parts = plan
+        shown = [_requirement(part, values) for part in parts]
+        if any(p is None for p in shown):
+            return None
+        if disjunction:
+            return "needs " + " or ".join(f"{req} (has {has})" for req, has in shown)
+        return f"needs {shown[0][0]}; has {shown[0][1]}"
 
-    def _requirement(self, tree: exp.Expression, values: dict[str, Any],
-                     symbols: dict[str, Any]) -> tuple[str, str] | None:
-        ops = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "=",
-               exp.NEQ: "<>"}
-        node = tree.unnest() if isinstance(tree, exp.Paren) else tree
-        if isinstance(node, exp.Not) and isinstance(node.this, exp.Column):
-            return f"{node.this.name} to be false", fmt(values.get(node.this.name))
-        if isinstance(node, exp.Column):
-            return f"{node.name} to be true", fmt(values.get(node.name))
-        if type(node) in ops and isinstance(node.this, exp.Column):
-            name = node.this.name
-            target = self._value_of(node.expression, values, symbols)
-            if target is _UNKNOWN:
-                return None
-            right = self._sql_text.get(id(node.expression))
-            if right is None:
-                right = self._sql_text[id(node.expression)] = node.expression.sql()
-            shown = fmt(target) if right == fmt(target) or not isinstance(
-                node.expression, exp.Column) else f"{fmt(target)} ({right})"
-            return f"{name} {ops[type(node)]} {shown}", fmt(values.get(name))
+
+# A requirement's plan, worked out once per condition: (name, operator or None for a
+# bare boolean, expected boolean or the target: ("const", value, None), ("term", name,
+# text) or None when the right side is not a plain value).
+_OPS = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "=", exp.NEQ: "<>"}
+_Req = tuple[str, str | None, Any]
+
+
+def _need_plan(tree: exp.Expression, symbols: dict[str, Any]
+               ) -> tuple[bool, list[_Req]] | None:
+    node = tree.unnest() if isinstance(tree, exp.Paren) else tree
+    nodes = _disjuncts(node) if isinstance(node, exp.Or) else [node]
+    parts = [_requirement_plan(n, symbols) for n in nodes]
+    if any(p is None for p in parts):
         return None
+    return isinstance(node, exp.Or), parts  # type: ignore[return-value]
 
-    def _value_of(self, node: exp.Expression, values: dict[str, Any],
-                  symbols: dict[str, Any]) -> Any:
-        if isinstance(node, exp.Column):
-            sym = symbols[node.name]
-            return sym.value if sym.kind == "parameter" else values.get(node.name)
-        try:
-            return literal_value(node)
-        except Exception:  # noqa: BLE001 - anything not a plain literal
-            return _UNKNOWN
+
+def _requirement_plan(tree: exp.Expression, symbols: dict[str, Any]) -> _Req | None:
+    node = tree.unnest() if isinstance(tree, exp.Paren) else tree
+    if isinstance(node, exp.Not) and isinstance(node.this, exp.Column):
+        return node.this.name, None, False
+    if isinstance(node, exp.Column):
+        return node.name, None, True
+    if type(node) in _OPS and isinstance(node.this, exp.Column):
+        right = node.expression
+        if isinstance(right, exp.Column):
+            sym = symbols[right.name]
+            target = (("const", sym.value, right.sql()) if sym.kind == "parameter"
+                      else ("term", right.name, right.sql()))
+        else:
+            try:
+                target = ("const", literal_value(right), None)
+            except Exception:  # noqa: BLE001 - anything not a plain literal
+                return None
+        return node.this.name, _OPS[type(node)], target
+    return None
+
+
+def _requirement(plan: _Req, values: dict[str, Any]) -> tuple[str, str] | None:
+    name, op, target = plan
+    has = fmt(values.get(name))
+    if op is None:
+        return f"{name} to be {'true' if target else 'false'}", has
+    kind, value, right = target
+    if kind == "term":
+        value = values.get(value)
+    shown = fmt(value)
+    if right is not None and right != shown:
+        shown = f"{shown} ({right})"
+    return f"{name} {op} {shown}", has
 
 
 _UNKNOWN = object()

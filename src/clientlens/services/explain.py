@@ -75,8 +75,10 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
             raise NotFoundError(why_missing(engine, customer_id, as_of))
         row = rows[0]
         source = "computed now"
-    terms = {name: row.get(name) for name in defs.terms}
-    values = compiled.evaluate(terms, as_of)
+    if source == "stored profile":
+        values = compiled.stored_values(row, as_of)
+    else:
+        values = compiled.evaluate({name: row.get(name) for name in defs.terms}, as_of)
     rules = compiled.explain_rules(values)
     needs = compiled.explain_rules(values, defs.needs, stage="need") if defs.needs else []
     phases = compiled.explain_rules(values, defs.phases, stage="phase") if defs.phases else []
