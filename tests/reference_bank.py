@@ -91,7 +91,8 @@ def profile(customer: dict, accounts: list[dict], transactions: list[dict],
     if ratings is not None:
         extra = extra or {}
         extra_terms(v, customer, accounts, transactions, extra.get("security_events", []),
-                    extra.get("surveys", []), extra.get("referrals", []), as_of, params)
+                    extra.get("surveys", []), extra.get("referrals", []), as_of, params,
+                    extra.get("programme_referrals", []))
         lifecycle_terms(v, accounts, tx, ia, extra.get("recovery_cases", []),
                         extra.get("departures", []), as_of, params)
         decide(v, params, ratings)
@@ -164,8 +165,10 @@ CASES = {
 
 def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: list[dict],
                 security: list[dict], surveys: list[dict], referrals: list[dict],
-                as_of: dt.date, params: dict[str, Any]) -> None:
-    """The terms added for ratings and needs, by hand."""
+                as_of: dt.date, params: dict[str, Any],
+                programme_referrals: list[dict] = ()) -> None:
+    """The terms added for ratings and needs, by hand. Referrals come from two sources,
+    the bank's file and the member-get-member programme, counted apart and added."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     acc = [a for a in accounts if a["opened_on"] <= as_of]
     opened = [a for a in acc if a["closed_on"] is None or a["closed_on"] > as_of]
@@ -177,8 +180,14 @@ def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: lis
     unresolved = [s for s in sec if s["resolved_on"] is None or s["resolved_on"] > as_of]
     srv = [s for s in surveys if s["answered_on"] <= as_of
            and (as_of - s["answered_on"]).days <= valid]
-    ref = [r for r in referrals if r["invited_on"] <= as_of
-           and (as_of - r["invited_on"]).days <= hist]
+
+    def advocacy(rows: list[dict] | tuple) -> tuple[int, int]:
+        """(made, qualified): invited by the as-of date within the history window;
+        qualified on or before the as-of date."""
+        made = [r for r in rows if r["invited_on"] <= as_of
+                and (as_of - r["invited_on"]).days <= hist]
+        return len(made), sum(r["qualified_on"] is not None and r["qualified_on"] <= as_of
+                              for r in made)
     car_year = customer.get("car_year")
     v["car_year"] = car_year
     v["car_age_years"] = None if car_year is None else as_of.year - car_year
@@ -214,9 +223,11 @@ def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: lis
     v["satisfaction_recent"] = sum(sat) / len(sat) if sat else None
     v["last_survey_on"] = max((s["answered_on"] for s in surveys
                                if s["answered_on"] <= as_of), default=None)
-    v["referrals_made"] = len(ref)
-    v["referrals_qualified"] = sum(r["qualified_on"] is not None and r["qualified_on"] <= as_of
-                                   for r in ref)
+    v["bank_referrals_made"], v["bank_referrals_qualified"] = advocacy(referrals)
+    v["programme_referrals_made"], v["programme_referrals_qualified"] = \
+        advocacy(programme_referrals)
+    v["referrals_made"] = v["bank_referrals_made"] + v["programme_referrals_made"]
+    v["referrals_qualified"] = v["bank_referrals_qualified"] + v["programme_referrals_qualified"]
     for code, product in (("DEP-KEEP", "deposit_keep"), ("DEP-INCOME", "deposit_income"),
                           ("DEP-GROW", "deposit_grow"), ("CARD-PREMIUM", "premium_card")):
         v[f"holds_{product}"] = any(a.get("product_code") == code for a in opened)
@@ -396,6 +407,8 @@ SERVICES = {
                                or (v["segment"] == "status" and v["loyalty_grade"] == "B")),
     "loyalty_silver": lambda v: (v["loyalty_grade"] in ("B", "C")
                                  and not (v["segment"] == "status" and v["loyalty_grade"] == "B")),
+    "advocate_bonus": lambda v: (v["phase"] == "customer_management"
+                                 and v["referrals_qualified"] >= 1),
 }
 
 

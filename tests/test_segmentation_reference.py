@@ -62,6 +62,7 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
     security: list[dict] = []
     surveys: list[dict] = []
     referrals: list[dict] = []
+    programme: list[dict] = []  # the member-get-member programme's (programme_referrals)
     cases: list[dict] = []
     departures: list[dict] = []
     for n in range(draw(st.integers(0, 8))):
@@ -100,6 +101,21 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
                 "invited_on": draw(st.sampled_from([days(0), days(730), days(731), days(-1)])),
                 "referred_customer_id": None,
                 "qualified_on": draw(st.sampled_from([None, days(0), days(-1)])),
+            })
+        for j in range(draw(st.integers(0, 2))):
+            # an unused code, a registration waiting for its fact, or a qualified friend;
+            # the fact never precedes the invitation
+            invited_on = draw(st.sampled_from([days(0), days(60), days(730), days(731),
+                                               days(-1)]))
+            registered = draw(st.booleans())
+            qualified_on = draw(st.sampled_from([None, days(0), days(-1), days(40), days(725)]))
+            if not registered or (qualified_on is not None and qualified_on < invited_on):
+                qualified_on = None
+            programme.append({
+                "referral_id": f"R{n:08d}{j}" if registered else f"CODE{n}X{j}",
+                "customer_id": cid, "invited_on": invited_on,
+                "referred_customer_id": f"N{n}-{j}" if registered else None,
+                "qualified_on": qualified_on,
             })
         for j in range(draw(st.integers(0, 2))):
             opened_on = draw(st.sampled_from([days(0), days(29), days(30), days(-1), days(200)]))
@@ -153,7 +169,8 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
             })
     return {"customers": customers, "accounts": accounts, "transactions": transactions,
             "interactions": interactions, "security_events": security, "surveys": surveys,
-            "referrals": referrals, "recovery_cases": cases, "departures": departures}
+            "referrals": referrals, "programme_referrals": programme,
+            "recovery_cases": cases, "departures": departures}
 
 
 def load(engine: DuckDBEngine, bank: dict[str, list[dict]]) -> None:
@@ -191,7 +208,7 @@ def engine_profiles(bank: dict[str, list[dict]]) -> dict[str, dict]:
 @given(bank=banks())
 def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) -> None:
     extra = {k: bank[k] for k in ("security_events", "surveys", "referrals",
-                                  "recovery_cases", "departures")}
+                                  "programme_referrals", "recovery_cases", "departures")}
     expected = bank_profiles(bank["customers"], bank["accounts"], bank["transactions"],
                              bank["interactions"], AS_OF, PARAMS, extra, RATINGS)
     actual = engine_profiles(bank)

@@ -279,8 +279,9 @@ SURVEYS = Table(
 
 REFERRALS = Table(
     name="referrals",
-    description="Recommendations made by customers (member-get-member): who was invited "
-                "and whether the new customer qualified.",
+    description="Recommendations made by customers, as recorded in the bank's own systems: "
+                "who was invited and whether the new customer qualified. Referrals of "
+                "clientlens's member-get-member programme are in `programme_referrals`.",
     primary_key="referral_id",
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     event_time="invited_on",
@@ -303,6 +304,37 @@ REFERRALS = Table(
         "days_ago": ("days_between(invited_on, as_of)", ColumnType.INTEGER,
                      "Days from the invitation to the as-of date."),
     },
+)
+
+# The member-get-member programme's referrals: the same columns and derived columns as
+# the bank's own ``referrals``, in a table of their own because they come from the
+# application database (``referral_facts``) and are replaced whole before each run,
+# while the bank's file is upserted by the importer (and may use the same ids).
+PROGRAMME_REFERRALS = Table(
+    name="programme_referrals",
+    description="Referrals of clientlens's own member-get-member programme (`clientlens "
+                "referrals`): one row per accepted registration (`R` + its number) and one "
+                "per invitation code nobody registered with yet (the code). Not the bank's "
+                "`referrals` file: referrals recorded there as well would be counted twice.",
+    primary_key="referral_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time=REFERRALS.event_time,
+    origin="appdb",
+    columns=(
+        Column("referral_id", ColumnType.TEXT,
+               "`R` + the registration number, or the unused invitation code.", True,
+               example="R000000017"),
+        Column("customer_id", ColumnType.TEXT, "The referrer.", True, example="C0000001"),
+        Column("invited_on", ColumnType.DATE, "Date the invitation code was issued.", True,
+               example="2026-11-01"),
+        Column("referred_customer_id", ColumnType.TEXT,
+               "The new customer who registered with the code; empty before.",
+               example="C0100001"),
+        Column("qualified_on", ColumnType.DATE,
+               "Date of the fact that met the programme's qualifying event; empty before.",
+               example="2026-11-10"),
+    ),
+    derived=dict(REFERRALS.derived),
 )
 
 CASE_STATUSES = ("open", "resolved", "failed")
@@ -372,7 +404,8 @@ DEPARTURES = Table(
 # Import order respects foreign keys: parents first.
 TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, INTERACTIONS,
                                                 SECURITY_EVENTS, SURVEYS, REFERRALS,
-                                                RECOVERY_CASES, DEPARTURES)}
+                                                PROGRAMME_REFERRALS, RECOVERY_CASES,
+                                                DEPARTURES)}
 ENTITY_TABLE = "customers"
 ENTITY_KEY = "customer_id"
 BASE_CURRENCY_DEFAULT = "RUB"

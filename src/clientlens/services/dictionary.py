@@ -26,6 +26,7 @@ GROUPS = (("customer", "The customer"), ("accounts", "Product load: accounts"),
           ("security_events", "Security: flags, fraud alerts, overdue"),
           ("surveys", "What customers told us: surveys"),
           ("referrals", "Advocacy: referrals"),
+          ("programme_referrals", "Advocacy: the member-get-member programme"),
           ("recovery_cases", "Service recovery: cases"),
           ("departures", "Departures: exit reasons"), ("expression", "Derived terms"))
 

@@ -119,9 +119,10 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         raise ImportFileError(f"base currency '{base_currency}' must be a 3-letter code like RUB")
     spec = TABLES[table]
     if spec.origin != "import":
+        command = {"recovery_cases": "cases", "programme_referrals": "referrals"}.get(table,
+                                                                                    table)
         raise ImportFileError(f"{path}: {table} are recorded in clientlens itself "
-                              f"(clientlens {'cases' if table == 'recovery_cases' else table}), "
-                              "not imported from files")
+                              f"(clientlens {command}), not imported from files")
     con = engine.con
     _ensure_bookkeeping(engine)
     say = progress or (lambda _m: None)

@@ -1,12 +1,15 @@
 """Operational records into the warehouse: the application database's service-recovery
-cases and departures become the warehouse tables ``recovery_cases`` and ``departures``
-before each run, so the glossary (and through it the phase rules and ratings) sees
-them like any other source table.
+cases, departures and member-get-member referrals become the warehouse tables
+``recovery_cases``, ``departures`` and ``programme_referrals`` before each run, so the
+glossary (and through it the phase rules, ratings and services) sees them like any
+other source table.
 
 The whole tables are replaced in one transaction of the engine. The warehouse keeps
 each record's dates and final outcome; which cases were open on a given as-of date is
 the glossary's business (``is_open_case`` and friends in the data model), so a
-backfill of past dates sees the cases as they stood then.
+backfill of past dates sees the cases as they stood then. Likewise a referral counts
+from the day its invitation code was issued (``invited_on``) and as qualified from
+the day of its qualifying fact (``is_qualified``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from clientlens.engines.base import Engine
 from clientlens.model.tables import TABLES
 from clientlens.services.departures import departure_rows
 from clientlens.services.recovery import case_facts
+from clientlens.services.referrals import referral_facts
 
 
 def case_rows(db: AppDB) -> pa.Table:
@@ -37,8 +41,10 @@ def case_rows(db: AppDB) -> pa.Table:
 
 
 def sync_operational_tables(db: AppDB, engine: Engine) -> dict[str, int]:
-    """Copy cases and departures into the warehouse; returns rows per table."""
-    tables = {"recovery_cases": case_rows(db), "departures": departure_rows(db)}
+    """Copy cases, departures and programme referrals into the warehouse, all in one
+    transaction of the engine; returns rows per table."""
+    tables = {"recovery_cases": case_rows(db), "departures": departure_rows(db),
+              "programme_referrals": referral_facts(db)}
     for name, table in tables.items():
         assert table.column_names == list(TABLES[name].column_names), name
     engine.load_tables({name: (lambda t=table: pa.RecordBatchReader.from_batches(
