@@ -12,7 +12,8 @@ three measurements, each bounded by ``--seconds`` and ``--requests``:
   customers as a marketing user (no sensitive fields, so no audit write per lookup),
   closed loop: the most lookups per second the service gives;
 - latency under the target load: the same lookups offered at ``--rate`` per second
-  (open loop, 16 connections), latency counted from each request's due time.
+  (open loop, 16 connections), latency counted from each request's due time;
+- the same two for ``?explain=false`` (the stored decisions without the why).
 
 Prints lookups/s, p50 and p99 against the target (>= 500 lookups/s with p99 < 20 ms
 on 2 cores) and the lookup rate as a ratio of the baseline's. The load generator runs
@@ -172,6 +173,12 @@ def main() -> None:
                                             args.seconds, args.requests),
             f"lookups, open loop at {args.rate:,.0f}/s": measure(
                 port, sample[::-1], headers, 16, args.seconds, args.requests, args.rate),
+            "explain=false, closed loop": measure(
+                port, [f"{p}?explain=false" for p in sample], headers, args.clients,
+                args.seconds, args.requests),
+            f"explain=false, open loop {args.rate:,.0f}/s": measure(
+                port, [f"{p}?explain=false" for p in sample[::-1]], headers, 16,
+                args.seconds, args.requests, args.rate),
         }
     finally:
         server.terminate()
@@ -193,6 +200,11 @@ def main() -> None:
           f"{open_rps:,.0f}/s offered, p99 {p99:.1f} ms vs {TARGET_P99_MS:.0f} ms "
           f"({'met' if p99 < TARGET_P99_MS and open_rps >= 0.98 * TARGET_RPS else 'NOT met'})")
     print(f"vs baseline: lookups run at {rps / base_rps:.2f}x the /health rate")
+    short = runs["explain=false, closed loop"][0]
+    _, short_lat, _ = runs[f"explain=false, open loop {args.rate:,.0f}/s"]
+    print(f"without the explanation (?explain=false): capacity {short:,.0f}/s "
+          f"({short / rps:.2f}x the explained lookups), p99 at {args.rate:,.0f}/s offered "
+          f"{pct(short_lat, .99):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -266,6 +266,8 @@ def test_a_second_run_while_one_is_running_is_409(client: TestClient) -> None:
 
 # -- re-evaluation ----------------------------------------------------------------------------
 def test_reevaluation_sees_changed_accounts(ws: Path) -> None:
+    from clientlens.faces.api import Reevaluation, ReevaluationList
+
     with Workspace(ws).engine() as engine:
         (before,) = engine.fetch_all("select segment from profiles where customer_id = ?",
                                      [CUSTOMER])[0]
@@ -274,23 +276,98 @@ def test_reevaluation_sees_changed_accounts(ws: Path) -> None:
                        "where customer_id = ? and closed_on is null)", [CUSTOMER])
     assert before == "regular"
     with TestClient(create_app(ws, tokens=TOKENS)) as client:
-        r = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("analyst"))
+        r = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("analyst"),
+                        json={"reason": "balance_moved", "note": "salary moved in"})
         assert r.status_code == 200, r.text
-        body = r.json()
-        assert body["previous_segment"] == "regular"
+        body = Reevaluation.model_validate(r.json()).model_dump(mode="json")
+        assert body["recorded"] is True and body["reevaluation_id"] >= 1
+        assert body["previous_segment"] == "regular" and not body["replayed"]
         assert body["profile"]["segment"] == "status" and body["segment_changed"]
-        assert body["profile"]["source"] == "computed now" and body["recorded"] is False
+        assert body["profile"]["source"] == "computed now"
+        assert (body["reason"], body["note"]) == ("balance_moved", "salary moved in")
         changes = {c["service"]: c["change"] for c in body["changes"]}
         assert changes.get("personal_manager") == "granted"
+        assert set(changes.values()) <= {"granted", "grace_started", "revoked"}
+        held = {e["service"] for e in body["profile"]["entitlements"]}
+        assert "personal_manager" in held  # the services held after it
         assert not any(r["rating"] == "security" for r in body["profile"]["ratings"])
-        # the stored profile is unchanged: nothing was recorded
+        # the same again: recorded, compared with the first, and no change this time
+        again = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("admin")).json()
+        assert again["changes"] == [] and again["previous_segment"] == "status"
+        assert again["compared_with_reevaluation"] == body["reevaluation_id"]
+        # the stored nightly profile is unchanged: the snapshot is immutable
         stored = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer")).json()
         assert stored["segment"] == "regular"
+        listed = client.get(f"/customers/{CUSTOMER}/reevaluations", headers=auth("analyst"))
+        assert listed.status_code == 200, listed.text
+        records = ReevaluationList.model_validate(listed.json()).reevaluations
+        assert [x.reevaluation_id for x in records] == [again["reevaluation_id"],
+                                                       body["reevaluation_id"]]
+        assert records[1].source == "reevaluation" and records[1].requested_by == "anna"
+        assert records[1].via == "api" and records[1].role == "analyst"
+        assert (records[1].before.segment, records[1].after.segment) == ("regular", "status")
+        assert ("personal_manager", "granted") in {(c.service, c.change)
+                                                   for c in records[1].changes}
+        assert client.get(f"/customers/{CUSTOMER}/reevaluations",
+                          headers=auth("marketing")).status_code == 403
         r = client.post("/customers/NOBODY/reevaluate", headers=auth("admin"))
-        assert r.status_code == 404
+        assert r.status_code == 404 and "unknown customer 'NOBODY'" in r.json()["message"]
+        r = client.post(f"/customers/{CUSTOMER}/reevaluate", headers=auth("admin"),
+                        json={"reason": "moved"})
+        assert r.status_code == 422
     entries = [e for e in audit_entries(ws) if e.action == "customer.reevaluate"]
-    assert [(e.actor, e.outcome) for e in entries] == [("anna", "ok"), ("adam", "error")]
-    assert json.loads(entries[0].detail)["segment"] == "status"
+    assert [(e.actor, e.outcome) for e in entries] == [("anna", "ok"), ("adam", "ok"),
+                                                      ("adam", "error")]
+    detail = json.loads(entries[0].detail)
+    assert detail["segment"] == "status" and detail["reevaluation_id"] == body["reevaluation_id"]
+    assert detail["reason"] == "balance_moved"
+
+
+def test_reevaluation_idempotency_key(client: TestClient) -> None:
+    url = f"/customers/{CUSTOMER}/reevaluate"
+    headers = {**auth("analyst"), "Idempotency-Key": "crm-event-81723"}
+    first = client.post(url, headers=headers, json={"reason": "product_opened"})
+    assert first.status_code == 200, first.text
+    again = client.post(url, headers=headers, json={"reason": "product_opened"})
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert {**again.json(), "replayed": False} == first.json()
+    other = client.post(url, headers=headers, json={"reason": "complaint"})
+    assert other.status_code == 422 and other.json()["error"] == "idempotency_conflict"
+    # another user's same key is another request
+    mine = client.post(url, headers={**auth("admin"), "Idempotency-Key": "crm-event-81723"},
+                       json={"reason": "product_opened"})
+    assert mine.json()["reevaluation_id"] != first.json()["reevaluation_id"]
+    listed = client.get(f"/customers/{CUSTOMER}/reevaluations", headers=auth("admin")).json()
+    assert len(listed["reevaluations"]) == 2
+
+
+def test_runs_survive_a_restart_and_a_killed_run_is_interrupted(ws: Path) -> None:
+    import os
+    import socket
+
+    from clientlens.appdb import Run
+
+    headers = {**auth("analyst"), "Idempotency-Key": "nightly-2026-10-31"}
+    with TestClient(create_app(ws, tokens=TOKENS)) as client:
+        run_id = client.post("/runs", json={"as_of": "2026-10-31"}, headers=headers
+                             ).json()["run_id"]
+        assert _wait(client, run_id)["status"] == "succeeded"
+    # a run left "running" by a process that no longer exists (killed mid-way)
+    with Workspace(ws).app_db() as db, db.transaction() as s:
+        s.add(Run(run_id="killed", status="running", stage="segmenting", progress=0.1,
+                  as_of=dt.date(2026, 10, 31), requested_by="anna", via="api",
+                  owner=f"{socket.gethostname()}:{os.getpid()}:an-earlier-start"))
+    with TestClient(create_app(ws, tokens=TOKENS)) as client:
+        status = client.get(f"/runs/{run_id}", headers=auth("admin")).json()
+        assert status["status"] == "succeeded" and status["result"]["customers"] > 0
+        assert client.post("/runs", json={"as_of": "2026-10-31"}, headers=headers
+                           ).json()["run_id"] == run_id  # the key outlived the restart
+        killed = client.get("/runs/killed", headers=auth("admin")).json()
+        assert (killed["status"], killed["stage"]) == ("failed", "interrupted")
+        assert "interrupted" in killed["error"]
+        fresh = client.post("/runs", json={}, headers=auth("admin"))
+        assert fresh.status_code == 202  # the interrupted run does not block new ones
+        _wait(client, fresh.json()["run_id"])
 
 
 # -- fuzzing from the OpenAPI spec ------------------------------------------------------------
@@ -326,3 +403,69 @@ def test_lookups_follow_a_new_run(client: TestClient) -> None:
     assert _wait(client, run_id)["status"] == "succeeded"
     after = client.get(f"/customers/{CUSTOMER}/profile", headers=auth("viewer")).json()
     assert after["as_of"] == str(later) and after["explanation"]
+
+
+def test_profiles_match_the_stored_snapshot_and_the_schema(ws: Path) -> None:
+    """Lookups (served from memory on the event loop for roles without audited fields,
+    through the thread pool for the others) answer what the warehouse stored, in the
+    shape the OpenAPI spec promises."""
+    with Workspace(ws).engine(read_only=True) as engine:
+        stored = engine.fetch_arrow(
+            "select customer_id, as_of, segment, phase, need, current_score, "
+            "next_best_product from profiles where as_of = (select max(as_of) from profiles) "
+            "order by customer_id limit 40").to_pylist()
+    with TestClient(create_app(ws, tokens=TOKENS)) as client:
+        _compare(client, stored)
+
+
+def _compare(client: TestClient, stored: list[dict]) -> None:
+    from clientlens.faces.api import Profile
+
+    for i, row in enumerate(stored):
+        role = ("marketing", "viewer", "analyst", "admin")[i % 4]
+        r = client.get(f"/customers/{row['customer_id']}/profile", headers=auth(role))
+        assert r.status_code == 200, r.text
+        p = Profile.model_validate(r.json()).model_dump()
+        assert (p["as_of"], p["segment"], p["phase"], p["need"]) == (
+            row["as_of"], row["segment"], row["phase"], row["need"])
+        assert p["recommendations"]["next_best_product"] == row["next_best_product"]
+        current = next(x for x in p["ratings"] if x["rating"] == "current")
+        assert current["score"] == pytest.approx(float(row["current_score"]))
+        # the same answer when the date is named (the thread-pool path)
+        again = client.get(f"/customers/{row['customer_id']}/profile",
+                           params={"as_of": str(row["as_of"])}, headers=auth(role)).json()
+        assert again == r.json()
+
+
+def test_fast_json_equals_the_plain_conversion() -> None:
+    """The lookups' orjson path writes what ``jsonable`` + json would."""
+    from decimal import Decimal
+
+    from clientlens.faces.api import json_bytes, jsonable
+
+    value = {"score": Decimal("71.50"), "day": dt.date(2026, 1, 2), "nan": float("nan"),
+             "inf": Decimal("Infinity"), "at": dt.datetime(2026, 1, 1, 3, 4),
+             "nested": [{"x": Decimal("-0.01"), "flag": True, "none": None}], "text": "ёж",
+             "tags": frozenset({"b", "a"}), 7: "int key"}
+    assert json.loads(json_bytes(value)) == json.loads(json.dumps(jsonable(value)))
+
+
+def test_profile_without_explanation_keeps_the_decisions(client: TestClient) -> None:
+    """explain=false: the same stored decisions, ratings with their reasons and
+    services, without rule traces or rating factors; the field policy still applies."""
+    from clientlens.faces.api import Profile
+
+    for role in ("viewer", "analyst", "security_officer"):
+        full = client.get(f"/customers/{CUSTOMER}/profile", headers=auth(role)).json()
+        short = client.get(f"/customers/{CUSTOMER}/profile", params={"explain": "false"},
+                           headers=auth(role)).json()
+        Profile.model_validate(short)
+        assert short["explanation"] is None and full["explanation"]["segment_rules"]
+        for key in ("segment", "phase", "need", "recommendations", "entitlements",
+                    "actions", "terms", "withheld", "personal"):
+            assert short[key] == full[key], key
+        assert [(r["rating"], r["score"], r["grade"], r["reasons"]) for r in short["ratings"]] \
+            == [(r["rating"], r["score"], r["grade"], r["reasons"]) for r in full["ratings"]]
+        assert all(not r["factors"] for r in short["ratings"])
+        assert [(s["service"], s["qualifies"]) for s in short["services"]] == \
+            [(s["service"], s["qualifies"]) for s in full["services"]]

@@ -46,8 +46,9 @@ PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0
 D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
 TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions", "audit_log",
           "referral_programmes", "referral_codes", "referral_registrations", "ledger_accounts",
-          "ledger_transactions", "ledger_entries", "idempotency_keys", "alembic_version"}
-HEAD = "0005"  # the newest migration
+          "ledger_transactions", "ledger_entries", "idempotency_keys", "reevaluations",
+          "reevaluation_events", "runs", "alembic_version"}
+HEAD = "0006"  # the newest migration
 
 
 def day(n: int) -> dt.date:

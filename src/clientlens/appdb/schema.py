@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
@@ -343,3 +344,118 @@ class IdempotencyKey(Base):
     response: Mapped[str] = mapped_column(Text)  # JSON
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+
+
+# -- re-evaluations and runs (migration 0006) -----------------------------------------
+
+REEVALUATION_REASONS = ("product_opened", "product_closed", "balance_moved", "complaint",
+                        "other")
+REEVALUATION_VIAS = ("api", "cli", "python")
+ENTITLEMENT_EVENTS = ("granted", "grace_started", "revoked")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class Reevaluation(Base):
+    """One customer re-evaluated on demand (``services/reevaluation.py``): the state
+    before and after, why, by whom; its entitlement changes are ``ReevaluationEvent`` rows.
+
+    ``seq`` numbers a customer's re-evaluations: two writers that compared with the same
+    recorded state would take the same number, and the unique constraint refuses the
+    second (it then compares again with the state the first recorded)."""
+
+    __tablename__ = "reevaluations"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "seq", name="uq_reevaluations_customer_seq"),
+        UniqueConstraint("requested_by", "idempotency_key",
+                         name="uq_reevaluations_idempotency"),
+        CheckConstraint("reason is null or " + _in("reason", REEVALUATION_REASONS),
+                        name="reason"),
+        CheckConstraint(_in("via", REEVALUATION_VIAS), name="via"),
+        CheckConstraint("seq >= 1", name="seq"),
+    )
+
+    reevaluation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    # the nightly snapshot compared with (None: no run on or before as_of), and the
+    # re-evaluation on that snapshot that was the latest recorded state, if any
+    compared_with: Mapped[dt.date | None] = mapped_column(Date)
+    basis_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reevaluations.reevaluation_id"))
+    rulebook_version: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp(),
+        index=True)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    segment_before: Mapped[str | None] = mapped_column(String(64))
+    segment_after: Mapped[str] = mapped_column(String(64))
+    phase_before: Mapped[str | None] = mapped_column(String(64))
+    phase_after: Mapped[str | None] = mapped_column(String(64))
+    need_before: Mapped[str | None] = mapped_column(String(64))
+    need_after: Mapped[str | None] = mapped_column(String(64))
+    held: Mapped[str] = mapped_column(Text)  # JSON: the entitlements held after it
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    response: Mapped[str | None] = mapped_column(Text)  # JSON, kept when a key was given
+
+    events: Mapped[list[ReevaluationEvent]] = relationship(
+        order_by="ReevaluationEvent.event_id", cascade="all, delete-orphan",
+        passive_deletes=True)
+
+
+class ReevaluationEvent(Base):
+    """An entitlement change a re-evaluation made: the nightly run's vocabulary
+    (granted, grace_started, revoked), written only when the held state changed."""
+
+    __tablename__ = "reevaluation_events"
+    __table_args__ = (
+        CheckConstraint(_in("event", ENTITLEMENT_EVENTS), name="event"),
+    )
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reevaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("reevaluations.reevaluation_id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    service: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))
+    kept_until: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rulebook_version: Mapped[str] = mapped_column(String(32))
+
+
+class Run(Base):
+    """A segmentation run, started over HTTP or from the CLI/Python API: its status is
+    kept here so it outlives the process. ``owner`` says which process runs it (host,
+    pid, a token per process start), so a run whose process died is reported as
+    interrupted."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("requested_by", "idempotency_key", name="uq_runs_idempotency"),
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        CheckConstraint(_in("via", REEVALUATION_VIAS), name="via"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    via: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp(),
+        index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(Text)  # JSON
+    error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(160), default="", server_default="")

@@ -45,6 +45,9 @@ class DecisionEvaluator:
     def __init__(self, defs: Definitions):
         self.defs = defs
         self._fns: dict[int, Callable[[dict[str, Any]], Any]] = {}
+        # texts that depend only on the bin: made once
+        self._labels: dict[tuple[int, int], str] = {}
+        self._reasons: dict[tuple[int, Decimal], str | None] = {}
         stages = {"need": [c for r in defs.needs for c in r.conditions],
                   "rating": [c for r in defs.ratings for f in r.factors for b in f.bins
                              if (c := b.condition) is not None]
@@ -103,7 +106,8 @@ class DecisionEvaluator:
         order = sorted(range(len(factors)),
                        key=lambda i: (-abs(factors[i].deviation), i))
         reasons = [text for i in order
-                   if (text := factors[i].factor.reason(factors[i].points)) is not None][:3]
+                   if (text := self._reason(factors[i].factor, factors[i].points))
+                   is not None][:3]
         return RatingResult(rating, score, rating.grade_of(score), reasons, factors, True)
 
     def _factor(self, factor: Factor, v: dict[str, Any]) -> FactorResult:
@@ -127,8 +131,21 @@ class DecisionEvaluator:
             points, label = chosen.points, self._numeric_label(factor, chosen)
         return FactorResult(factor, value, label, points, factor.deviation(points))
 
+    def _reason(self, factor: Factor, points: Decimal) -> str | None:
+        key = (id(factor), points)
+        if key not in self._reasons:
+            self._reasons[key] = factor.reason(points)
+        return self._reasons[key]
+
+    def _numeric_label(self, factor: Factor, chosen: Bin) -> str:
+        key = (id(factor), id(chosen))
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = self._make_numeric_label(factor, chosen)
+        return label
+
     @staticmethod
-    def _numeric_label(factor: Factor, chosen: Bin) -> str:
+    def _make_numeric_label(factor: Factor, chosen: Bin) -> str:
         i = factor.bins.index(chosen)
         low = factor.bins[i - 1].below if i > 0 else None
         if chosen.below is None:

@@ -12,7 +12,13 @@ is never logged (``RedactAuthorization``).
 Concurrency: with DuckDB the app holds one read-write connection to the warehouse
 (the file allows one process) and gives each worker thread a cursor of it; runs go
 through ``jobs.run`` in a background thread, one at a time, and share the database
-instance. Runs and Idempotency-Keys are kept in memory: a restart forgets them.
+instance. Runs and Idempotency-Keys are kept in the application database
+(``services/runs.py``, ``services/reevaluation.py``), so they outlive a restart.
+
+Lookups: the latest snapshot is held in memory (``services/profile_store.py``),
+loaded at start-up and again after a run; a lookup of it by a role that sees no
+audited field does no I/O and is answered on the event loop, others go through the
+thread pool.
 """
 
 import datetime as dt
@@ -22,7 +28,6 @@ import math
 import re
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -30,10 +35,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,6 +54,7 @@ from clientlens.model.errors import (
     WorkspaceError,
 )
 from clientlens.model.tables import TABLES
+from clientlens.services.profile_store import SnapshotRows
 
 log = logging.getLogger("clientlens.api")
 
@@ -62,6 +70,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "runs:write": frozenset({"analyst", "admin"}),
     "runs:read": frozenset({"analyst", "admin"}),
     "customer:reevaluate": frozenset({"analyst", "admin"}),
+    # the referral programme (faces/api_referrals.py)
+    "referrals:read": frozenset({"analyst", "marketing", "admin"}),
+    "referrals:write": frozenset({"marketing", "admin"}),
+    "points:write": frozenset({"marketing", "admin"}),
 }
 
 #: Personal columns of the customers table: everything but the id, type and date known.
@@ -265,25 +277,86 @@ class Profile(BaseModel):
     personal: dict[str, Any] | None = Field(
         None, description="Personal data from the customers table (analyst, admin).")
     terms: dict[str, Any] = Field(description="Every glossary term's value.")
-    explanation: ExplanationOut
+    explanation: ExplanationOut | None = Field(
+        description="Why: rule traces (null with explain=false).")
     withheld: list[Withheld] = Field(description="Field categories removed for your role.")
 
 
 class EntitlementChange(BaseModel):
     service: str
-    change: Literal["granted", "grace", "revoked", "kept"]
+    change: Literal["granted", "grace_started", "revoked"] = Field(
+        description="The nightly run's event vocabulary.")
     kept_until: dt.date | None = None
     reason: str
+    source: Literal["reevaluation"] = Field(
+        "reevaluation", description="Recorded by a re-evaluation, not by a nightly run.")
+
+
+ReevaluationReason = Literal["product_opened", "product_closed", "balance_moved", "complaint",
+                             "other"]
+
+
+class ReevaluationRequest(BaseModel):
+    reason: ReevaluationReason | None = Field(
+        None, description="The cause reported by the bank's system.")
+    note: str | None = Field(None, max_length=2000, description="Free text about the cause.")
 
 
 class Reevaluation(BaseModel):
-    profile: Profile = Field(description="The profile computed now from the warehouse.")
-    compared_with: dt.date | None = Field(description="The stored snapshot compared with.")
+    reevaluation_id: int = Field(description="The recorded re-evaluation.")
+    recorded: bool = Field(True, description="Always true: every re-evaluation is recorded.")
+    replayed: bool = Field(False, description="True when this answers a repeated "
+                           "Idempotency-Key: nothing was computed or recorded again.")
+    profile: Profile = Field(description="The profile computed now from the warehouse; its "
+                             "entitlements are those held after this re-evaluation.")
+    compared_with: dt.date | None = Field(
+        description="The nightly snapshot compared with (the newest on or before as_of).")
+    compared_with_reevaluation: int | None = Field(
+        None, description="The latest re-evaluation recorded since that snapshot: the state "
+                          "compared with, instead of the snapshot's.")
     previous_segment: str | None
+    previous_phase: str | None = None
+    previous_need: str | None = None
     segment_changed: bool
     changes: list[EntitlementChange] = Field(
-        description="Services that would be granted, go into grace or be revoked.")
-    recorded: bool = Field(False, description="Always false: re-evaluation stores nothing.")
+        description="Entitlement changes against the latest recorded state: granted, "
+                    "grace_started, revoked. Empty when nothing changed.")
+    reason: ReevaluationReason | None = None
+    note: str = ""
+
+
+class StateOut(BaseModel):
+    segment: str | None
+    phase: str | None = None
+    need: str | None = None
+
+
+class ReevaluationRecord(BaseModel):
+    reevaluation_id: int
+    customer_id: str
+    source: Literal["reevaluation"] = "reevaluation"
+    as_of: dt.date
+    compared_with: dt.date | None
+    compared_with_reevaluation: int | None
+    superseded_by: dt.date | None = Field(
+        description="The first nightly run after the snapshot compared with: its events "
+                    "are authoritative from then on.")
+    rulebook_version: str
+    requested_by: str
+    role: str | None
+    via: str = Field(description="api, cli or python.")
+    requested_at: dt.datetime
+    reason: ReevaluationReason | None
+    note: str
+    before: StateOut
+    after: StateOut
+    changes: list[EntitlementChange]
+    held: list[EntitlementOut] = Field(description="Services held after it.")
+
+
+class ReevaluationList(BaseModel):
+    customer_id: str
+    reevaluations: list[ReevaluationRecord] = Field(description="Newest first.")
 
 
 class SegmentOut(BaseModel):
@@ -347,9 +420,53 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, set | frozenset):
+        return [jsonable(v) for v in sorted(value, key=str)]
+    if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as JSON bytes (orjson), as ``jsonable`` would give it: decimals as
+    numbers, dates as ISO strings, NaN and infinities as null; the lookups' fast
+    path."""
+    return orjson.dumps(value, default=_json_default,
+                        option=orjson.OPT_NON_STR_KEYS)
+
+
+class RequestLog:
+    """Logs method, path, status and milliseconds of each request (a plain ASGI
+    middleware: Starlette's BaseHTTPMiddleware streams every body through a queue)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [0]
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            log.info("%s %s -> %s in %.1f ms", scope["method"], scope["path"],
+                     status[0] or 500, (time.perf_counter() - started) * 1000)
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -388,25 +505,21 @@ def _check_date(as_of: dt.date | None, name: str = "as_of") -> dt.date | None:
 # -- the backend: one workspace, shared connections -------------------------------------
 @dataclass
 class RunState:
+    """A run this process started: its thread. Its status is in the application
+    database (``services/runs.py``), so it outlives the process."""
+
     run_id: str
     as_of: dt.date | None
-    requested_by: str
-    created_at: dt.datetime
-    status: str = "queued"
-    stage: str = "queued"
-    progress: float = 0.0
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-    result: dict[str, Any] | None = None
-    error: str | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
 
-    def out(self) -> RunStatus:
-        return RunStatus(run_id=self.run_id, status=self.status,  # type: ignore[arg-type]
-                         stage=self.stage, progress=self.progress, as_of=self.as_of,
-                         requested_by=self.requested_by, created_at=self.created_at,
-                         started_at=self.started_at, finished_at=self.finished_at,
-                         result=self.result, error=self.error)
+    @staticmethod
+    def out(rec: Any) -> RunStatus:
+        """A ``runs.RunRecord`` as the API's RunStatus."""
+        return RunStatus(run_id=rec.run_id, status=rec.status, stage=rec.stage,
+                         progress=rec.progress, as_of=rec.as_of,
+                         requested_by=rec.requested_by, created_at=rec.created_at,
+                         started_at=rec.started_at, finished_at=rec.finished_at,
+                         result=rec.result, error=rec.error)
 
 
 class Backend:
@@ -432,9 +545,9 @@ class Backend:
         self._latest: dt.date | None = None
         # The latest snapshot in memory (profile rows by customer, their entitlements):
         # a lookup then reads no table. Dropped when a run finishes.
-        self._snapshot: tuple[dt.date, Any, dict[str, int], dict[str, list[dict]]] | None \
-            = None
+        self._snapshot: tuple[dt.date, SnapshotRows, dict[str, list[dict]]] | None = None
         self._snapshot_lock = threading.Lock()
+        self.warming: threading.Thread | None = None
         self.runs: dict[str, RunState] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
         self._runs_lock = threading.Lock()
@@ -489,11 +602,27 @@ class Backend:
                 snap = self._snapshot
                 if snap is None or snap[0] != as_of:
                     snap = self._snapshot = _load_snapshot(engine, as_of)
-        _, table, index, entitlements = snap
-        i = index.get(customer_id)
-        if i is None:
+        _, rows, entitlements = snap
+        row = rows.get(customer_id)
+        if row is None:
             return None, None
-        return table.slice(i, 1).to_pylist()[0], entitlements.get(customer_id, [])
+        return row, entitlements.get(customer_id, [])
+
+    def in_memory(self, role: str) -> bool:
+        """Whether a lookup of the latest snapshot for ``role`` needs no I/O: the
+        snapshot is loaded and the role sees no field whose reading is audited or
+        read from the warehouse (personal data)."""
+        return (self._snapshot is not None and self._latest is not None
+                and self._snapshot[0] == self._latest
+                and not any(role in c.roles for c in FIELD_POLICY))
+
+    def warm(self) -> None:
+        """Load the latest snapshot now (at start-up), not on the first lookup."""
+        try:
+            with self.engine() as engine:
+                self.stored(engine, "", self.latest(engine))
+        except ClientlensError:
+            pass  # no snapshot yet: lookups say so
 
     def forget_snapshot(self) -> None:
         self._latest = None
@@ -524,6 +653,8 @@ class Backend:
             s.add(entry)
 
     def close(self) -> None:
+        if self.warming is not None:
+            self.warming.join()
         for run in list(self.runs.values()):
             if run.thread is not None:
                 run.thread.join(timeout=60)
@@ -533,9 +664,9 @@ class Backend:
 
 
 def _load_snapshot(engine: Any, as_of: dt.date
-                   ) -> tuple[dt.date, Any, dict[str, int], dict[str, list[dict]]]:
-    table = engine.fetch_arrow("select * from profiles where as_of = ?", [as_of])
-    index = {cid: i for i, cid in enumerate(table.column("customer_id").to_pylist())}
+                   ) -> tuple[dt.date, SnapshotRows, dict[str, list[dict]]]:
+    rows = SnapshotRows(engine.fetch_arrow("select * from profiles where as_of = ?",
+                                           [as_of]))
     entitlements: dict[str, list[dict]] = {}
     if engine.table_columns("entitlements") is not None:
         for row in engine.fetch_arrow(
@@ -543,7 +674,7 @@ def _load_snapshot(engine: Any, as_of: dt.date
                 "qualified from entitlements where as_of = ? order by customer_id, service",
                 [as_of]).to_pylist():
             entitlements.setdefault(row.pop("customer_id"), []).append(row)
-    return as_of, table, index, entitlements
+    return as_of, rows, entitlements
 
 
 def _is_hash(value: str) -> bool:
@@ -629,7 +760,7 @@ def apply_policy(profile: dict[str, Any], role: str, withheld_names: dict[str, f
 def _scrub_conditions(profile: dict[str, Any], hidden: set[str]) -> None:
     """Condition values and rating factor values that read a hidden term."""
     conds: list[dict] = [c for s in profile["services"] for c in s["conditions"]]
-    for group in profile["explanation"].values():
+    for group in (profile["explanation"] or {}).values():
         conds += [c for r in group for c in r["conditions"]]
     for c in conds:
         if hidden & set(c["values"]):
@@ -675,8 +806,8 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
     """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
     replaces the workspace's tokens.yaml, for tests."""
     from clientlens.services import jobs
-    from clientlens.services.entitlements import held_entitlements, preview_changes
-    from clientlens.services.explain import explain_customer
+    from clientlens.services.entitlements import held_entitlements
+    from clientlens.services.explain import explain_customer, stored_summary, why_missing
     from clientlens.services.history import snapshot_on
     from clientlens.services.segmentation import profile_row, segment_summary
 
@@ -685,6 +816,10 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the latest snapshot is loaded while the service already answers /health
+        backend.warming = threading.Thread(target=backend.warm, daemon=True,
+                                           name="clientlens-warm")
+        backend.warming.start()
         yield
         backend.close()
 
@@ -695,6 +830,9 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                       {"name": "segments", "description": "Segment summaries."},
                       {"name": "dictionary", "description": "The glossary's terms."},
                       {"name": "runs", "description": "Segmentation runs."},
+                      {"name": "referrals", "description": "Member-get-member: programmes, "
+                       "invitation codes, registrations, qualifying facts, points and the "
+                       "funnel."},
                       {"name": "service", "description": "Health."}])
     app.state.backend = backend
     app.state.tokens_known = lambda: bool(backend.holders())
@@ -724,18 +862,14 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
         return JSONResponse(_body(name, str(e.detail)), status_code=e.status_code,
                             headers=getattr(e, "headers", None))
 
-    @app.middleware("http")
-    async def _log_requests(request: Request, call_next: Callable) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info("%s %s -> %s in %.1f ms", request.method, request.url.path,
-                 response.status_code, (time.perf_counter() - started) * 1000)
-        return response
+    app.add_middleware(RequestLog)
 
     bearer = HTTPBearer(auto_error=False, description="A token from `clientlens token add`.")
 
-    def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-                  ) -> TokenHolder:
+    # Dependencies are coroutines: they only read memory, and a plain function would
+    # cost a hop through the thread pool on every request.
+    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(bearer)]) -> TokenHolder:
         if creds is None or not creds.credentials:
             raise ApiError(401, "unauthorized", "missing bearer token: send "
                            "'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
@@ -748,11 +882,12 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
     def allowed(permission: str) -> Callable[..., TokenHolder]:
         roles = ROLE_PERMISSIONS[permission]
 
-        def check(request: Request,
-                  who: Annotated[TokenHolder, Depends(principal)]) -> TokenHolder:
+        async def check(request: Request,
+                        who: Annotated[TokenHolder, Depends(principal)]) -> TokenHolder:
             if who.role not in roles:
                 if permission.endswith((":write", ":reevaluate")):
-                    backend.audit(who, permission, request.url.path, outcome="denied")
+                    await run_in_threadpool(backend.audit, who, permission,
+                                            request.url.path, outcome="denied")
                 raise ApiError(403, "forbidden", f"role '{who.role}' may not {permission}; "
                                f"allowed: {', '.join(sorted(roles))}")
             return who
@@ -765,8 +900,8 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                                           min_length=1, max_length=64)]
 
     # -- customers
-    def _profile(engine: Any, who: TokenHolder, customer_id: str, as_of: dt.date | None
-                 ) -> tuple[dict, list[str]]:
+    def _profile(engine: Any, who: TokenHolder, customer_id: str, as_of: dt.date | None,
+                 explain: bool = True) -> tuple[dict, list[str]]:
         note = None
         if as_of is None:
             as_of = backend.latest(engine)
@@ -778,15 +913,23 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                 note = f"no run on {as_of}; explained from the snapshot of {day}"
                 as_of = day
         row, held = backend.stored(engine, customer_id, as_of)
+        if row is None and as_of == backend.latest(engine):
+            # not in the latest snapshot: say why, without computing a profile now
+            raise NotFoundError(why_missing(engine, customer_id, as_of))
         if row is None:
             row = profile_row(engine, customer_id, as_of)
         defs, compiled = backend.definitions_for(row.get("rulebook_version") if row else None)
-        x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled,
-                             stored_row=row)
+        x = None if explain or row is None else \
+            stored_summary(defs, compiled, customer_id, as_of, row)
+        if x is None:
+            x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled,
+                                 stored_row=row)
         if held is None:
             held = held_entitlements(engine, customer_id, as_of)
         personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
         p = profile_dict(x, defs, held, personal)
+        if not explain:
+            p["explanation"] = None
         if note:
             p["note"] = f"{note}; {p['note']}" if p["note"] else note
         return apply_policy(p, who.role, backend.withheld_names)
@@ -794,65 +937,145 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
     @app.get("/customers/{customer_id}/profile", response_model=Profile, tags=["customers"],
              summary="A customer's stored profile with its explanation",
              responses={**ERRORS, **NOT_FOUND})
-    def get_profile(customer_id: CustomerId,
-                    who: Annotated[TokenHolder, Depends(allowed("profile:read"))],
-                    as_of: AsOf = None) -> Profile:
+    async def get_profile(customer_id: CustomerId,
+                          who: Annotated[TokenHolder, Depends(allowed("profile:read"))],
+                          as_of: AsOf = None,
+                          explain: Annotated[bool, Query(description=(
+                              "Include the why: rule traces, rating factors and service "
+                              "conditions. `false` gives the stored decisions only, "
+                              "about twice as fast."))] = True) -> Response:
         """The profile stored for the snapshot on (or the newest before) `as_of`: segment,
         phase, need, ratings, recommendations, services and entitlements, and why. Fields
         your role may not see are removed and listed in `withheld`."""
         _check_date(as_of)
+        if as_of is None and backend.in_memory(who.role):
+            # The latest snapshot is in memory and the role sees nothing to audit: no
+            # I/O, so answer on the event loop rather than through the thread pool.
+            body = _lookup(who, customer_id, None, explain)
+        else:
+            body = await run_in_threadpool(_lookup, who, customer_id, as_of, explain)
+        return Response(body, media_type="application/json")
+
+    def _lookup(who: TokenHolder, customer_id: str, as_of: dt.date | None,
+                explain: bool = True) -> bytes:
         with backend.engine() as engine:
-            p, shown = _profile(engine, who, customer_id, as_of)
+            p, shown = _profile(engine, who, customer_id, as_of, explain)
         if shown:
             backend.audit(who, "profile.read", f"customer/{customer_id}",
                           {"as_of": p["as_of"], "sensitive_shown": shown})
-        return Profile.model_validate(jsonable(p))
+        # Serialized directly: the shape is Profile's (tests validate answers against
+        # it), and skipping the response model's validation halves a lookup's cost.
+        return json_bytes(p)
 
     @app.post("/customers/{customer_id}/reevaluate", response_model=Reevaluation,
-              tags=["customers"], summary="Recompute one customer now from the warehouse",
-              responses={**ERRORS, **NOT_FOUND})
+              tags=["customers"],
+              summary="Recompute one customer now from the warehouse and record it",
+              responses={**ERRORS, **NOT_FOUND, 409: {
+                  "model": ErrorBody, "description": "The customer is being re-evaluated "
+                                                     "by others right now; try again."}})
     def reevaluate(customer_id: CustomerId,
                    who: Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))],
-                   as_of: AsOf = None) -> Reevaluation:
+                   body: ReevaluationRequest | None = None,
+                   as_of: AsOf = None,
+                   idempotency_key: Annotated[str | None, Header(
+                       description="The same key (and request) returns the first answer "
+                                   "and records nothing again.", max_length=200)] = None
+                   ) -> Response:
         """Computes the customer's terms from the warehouse as of `as_of` (default: the
         latest snapshot's date), applies the current rulebook in-process and compares the
-        services with the stored entitlements of the newest snapshot on or before it.
-        Nothing is stored: it is not recorded as a nightly change."""
+        result with the latest recorded state: the newest snapshot on or before `as_of`,
+        or the latest re-evaluation recorded since that snapshot. The re-evaluation is
+        recorded (`GET /customers/{id}/reevaluations`) with the cause in the body, and
+        entitlement changes (granted, grace_started, revoked) only when the services held
+        change. The nightly run stays authoritative: it does not read re-evaluations."""
+        from clientlens.services import reevaluation as rv
+
         _check_date(as_of)
+        reason, note = (body.reason, body.note) if body else (None, None)
+        shown: list[str] = []
+
+        def respond(rec: Any, x: Any) -> dict:
+            personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
+            p, seen = apply_policy(profile_dict(x, backend.defs, rec.held, personal),
+                                   who.role, backend.withheld_names)
+            shown[:] = seen
+            return jsonable({
+                "reevaluation_id": rec.reevaluation_id, "recorded": True, "replayed": False,
+                "profile": p, "compared_with": rec.compared_with,
+                "compared_with_reevaluation": rec.basis_id,
+                "previous_segment": rec.before["segment"],
+                "previous_phase": rec.before["phase"], "previous_need": rec.before["need"],
+                "segment_changed": rec.segment_changed,
+                "changes": [{"service": e["service"], "change": e["event"],
+                             "kept_until": e["kept_until"], "reason": e["reason"],
+                             "source": "reevaluation"} for e in rec.events],
+                "reason": rec.reason, "note": rec.note})
+
         try:
             with backend.engine() as engine:
-                latest = None
                 try:
-                    latest = backend.latest(engine)
+                    latest: dt.date | None = backend.latest(engine)
                 except NotFoundError:
-                    pass
-                day = as_of or latest or jobs.default_as_of(backend.root)
-                stored_day = snapshot_on(engine, day)
-                x = explain_customer(engine, backend.defs, customer_id,
-                                     day, compiled=backend.compiled, use_stored=False)
-                held: list[dict] = []
-                previous = None
-                if stored_day is not None:
-                    held = held_entitlements(engine, customer_id, stored_day)
-                    row = profile_row(engine, customer_id, stored_day)
-                    previous = row.get("segment") if row else None
-                personal = (_personal(engine, customer_id)
-                            if _sees(who.role, "personal") else None)
-            p = profile_dict(x, backend.defs, held, personal)
-            changes = preview_changes(backend.defs, x.terms, held, day)
-            p, shown = apply_policy(p, who.role, backend.withheld_names)
+                    latest = None
+                outcome = rv.reevaluate(
+                    engine, backend.db, backend.defs, customer_id, as_of,
+                    requested_by=who.user, role=who.role, via="api",
+                    compiled=backend.compiled, reason=reason, note=note,
+                    idempotency_key=idempotency_key, respond=respond, latest=latest,
+                    stored=lambda day: backend.stored(engine, customer_id, day))
         except ClientlensError as e:
             backend.audit(who, "customer.reevaluate", f"customer/{customer_id}",
                           {"as_of": as_of, "error": str(e)}, outcome="error")
+            code = getattr(e, "code", None)
+            if code == "idempotency_conflict":
+                raise ApiError(422, code, str(e)) from None
+            if code == "busy":
+                raise ApiError(409, code, str(e)) from None
             raise
+        rec = outcome.record
+        if rec.replayed:  # the first answer again, with the fields it showed
+            shown = [c.name for c in FIELD_POLICY if who.role in c.roles]
+        if outcome.response is None:  # pragma: no cover - a key is kept with its answer
+            raise ApiError(409, "idempotency_conflict", "the first request with this "
+                           "Idempotency-Key has no answer kept; use a new key")
         backend.audit(who, "customer.reevaluate", f"customer/{customer_id}",
-                      {"as_of": day, "segment": x.segment, "previous_segment": previous,
-                       "changes": [(c["service"], c["change"]) for c in changes],
+                      {"as_of": rec.as_of, "reevaluation_id": rec.reevaluation_id,
+                       "segment": rec.after["segment"],
+                       "previous_segment": rec.before["segment"],
+                       "changes": [(e["service"], e["event"]) for e in rec.events],
+                       "reason": rec.reason, "replayed": rec.replayed,
                        "sensitive_shown": shown})
-        return Reevaluation.model_validate(jsonable({
-            "profile": p, "compared_with": stored_day, "previous_segment": previous,
-            "segment_changed": previous is not None and previous != x.segment,
-            "changes": changes, "recorded": False}))
+        answer = {**outcome.response, "replayed": rec.replayed}
+        return Response(json_bytes(answer), media_type="application/json")
+
+    @app.get("/customers/{customer_id}/reevaluations", response_model=ReevaluationList,
+             tags=["customers"], summary="A customer's recorded re-evaluations",
+             responses=ERRORS)
+    def reevaluations(customer_id: CustomerId,
+                      _who: Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))],
+                      limit: Annotated[int, Query(ge=1, le=1000, description="At most this "
+                                                  "many, newest first.")] = 50
+                      ) -> ReevaluationList:
+        """Every recorded re-evaluation of the customer, newest first: who, how, when,
+        as-of, the cause, segment/phase/need before and after, the entitlement changes
+        (source `reevaluation`) and the services held after it. `superseded_by` names the
+        nightly run after the snapshot it was compared with."""
+        from clientlens.services import reevaluation as rv
+
+        with backend.engine() as engine:
+            found = rv.list_reevaluations(backend.db, customer_id, limit=limit,
+                                          engine=engine)
+        return ReevaluationList.model_validate(jsonable({
+            "customer_id": customer_id,
+            "reevaluations": [{
+                **{k: getattr(r, k) for k in (
+                    "reevaluation_id", "customer_id", "as_of", "compared_with",
+                    "superseded_by", "rulebook_version", "requested_by", "role", "via",
+                    "requested_at", "reason", "note", "before", "after", "held")},
+                "compared_with_reevaluation": r.basis_id,
+                "changes": [{"service": e["service"], "change": e["event"],
+                             "kept_until": e["kept_until"], "reason": e["reason"]}
+                            for e in r.events]} for r in found]}))
 
     # -- segments and dictionary
     @app.get("/segments", response_model=SegmentSummary, tags=["segments"],
@@ -885,30 +1108,30 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
 
     # -- runs
     def _run(state: RunState) -> None:
-        state.status, state.stage, state.progress = "running", "segmenting", 0.1
-        state.started_at = dt.datetime.now(dt.UTC)
+        from clientlens.services import runs
+
+        def save(**fields: Any) -> None:
+            try:
+                runs.update(backend.db, state.run_id, **fields)
+            except Exception:  # the app DB is gone: the log has it, the row says running
+                log.exception("run %s: cannot record %s", state.run_id, fields.get("status"))
+
+        save(status="running", stage="segmenting", progress=0.1,
+             started_at=dt.datetime.now(dt.UTC))
         try:
-            result = jobs.run(backend.root, state.as_of)
-            ch = result.entitlements
-            state.result = jsonable({
-                "as_of": result.as_of, "customers": result.customers,
-                "rulebook_version": result.rulebook_version, "seconds": result.seconds,
-                "segments": [r.__dict__ for r in result.summary],
-                "phases": dict(result.phases or []),
-                "entitlements": None if ch is None else {
-                    "previous": ch.previous, "granted": ch.granted,
-                    "grace_started": ch.grace_started, "revoked": ch.revoked}})
-            state.as_of = result.as_of
-            state.status, state.stage, state.progress = "succeeded", "done", 1.0
+            result = jobs.run(backend.root, state.as_of, record=False)
+            save(status="succeeded", stage="done", progress=1.0, as_of=result.as_of,
+                 result=runs.result_summary(result), finished_at=dt.datetime.now(dt.UTC))
         except ClientlensError as e:
-            state.status, state.stage, state.error = "failed", "failed", str(e)
+            save(status="failed", stage="failed", error=str(e),
+                 finished_at=dt.datetime.now(dt.UTC))
         except Exception as e:  # a bug: keep the traceback in the log, not in the response
             log.exception("run %s failed", state.run_id)
-            state.status, state.stage = "failed", "failed"
-            state.error = f"internal error ({type(e).__name__}); see the server log"
+            save(status="failed", stage="failed",
+                 error=f"internal error ({type(e).__name__}); see the server log",
+                 finished_at=dt.datetime.now(dt.UTC))
         finally:
             backend.forget_snapshot()
-            state.finished_at = dt.datetime.now(dt.UTC)
 
     @app.post("/runs", response_model=RunStatus, status_code=202, tags=["runs"],
               summary="Start a segmentation run in the background",
@@ -917,52 +1140,58 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
     def start_run(who: Annotated[TokenHolder, Depends(allowed("runs:write"))],
                   body: RunRequest | None = None,
                   idempotency_key: Annotated[str | None, Header(
-                      description="The same key returns the same run.", max_length=200)
+                      description="The same key returns the same run, also after a "
+                                  "restart.", max_length=200)
                   ] = None) -> RunStatus:
         """Segments every customer for `as_of` and stores the snapshot, one run at a
-        time. Poll `GET /runs/{run_id}` for its status and result."""
+        time. Poll `GET /runs/{run_id}` for its status and result. The run is recorded
+        in the application database."""
+        from clientlens.services import runs
+
         as_of = _check_date(body.as_of if body else None)
         with backend._runs_lock:
-            if idempotency_key is not None:
-                seen = backend.idempotency.get((who.user, idempotency_key))
-                if seen is not None:
-                    if seen[1] != str(as_of):
-                        raise ApiError(422, "idempotency_conflict",
-                                       "this Idempotency-Key was used for a different request "
-                                       f"(as_of {seen[1]})")
-                    return backend.runs[seen[0]].out()
-            busy = [r for r in backend.runs.values() if r.status in ("queued", "running")]
-            if busy:
-                backend.audit(who, "run.start", "runs", {"as_of": as_of}, outcome="conflict")
-                raise ApiError(409, "run_in_progress",
-                               f"run {busy[0].run_id} is still {busy[0].status}; try again "
-                               "when it has finished")
-            state = RunState(run_id=uuid.uuid4().hex, as_of=as_of, requested_by=who.user,
-                             created_at=dt.datetime.now(dt.UTC))
+            for known in list(backend.runs.values()):
+                if known.thread is not None and not known.thread.is_alive():
+                    runs.close_if_active(backend.db, known.run_id,
+                                         "internal error: the run's thread stopped")
+            try:
+                rec, replayed = runs.begin(backend.db, as_of=as_of, requested_by=who.user,
+                                           via="api", idempotency_key=idempotency_key)
+            except runs.RunConflict as e:
+                if e.code == "run_in_progress":
+                    backend.audit(who, "run.start", "runs", {"as_of": as_of},
+                                  outcome="conflict")
+                    raise ApiError(409, "run_in_progress", str(e)) from None
+                raise ApiError(422, e.code, str(e)) from None
+            if replayed:
+                return RunState.out(rec)
+            state = RunState(run_id=rec.run_id, as_of=as_of)
             backend.runs[state.run_id] = state
-            if idempotency_key is not None:
-                backend.idempotency[(who.user, idempotency_key)] = (state.run_id, str(as_of))
             state.thread = threading.Thread(target=_run, args=(state,), daemon=True,
                                             name=f"clientlens-run-{state.run_id[:8]}")
             backend.audit(who, "run.start", f"runs/{state.run_id}",
                           {"as_of": as_of, "idempotency_key": idempotency_key is not None})
             state.thread.start()
-        return state.out()
+        return RunState.out(rec)
 
     @app.get("/runs/{run_id}", response_model=RunStatus, tags=["runs"],
              summary="A run's status, progress and result", responses={**ERRORS, **NOT_FOUND})
     def get_run(run_id: Annotated[str, PathParam(max_length=64)],
                 _who: Annotated[TokenHolder, Depends(allowed("runs:read"))]
                 ) -> RunStatus:
-        """Runs are kept in memory while the service runs."""
-        state = backend.runs.get(run_id)
-        if state is None:
-            raise NotFoundError(f"unknown run '{run_id}'")
-        return state.out()
+        """Runs are recorded in the application database, with those started by
+        `clientlens run`: a run outlives a restart of the service, and one whose process
+        stopped before it finished is reported failed, with stage `interrupted`."""
+        from clientlens.services import runs
+
+        return RunState.out(runs.get_run(backend.db, run_id))
 
     @app.get("/health", response_model=Health, tags=["service"], summary="Liveness")
     def health() -> Health:
         """No auth; does not touch the warehouse."""
         return Health(status="ok")
 
+    from clientlens.faces.api_referrals import add_referral_routes
+
+    add_referral_routes(app, backend, allowed)
     return app

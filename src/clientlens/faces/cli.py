@@ -157,12 +157,13 @@ def quarantine(workspace: Workspace = Path("."),
 def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
     """Segment every customer for the as-of date and store the profiles.
 
-    The as-of date defaults to the date of the newest transaction.
+    The as-of date defaults to the date of the newest transaction. The run is recorded
+    in the application database (`clientlens runs`).
 
     Example: `clientlens run -w my-bank --as-of 2026-10-31`
     """
     with err.status("segmenting customers..."):
-        result = jobs.run(workspace, _date(as_of))
+        result = jobs.run(workspace, _date(as_of), via="cli")
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
               f"{result.rulebook_version} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
@@ -604,6 +605,13 @@ app.add_typer(relationship_cli.departures_app)
 app.add_typer(cases_app)
 app.command("migrations")(lifecycle_cli.migrations)
 app.command("kpis")(lifecycle_cli.kpis)
+
+# -- re-evaluation on demand and recorded runs ------------------------------------------
+from clientlens.faces import reevaluation_cli  # noqa: E402
+
+app.command("reevaluate")(reevaluation_cli.reevaluate)
+app.command("reevaluations")(reevaluation_cli.reevaluations)
+app.add_typer(reevaluation_cli.runs_app)
 
 
 # -- the HTTP service and its tokens ----------------------------------------------------

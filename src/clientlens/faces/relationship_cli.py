@@ -41,7 +41,8 @@ def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
                 "--on", help="Also say what each was on this date, YYYY-MM-DD.")] = None,
             ) -> None:
     """A customer's segment, phase and need over time, effective-dated, with the rulebook
-    version that decided each.
+    version that decided each, and the customer's recorded re-evaluations (source
+    reevaluation) after them.
 
     Examples:
 
@@ -69,6 +70,21 @@ def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
             out.print(f"On {day}: {attribute} = "
                       + (f"[bold]{escape(str(found.value))}[/] (valid from {found.valid_from})"
                          if found else "unknown (no snapshot on or before that date)"))
+    found = jobs.reevaluations(workspace, customer_id, limit=20)
+    if found:
+        r = Table(title="Re-evaluations (source: reevaluation; the nightly runs above stay "
+                        "authoritative)")
+        for col in ("#", "at (UTC)", "as of", "reason", "segment", "phase", "need",
+                    "entitlement changes", "superseded by"):
+            r.add_column(col, overflow="fold")
+        for x in found:
+            r.add_row(str(x.reevaluation_id), x.requested_at.strftime("%Y-%m-%d %H:%M"),
+                      str(x.as_of), escape(x.reason or "—"),
+                      *[escape(f"{x.before[a]} → {x.after[a]}" if x.before[a] != x.after[a]
+                               else str(x.after[a])) for a in ("segment", "phase", "need")],
+                      ", ".join(f"{e['service']} {e['event']}" for e in x.events) or "—",
+                      str(x.superseded_by or "—"))
+        out.print(r)
     out.print("Why: `clientlens explain CUSTOMER --as-of DATE` explains any date with the "
               "rulebook then in force.", style="dim")
 

@@ -170,30 +170,47 @@ def held_entitlements(engine: Engine, customer_id: str, as_of: dt.date) -> list[
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def preview_changes(defs: Definitions, values: dict, held: list[dict], as_of: dt.date
-                    ) -> list[dict]:
-    """What a new evaluation ``values`` of one customer would do to the services ``held``:
-    the same grace rule as the nightly run (kept while as_of - last qualified <= grace)."""
+def next_held(defs: Definitions, values: dict, held: list[dict], as_of: dt.date
+              ) -> tuple[list[dict], list[dict]]:
+    """The nightly run's rule for one customer, in Python: from the services ``held``
+    (rows like ``held_entitlements``) and a new evaluation ``values`` on ``as_of``, the
+    services held afterwards and the events that change made, with the run's vocabulary
+    and reasons (``granted``, ``grace_started``, ``revoked``). The same evaluation
+    applied to its own result makes no events."""
     by_service = {h["service"]: h for h in held}
-    changes = []
+    after: list[dict] = []
+    events: list[dict] = []
     for svc in defs.services:
         qualifies = values.get(svc.column) is True
         h = by_service.pop(svc.id, None)
-        if qualifies and h is None:
-            changes.append({"service": svc.id, "change": "granted", "kept_until": None,
-                            "reason": "qualifies: " + " and ".join(
-                                c.text for c in svc.granted_when)})
-        elif not qualifies and h is not None:
-            last = h.get("last_qualified_on")
-            until = last + dt.timedelta(days=svc.grace_days) if last else None
-            if until is not None and as_of <= until:
-                changes.append({"service": svc.id, "change": "grace", "kept_until": until,
-                                "reason": "no longer qualifies; kept for the grace period "
-                                          f"of {svc.grace_days} days"})
-            else:
-                changes.append({"service": svc.id, "change": "revoked", "kept_until": None,
-                                "reason": "no longer qualifies and the grace period is over"})
+        if qualifies:
+            after.append({"service": svc.id, "kind": svc.kind,
+                          "granted_on": h["granted_on"] if h and h.get("granted_on")
+                          else as_of,
+                          "last_qualified_on": as_of,
+                          "kept_until": as_of + dt.timedelta(days=svc.grace_days),
+                          "qualified": True})
+            if h is None:
+                events.append({"service": svc.id, "event": "granted", "kept_until": None,
+                               "reason": "qualifies: " + _conditions(svc.granted_when)})
+            continue
+        if h is None:
+            continue
+        last = h.get("last_qualified_on")
+        if last is not None and (as_of - last).days <= svc.grace_days:
+            until = last + dt.timedelta(days=svc.grace_days)
+            after.append({"service": svc.id, "kind": svc.kind, "granted_on": h["granted_on"],
+                          "last_qualified_on": last, "kept_until": until, "qualified": False})
+            if h.get("qualified"):
+                events.append({"service": svc.id, "event": "grace_started",
+                               "kept_until": until,
+                               "reason": "no longer qualifies; kept for the grace period of "
+                                         f"{svc.grace_days} days"})
+        else:
+            events.append({"service": svc.id, "event": "revoked", "kept_until": None,
+                           "reason": "no longer qualifies and the grace period is over"})
     for service in by_service:
-        changes.append({"service": service, "change": "revoked", "kept_until": None,
-                        "reason": "the service is no longer in the catalogue"})
-    return changes
+        events.append({"service": service, "event": "revoked", "kept_until": None,
+                       "reason": "the service is no longer in the catalogue"})
+    after.sort(key=lambda h: h["service"])
+    return after, events

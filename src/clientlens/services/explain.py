@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from clientlens.compiler.plan import compile_plan
+from clientlens.compiler.customer_plan import BaseTerms
 from clientlens.compiler.pydecisions import RatingResult
 from clientlens.compiler.pyplan import CompiledRulebook, ConditionResult, RuleResult
 from clientlens.definitions.catalogue import Service
@@ -50,12 +50,18 @@ class Explanation:
 
 def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of: dt.date,
                      compiled: CompiledRulebook | None = None, *,
-                     use_stored: bool = True, stored_row: dict | None = None) -> Explanation:
+                     use_stored: bool = True, stored_row: dict | None = None,
+                     base_terms: BaseTerms | None = None) -> Explanation:
     """Explain one customer's segment on ``as_of`` (a Python API and the CLI's backend).
 
     With ``use_stored=False`` the customer's terms are computed from the warehouse now
     (re-evaluation after a change), whatever the stored snapshot says. ``stored_row``:
-    the stored profile row when the caller already has it (a service's cache)."""
+    the stored profile row when the caller already has it (a service's cache).
+
+    Computing now asks the engine only for the base terms (aggregates and customer
+    columns, ``compiler/customer_plan.py``); expression terms, population, segment and
+    decisions are evaluated in-process. ``base_terms`` keeps those queries between
+    calls (a service's cache)."""
     compiled = compiled or CompiledRulebook(defs)
     row = None
     if use_stored:
@@ -67,18 +73,17 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
                 f"explained with the current rulebook {defs.version}")
         row = None
     if row is None:
-        plan = compile_plan(defs, as_of, customer_ids=[customer_id],
-                            capabilities=engine.capabilities, engine=engine.name)
-        rows = engine.fetch_arrow(plan.sql(engine.dialect, fence_stages=engine.fence_stages)
-                                  ).to_pylist()
-        if not rows:
+        row = (base_terms or BaseTerms(defs)).fetch(engine, customer_id, as_of)
+        if row is None:
             raise NotFoundError(why_missing(engine, customer_id, as_of))
-        row = rows[0]
         source = "computed now"
     if source == "stored profile":
         values = compiled.stored_values(row, as_of)
     else:
         values = compiled.evaluate({name: row.get(name) for name in defs.terms}, as_of)
+        if not values["in_population"]:
+            raise NotFoundError(why_missing(engine, customer_id, as_of))
+        row = {**row, "segment": values["segment"]}
     rules = compiled.explain_rules(values)
     needs = compiled.explain_rules(values, defs.needs, stage="need") if defs.needs else []
     phases = compiled.explain_rules(values, defs.phases, stage="phase") if defs.phases else []
@@ -115,3 +120,30 @@ def why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:
         return f"customer '{customer_id}' registered on {registered_on}, after {as_of}"
     return (f"customer '{customer_id}' ({customer_type}) is outside the rulebook's population "
             "and has no segment")
+
+
+def stored_summary(defs: Definitions, compiled: CompiledRulebook, customer_id: str,
+                   as_of: dt.date, row: dict[str, Any]) -> Explanation | None:
+    """A stored profile without the explanation: the decisions as the engine stored
+    them (segment, need, phase, each rating's score, grade and reasons, services
+    granted), no rule traces and no rating factors. What a screen needs to show a
+    customer quickly; ``explain_customer`` gives the why. None when the row was made
+    with other definitions than ``defs``."""
+    by_id = {s.id: s for s in defs.segments}
+    segment = row.get("segment")
+    if segment not in by_id or row.get("rulebook_version") != defs.version:
+        return None
+    values = compiled.stored_values(row, as_of)
+    ratings = []
+    for r in defs.ratings:
+        reasons = [x for k in (1, 2, 3) if (x := values.get(f"{r.id}_reason_{k}"))]
+        score = values.get(f"{r.id}_score")
+        ratings.append(RatingResult(r, score, values.get(f"{r.id}_grade"), reasons, [],
+                                    score is not None))
+    return Explanation(customer_id=customer_id, as_of=as_of, segment=segment,
+                       segment_rule=by_id[segment], rulebook_version=defs.version,
+                       source="stored profile", note=None, rules=[], terms=values,
+                       ratings=ratings,
+                       services=[(s, values.get(s.column) is True, []) for s in defs.services],
+                       actions=defs.phase_actions.get(values.get("phase") or "", ()))
+

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clientlens.model.errors import ClientlensError
+from clientlens.services import referral_lookups
 from clientlens.services.explain import Explanation, explain_customer
 from clientlens.services.segmentation import (
     RunResult,
@@ -106,11 +107,41 @@ def default_as_of(path: str | Path) -> dt.date:
     return rows[0][0] or dt.date.today()
 
 
-def run(path: str | Path, as_of: dt.date | None = None) -> RunResult:
-    """Segment every customer for ``as_of`` and store the profile snapshot."""
+def run(path: str | Path, as_of: dt.date | None = None, *, record: bool = True,
+        via: str = "python", requested_by: str | None = None) -> RunResult:
+    """Segment every customer for ``as_of`` and store the profile snapshot.
+
+    The run is recorded in the application database with its status, result or error
+    (``services/runs.py``, ``clientlens runs``); ``record=False`` when the caller
+    records it itself (the HTTP service)."""
     ws = Workspace(path)
     defs = ws.definitions
-    as_of = as_of or default_as_of(path)
+    if not record:
+        return _run(ws, defs, as_of or default_as_of(path))
+    from clientlens.services import runs
+
+    with ws.app_db() as db:
+        rec, _ = runs.begin(db, as_of=as_of, requested_by=requested_by or runs.current_user(),
+                            via=via, status="running", exclusive=False)
+        runs.update(db, rec.run_id, stage="segmenting", progress=0.1)
+        try:
+            result = _run(ws, defs, as_of or default_as_of(path))
+        except BaseException as e:
+            stage, error = "failed", f"internal error ({type(e).__name__}: {e})"
+            if isinstance(e, KeyboardInterrupt):
+                stage, error = "interrupted", "interrupted (Ctrl-C)"
+            elif isinstance(e, ClientlensError):
+                error = str(e)
+            runs.update(db, rec.run_id, status="failed", stage=stage, error=error,
+                        finished_at=dt.datetime.now(dt.UTC))
+            raise
+        runs.update(db, rec.run_id, status="succeeded", stage="done", progress=1.0,
+                    as_of=result.as_of, result=runs.result_summary(result),
+                    finished_at=dt.datetime.now(dt.UTC))
+    return result
+
+
+def _run(ws: Workspace, defs: Any, as_of: dt.date) -> RunResult:
     with ws.engine() as engine:
         sync_operational(ws, engine)
         result = run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
@@ -204,8 +235,7 @@ def referrer_profile(path: str | Path, customer_id: str) -> dict[str, Any]:
     if row is None:
         raise ClientlensError(f"customer '{customer_id}' has no profile on {as_of}, the latest "
                               "run")
-    return {k: v for k, v in row.items() if k in ("segment", "phase", "need")
-            or k.endswith("_grade")}
+    return referral_lookups.referrer_profile(row)
 
 
 def is_customer(path: str | Path) -> Callable[[str], bool]:
@@ -214,8 +244,7 @@ def is_customer(path: str | Path) -> Callable[[str], bool]:
 
     def check(customer_id: str) -> bool:
         with ws.engine(read_only=True) as engine:
-            return bool(engine.fetch_all("select count(*) from customers where customer_id = ?",
-                                         [customer_id])[0][0])
+            return referral_lookups.is_customer(engine)(customer_id)
     return check
 
 
@@ -239,7 +268,8 @@ def history(path: str | Path, customer_id: str,
 
 
 def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
-    """Cases and departures from the application database into the warehouse."""
+    """Cases, departures and programme referrals from the application database into
+    the warehouse."""
     from clientlens.services.operational import sync_operational_tables
 
     with ws.app_db() as db:
@@ -396,3 +426,43 @@ def lake_export(path: str | Path, lake: str | Path) -> list:
     # With another engine, the DuckDB warehouse is the staging area imports went through.
     with ws.staging_engine(read_only=True) as engine:
         return export_lake(engine, Path(lake))  # type: ignore[arg-type]
+
+
+def reevaluate(path: str | Path, customer_id: str, as_of: dt.date | None = None, *,
+               reason: str | None = None, note: str | None = None,
+               requested_by: str | None = None, via: str = "python") -> Any:
+    """Re-evaluate one customer now from the warehouse and record it like a nightly
+    change (``services/reevaluation.py``); returns its ``Outcome``."""
+    from clientlens.services.reevaluation import reevaluate as reevaluate_customer
+    from clientlens.services.runs import current_user
+
+    ws = Workspace(path)
+    defs = ws.definitions
+    with ws.engine(read_only=True) as engine, ws.app_db() as db:
+        return reevaluate_customer(engine, db, defs, customer_id, as_of,
+                                   requested_by=requested_by or current_user(), via=via,
+                                   reason=reason, note=note)
+
+
+def reevaluations(path: str | Path, customer_id: str | None = None, limit: int = 50) -> list:
+    """Recorded re-evaluations (of one customer, or all), newest first."""
+    from clientlens.services.reevaluation import list_reevaluations
+
+    ws = Workspace(path)
+    with ws.app_db() as db, ws.engine(read_only=True) as engine:
+        return list_reevaluations(db, customer_id, limit=limit, engine=engine)
+
+
+def recorded_runs(path: str | Path, limit: int = 20) -> list:
+    """Runs recorded in the application database (HTTP and CLI), newest first."""
+    from clientlens.services.runs import list_runs
+
+    with Workspace(path).app_db() as db:
+        return list_runs(db, limit)
+
+
+def recorded_run(path: str | Path, run_id: str) -> Any:
+    from clientlens.services.runs import get_run
+
+    with Workspace(path).app_db() as db:
+        return get_run(db, run_id)

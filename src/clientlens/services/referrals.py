@@ -16,7 +16,13 @@ The flow, each step one function over an ``AppDB``:
   points ledger, unless the referrer's cap is reached (``capped``: qualified, no
   reward);
 * ``redeem_points`` spends points, never below zero, idempotent by key;
-* ``funnel`` and ``referral_facts`` report.
+* ``funnel``, ``points_statement``, ``published_programmes`` and ``referral_facts``
+  report.
+
+Every write takes an optional idempotency key (``redeem_points`` requires one): the
+key is claimed in the same transaction as the write and keeps its answer, so the same
+key and request replay the first answer and the same key with another request is
+refused (``idempotency_conflict``); see ``_once``.
 
 Exactly-once rewards are the database's rule: a unique constraint on (registration,
 beneficiary role) in ``ledger_transactions``, plus a row lock on the registration so
@@ -36,7 +42,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -78,6 +84,32 @@ EVENT_NOT_MET = "event_not_met"
 FACT_REASONS = (FACT_BEFORE_REGISTRATION, FACT_AFTER_EXPIRY, WRONG_EVENT, EVENT_NOT_MET)
 CAPPED = "capped"
 NOT_ELIGIBLE = "not_eligible"
+INSUFFICIENT_POINTS = "insufficient_points"
+IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+
+#: What each reason code means, for people (the faces show it next to the code).
+REASON_MESSAGES: dict[str, str] = {
+    UNKNOWN_CODE: "no invitation has this code",
+    EXPIRED_CODE: "the invitation code had expired on the registration date",
+    ALREADY_CUSTOMER: "the new customer is already a customer of the bank",
+    SELF_REFERRAL: "the new customer is the referrer (same id, document, phone or address)",
+    CIRCULAR: "the referrer was brought in by this new customer",
+    ALREADY_REGISTERED: "the new customer is already registered in this programme "
+                        "with another code",
+    VELOCITY: "the referrer reached the programme's limit of registrations per day",
+    FACT_BEFORE_REGISTRATION: "the fact is dated before the registration",
+    FACT_AFTER_EXPIRY: "the fact is dated after the programme's qualifying window",
+    WRONG_EVENT: "the programme asks for another kind of qualifying event",
+    EVENT_NOT_MET: "the fact does not meet the programme's qualifying event",
+    CAPPED: "qualified, but the referrer reached the programme's cap on rewards: "
+            "nobody was rewarded",
+}
+
+
+def reason_message(reason: str | None) -> str | None:
+    """The reason code in words, or None."""
+    return None if reason is None else REASON_MESSAGES.get(reason, reason)
+
 
 REDEMPTIONS_ACCOUNT = "bank:points_redeemed"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -264,6 +296,28 @@ def get_programme(db: AppDB, programme_id: str, version: int | None = None) -> P
         return _programme(s, programme_id, version)[1]
 
 
+@dataclass(frozen=True)
+class ProgrammeVersion:
+    programme_id: str
+    version: int
+    name: str
+    content_hash: str
+    published_at: dt.datetime
+    programme: Programme = field(repr=False)
+
+
+def published_programmes(db: AppDB) -> list[ProgrammeVersion]:
+    """The newest published version of every programme, by id."""
+    with db.transaction() as s:
+        newest: dict[str, ReferralProgramme] = {}
+        for row in s.scalars(select(ReferralProgramme).order_by(
+                ReferralProgramme.programme_id, ReferralProgramme.version.desc())):
+            newest.setdefault(row.programme_id, row)
+        return [ProgrammeVersion(r.programme_id, r.version, r.name, r.content_hash,
+                                 r.published_at, Programme.model_validate_json(r.definition))
+                for r in newest.values()]
+
+
 def _programme(s: Session, programme_id: str,
                version: int | None = None) -> tuple[int, Programme]:
     if version is None:
@@ -359,23 +413,37 @@ class Invitation:
     referrer_id: str
     issued_on: dt.date
     expires_on: dt.date
+    replayed: bool = False  # True when an idempotency key returned an earlier answer
 
 
 def issue_code(db: AppDB, programme_id: str, referrer_id: str,
-               referrer_profile: Mapping[str, Any], today: dt.date | str,
-               referrer_identity: Mapping[str, Any] | None = None) -> Invitation:
+               referrer_profile: Mapping[str, Any] | Callable[[str], Mapping[str, Any]],
+               today: dt.date | str,
+               referrer_identity: Mapping[str, Any] | None = None, *,
+               idempotency_key: str | None = None,
+               request: Mapping[str, Any] | None = None) -> Invitation:
     """A new invitation code for an eligible referrer under the newest published version.
 
     ``referrer_profile``: segment, phase and grades (flat, e.g. ``loyalty_grade``, or
-    under ``grades``). ``referrer_identity`` (document, phone, address) is stored as
+    under ``grades``), or a callable ``referrer_id -> profile`` asked only when a code
+    is to be issued. ``referrer_identity`` (document, phone, address) is stored as
     hashes for the self-referral check; without it ``register`` can look it up.
+    ``idempotency_key``: the same key with the same ``request`` (default: the
+    arguments) returns the first invitation again (``_once``).
     """
     referrer = _id(referrer_id, "referrer_id")
     day = _date(today, "today")
     hashes = identity_hashes(referrer_identity)
-    with db.transaction() as s:
+    key = _key(idempotency_key)
+    if request is None:
+        request = {"programme_id": programme_id, "referrer_id": referrer, "today": day,
+                   **hashes}
+
+    def work(s: Session) -> Invitation:
         version, programme = _programme(s, programme_id)
-        problem = eligibility_problem(programme, referrer_profile)
+        profile = referrer_profile(referrer) if callable(referrer_profile) \
+            else referrer_profile
+        problem = eligibility_problem(programme, profile)
         if problem:
             raise ReferralError(f"referrer {referrer} may not refer in programme "
                                 f"'{programme.id}': {problem}", NOT_ELIGIBLE)
@@ -388,6 +456,10 @@ def issue_code(db: AppDB, programme_id: str, referrer_id: str,
                            referrer_id=referrer, issued_on=day, expires_on=expires, **hashes))
         s.flush()
         return Invitation(code, programme.id, version, referrer, day, expires)
+
+    return _once(db, "issue_code", key, request, work, lambda answer: Invitation(**{
+        **answer, "issued_on": _iso(answer["issued_on"]),
+        "expires_on": _iso(answer["expires_on"]), "replayed": True}))
 
 
 # -- registration -------------------------------------------------------------------------
@@ -404,6 +476,7 @@ class Registration:
     status: str  # registered, qualified, rewarded, rejected
     reason_code: str | None  # why rejected, or 'capped'
     qualified_on: dt.date | None
+    replayed: bool = False  # True when an idempotency key returned an earlier answer
 
     @property
     def rejected(self) -> bool:
@@ -459,7 +532,8 @@ def register(db: AppDB, code: str, new_customer_id: str, identity: Mapping[str, 
              registered_on: dt.date | str,
              existing_customer_ids: Iterable[str] | Callable[[str], bool] = frozenset(),
              referrer_identity: Mapping[str, Any] | Callable[[str], Mapping[str, Any] | None]
-             | None = None) -> Registration:
+             | None = None, *, idempotency_key: str | None = None,
+             request: Mapping[str, Any] | None = None) -> Registration:
     """Register a new customer with a code. Returns the registration, ``rejected`` with
     its ``reason_code`` when a rule refuses it (rejections are stored too).
 
@@ -467,69 +541,75 @@ def register(db: AppDB, code: str, new_customer_id: str, identity: Mapping[str, 
     one id). ``referrer_identity``: the referrer's document/phone/address, or a callable
     ``referrer_id -> identity``; used when the code was issued without one.
     Registering the same customer with the same code again returns the first result.
+    With ``idempotency_key`` the same key and ``request`` (default: the arguments)
+    return the first answer, a rejection too, without storing another (``_once``).
     """
     customer = _id(new_customer_id, "new_customer_id")
     day = _date(registered_on, "registered_on")
     given_code = str(code or "").strip().upper()
     hashes = identity_hashes(identity)
-    try:
-        return _register(db, given_code, customer, hashes, day, existing_customer_ids,
-                         referrer_identity)
-    except IntegrityError:  # a parallel request registered the same customer meanwhile
-        return _register(db, given_code, customer, hashes, day, existing_customer_ids,
-                         referrer_identity)
+    key = _key(idempotency_key)
+    if request is None:
+        request = {"code": given_code, "new_customer_id": customer, "registered_on": day,
+                   **hashes}
+    # a parallel request registering the same customer meanwhile: _once tries again
+    return _once(db, "register", key, request,
+                 lambda s: _register(s, given_code, customer, hashes, day,
+                                     existing_customer_ids, referrer_identity),
+                 lambda answer: Registration(**{
+                     **answer, "registered_on": _iso(answer["registered_on"]),
+                     "qualified_on": _iso(answer["qualified_on"]), "replayed": True}))
 
 
-def _register(db: AppDB, code: str, customer: str, hashes: dict[str, str | None],
+def _register(s: Session, code: str, customer: str, hashes: dict[str, str | None],
               day: dt.date, existing: Iterable[str] | Callable[[str], bool],
               referrer_identity: Any) -> Registration:
-    with db.transaction() as s:
-        def stored(reason: str | None, inv: ReferralCode | None = None) -> Registration:
-            row = ReferralRegistration(
-                programme_id=inv.programme_id if inv else None,
-                programme_version=inv.programme_version if inv else None,
-                code=code[:64], referrer_id=inv.referrer_id if inv else None,
-                new_customer_id=customer,
-                accepted_customer_id=None if reason else customer, registered_on=day,
-                status="rejected" if reason else "registered", reason_code=reason, **hashes)
-            s.add(row)
-            s.flush()
-            return _registration(row)
+    def stored(reason: str | None, inv: ReferralCode | None = None) -> Registration:
+        row = ReferralRegistration(
+            programme_id=inv.programme_id if inv else None,
+            programme_version=inv.programme_version if inv else None,
+            code=code[:64], referrer_id=inv.referrer_id if inv else None,
+            new_customer_id=customer,
+            accepted_customer_id=None if reason else customer, registered_on=day,
+            status="rejected" if reason else "registered", reason_code=reason, **hashes)
+        s.add(row)
+        s.flush()
+        return _registration(row)
 
-        inv = s.get(ReferralCode, code) if code else None
-        if inv is None:
-            return stored(UNKNOWN_CODE)
-        # one registration at a time per referrer (velocity, circularity)
-        _locked_account(s, points_account(inv.referrer_id), "customer", inv.referrer_id)
-        earlier = s.scalar(select(ReferralRegistration).where(
-            ReferralRegistration.programme_id == inv.programme_id,
-            ReferralRegistration.accepted_customer_id == customer))
-        if earlier is not None and earlier.code == inv.code:
-            return _registration(earlier)  # the same request again
-        if day < inv.issued_on:
-            raise ReferralError(f"code {inv.code}, registered_on: {day} is before the code "
-                                f"was issued ({inv.issued_on})")
-        if day > inv.expires_on:
-            return stored(EXPIRED_CODE, inv)
-        if _is_customer(existing, customer):
-            return stored(ALREADY_CUSTOMER, inv)
-        if customer == inv.referrer_id or _same_person(inv, hashes, referrer_identity):
-            return stored(SELF_REFERRAL, inv)
-        circular = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
-            ReferralRegistration.accepted_customer_id == inv.referrer_id,
-            ReferralRegistration.referrer_id == customer))
-        if circular:
-            return stored(CIRCULAR, inv)
-        if earlier is not None:
-            return stored(ALREADY_REGISTERED, inv)
-        _, programme = _programme(s, inv.programme_id, inv.programme_version)
-        today_count = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
-            ReferralRegistration.referrer_id == inv.referrer_id,
-            ReferralRegistration.registered_on == day,
-            ReferralRegistration.status != "rejected"))
-        if today_count >= programme.fraud.max_registrations_per_day:
-            return stored(VELOCITY, inv)
-        return stored(None, inv)
+    inv = s.get(ReferralCode, code) if code else None
+    if inv is None:
+        return stored(UNKNOWN_CODE)
+    # one registration at a time per referrer (velocity, circularity)
+    _locked_account(s, points_account(inv.referrer_id), "customer", inv.referrer_id)
+    earlier = s.scalar(select(ReferralRegistration).where(
+        ReferralRegistration.programme_id == inv.programme_id,
+        ReferralRegistration.accepted_customer_id == customer))
+    if earlier is not None and earlier.code == inv.code:
+        return _registration(earlier)  # the same request again
+    if day < inv.issued_on:
+        raise ReferralError(f"code {inv.code}, registered_on: {day} is before the code "
+                            f"was issued ({inv.issued_on})")
+    if day > inv.expires_on:
+        return stored(EXPIRED_CODE, inv)
+    if _is_customer(existing, customer):
+        return stored(ALREADY_CUSTOMER, inv)
+    if customer == inv.referrer_id or _same_person(inv, hashes, referrer_identity):
+        return stored(SELF_REFERRAL, inv)
+    circular = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
+        ReferralRegistration.accepted_customer_id == inv.referrer_id,
+        ReferralRegistration.referrer_id == customer))
+    if circular:
+        return stored(CIRCULAR, inv)
+    if earlier is not None:
+        return stored(ALREADY_REGISTERED, inv)
+    _, programme = _programme(s, inv.programme_id, inv.programme_version)
+    today_count = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
+        ReferralRegistration.referrer_id == inv.referrer_id,
+        ReferralRegistration.registered_on == day,
+        ReferralRegistration.status != "rejected"))
+    if today_count >= programme.fraud.max_registrations_per_day:
+        return stored(VELOCITY, inv)
+    return stored(None, inv)
 
 
 def _same_person(inv: ReferralCode, hashes: dict[str, str | None],
@@ -556,6 +636,16 @@ def get_registration(db: AppDB, registration_id: int) -> Registration:
 
 
 @dataclass(frozen=True)
+class Reward:
+    """Points a registration earned one side: ``role`` referrer or new_customer."""
+
+    role: str
+    customer_id: str
+    points: int
+    transaction_id: int
+
+
+@dataclass(frozen=True)
 class Qualification:
     registration_id: int
     status: str  # the registration's status afterwards
@@ -563,6 +653,8 @@ class Qualification:
     reason_code: str | None  # why the fact did not count, or 'capped'
     newly_rewarded: bool  # this call posted the rewards
     transaction_ids: tuple[int, ...] = ()
+    rewards: tuple[Reward, ...] = ()  # the registration's rewards, whoever posted them
+    replayed: bool = False  # True when an idempotency key returned an earlier answer
 
 
 def _decimal(fact: Mapping[str, Any], name: str) -> Decimal | None:
@@ -595,7 +687,9 @@ def event_met(event: ProductOpened | MinBalance | SalaryReceived,
 
 
 def qualify(db: AppDB, new_customer_id: str, fact: Mapping[str, Any],
-            today: dt.date | str, programme_id: str | None = None) -> Qualification:
+            today: dt.date | str, programme_id: str | None = None, *,
+            idempotency_key: str | None = None,
+            request: Mapping[str, Any] | None = None) -> Qualification:
     """Record a qualifying fact for the new customer's registration.
 
     ``fact``: ``kind`` (product_opened, min_balance, salary_received), ``on`` (its
@@ -603,6 +697,8 @@ def qualify(db: AppDB, new_customer_id: str, fact: Mapping[str, Any],
     ``amount`` and ``held_days``; ``amount``). When the programme's event is met, the
     referrer and the new customer are rewarded once; over the referrer's cap the
     registration is qualified with reason ``capped`` and nobody is rewarded.
+    With ``idempotency_key`` the same key and ``request`` (default: the arguments)
+    return the first answer (``_once``).
     """
     customer = _id(new_customer_id, "new_customer_id")
     day = _date(today, "today")
@@ -613,79 +709,97 @@ def qualify(db: AppDB, new_customer_id: str, fact: Mapping[str, Any],
     on = _date(fact.get("on"), "fact, on")
     if on > day:
         raise ReferralError(f"fact, on: {on} is after today ({day})")
-    try:
-        return _qualify(db, customer, dict(fact), on, programme_id)
-    except IntegrityError:
-        # the unique (registration, role) constraint refused a second reward: another
-        # request rewarded this registration first
-        return _qualify(db, customer, dict(fact), on, programme_id)
+    key = _key(idempotency_key)
+    if request is None:
+        request = {"new_customer_id": customer, "programme_id": programme_id,
+                   "fact": dict(fact)}
+    # the unique (registration, role) constraint refusing a second reward means another
+    # request rewarded this registration first: _once tries again and sees it
+    return _once(db, "qualify", key, request,
+                 lambda s: _qualify(s, customer, dict(fact), on, programme_id),
+                 lambda answer: Qualification(**{
+                     **answer, "transaction_ids": tuple(answer["transaction_ids"]),
+                     "rewards": tuple(Reward(**r) for r in answer["rewards"]),
+                     "replayed": True}))
 
 
-def _qualify(db: AppDB, customer: str, fact: dict[str, Any], on: dt.date,
+def _rewards(s: Session, registration_id: int) -> tuple[Reward, ...]:
+    rows = s.execute(
+        select(LedgerTransaction.beneficiary_role, LedgerTransaction.customer_id,
+               LedgerEntry.amount, LedgerTransaction.transaction_id)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.transaction_id)
+        .where(LedgerTransaction.registration_id == registration_id,
+               LedgerTransaction.kind == "reward", LedgerEntry.amount > 0)
+        .order_by(LedgerTransaction.transaction_id)).all()
+    return tuple(Reward(role, customer, points, tx) for role, customer, points, tx in rows)
+
+
+def _qualify(s: Session, customer: str, fact: dict[str, Any], on: dt.date,
              programme_id: str | None) -> Qualification:
-    with db.transaction() as s:
-        query = select(ReferralRegistration).where(
-            ReferralRegistration.accepted_customer_id == customer)
-        if programme_id is not None:
-            query = query.where(ReferralRegistration.programme_id == programme_id)
-        rows = list(s.scalars(query.with_for_update()
-                              .execution_options(populate_existing=True)))
-        if not rows:
-            where = f" in programme '{programme_id}'" if programme_id else ""
-            raise ProgrammeNotFound(f"customer {customer} has no accepted referral "
-                                    f"registration{where}")
-        if len(rows) > 1:
-            raise ReferralError(f"customer {customer} is registered in programmes "
-                                f"{', '.join(sorted(str(r.programme_id) for r in rows))}; "
-                                "say which with programme_id")
-        reg = rows[0]
-        assert reg.programme_id is not None and reg.programme_version is not None
-        if reg.status in ("qualified", "rewarded"):
-            return Qualification(reg.registration_id, reg.status, True, reg.reason_code,
-                                 False)
-        _, programme = _programme(s, reg.programme_id, reg.programme_version)
-        event = programme.qualifying_event
+    query = select(ReferralRegistration).where(
+        ReferralRegistration.accepted_customer_id == customer)
+    if programme_id is not None:
+        query = query.where(ReferralRegistration.programme_id == programme_id)
+    rows = list(s.scalars(query.with_for_update()
+                          .execution_options(populate_existing=True)))
+    if not rows:
+        where = f" in programme '{programme_id}'" if programme_id else ""
+        raise ProgrammeNotFound(f"customer {customer} has no accepted referral "
+                                f"registration{where}")
+    if len(rows) > 1:
+        raise ReferralError(f"customer {customer} is registered in programmes "
+                            f"{', '.join(sorted(str(r.programme_id) for r in rows))}; "
+                            "say which with programme_id")
+    reg = rows[0]
+    assert reg.programme_id is not None and reg.programme_version is not None
+    if reg.status in ("qualified", "rewarded"):
+        return Qualification(reg.registration_id, reg.status, True, reg.reason_code,
+                             False, rewards=_rewards(s, reg.registration_id))
+    _, programme = _programme(s, reg.programme_id, reg.programme_version)
+    event = programme.qualifying_event
 
-        def refused(reason: str) -> Qualification:
-            return Qualification(reg.registration_id, reg.status, False, reason, False)
+    def refused(reason: str) -> Qualification:
+        return Qualification(reg.registration_id, reg.status, False, reason, False)
 
-        if on < reg.registered_on:
-            return refused(FACT_BEFORE_REGISTRATION)
-        if on > reg.registered_on + dt.timedelta(days=event.within_days):
-            return refused(FACT_AFTER_EXPIRY)
-        if fact["kind"] != event.kind:
-            return refused(WRONG_EVENT)
-        if not event_met(event, fact):
-            return refused(EVENT_NOT_MET)
+    if on < reg.registered_on:
+        return refused(FACT_BEFORE_REGISTRATION)
+    if on > reg.registered_on + dt.timedelta(days=event.within_days):
+        return refused(FACT_AFTER_EXPIRY)
+    if fact["kind"] != event.kind:
+        return refused(WRONG_EVENT)
+    if not event_met(event, fact):
+        return refused(EVENT_NOT_MET)
 
-        referrer = reg.referrer_id
-        assert referrer is not None
-        _locked_account(s, points_account(referrer), "customer", referrer)  # cap: one at a time
-        since = on - dt.timedelta(days=programme.cap.period_days)
-        rewarded = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
-            ReferralRegistration.programme_id == reg.programme_id,
-            ReferralRegistration.referrer_id == referrer,
-            ReferralRegistration.status == "rewarded",
-            ReferralRegistration.qualified_on > since))
-        fact_json = json.dumps({k: (str(v) if isinstance(v, (dt.date, Decimal)) else v)
-                                for k, v in fact.items()}, sort_keys=True, default=str)
-        reg.qualified_on, reg.qualifying_fact = on, fact_json
-        if rewarded >= programme.cap.max_rewards:
-            reg.status, reg.reason_code = "qualified", CAPPED
-            s.flush()
-            return Qualification(reg.registration_id, reg.status, True, CAPPED, False)
-        reg.status = "rewarded"  # with qualified_on, in the same flush
-        expense = expense_account(reg.programme_id)
-        ids = []
-        for role, beneficiary, points in (
-                ("referrer", referrer, programme.rewards.referrer_points),
-                ("new_customer", customer, programme.rewards.new_customer_points)):
-            ids.append(_post(s, "reward", beneficiary, [
-                (points_account(beneficiary), "customer", beneficiary, points),
-                (expense, "programme", reg.programme_id, -points),
-            ], event=f"reward:{role}", registration_id=reg.registration_id, role=role))
+    referrer = reg.referrer_id
+    assert referrer is not None
+    _locked_account(s, points_account(referrer), "customer", referrer)  # cap: one at a time
+    since = on - dt.timedelta(days=programme.cap.period_days)
+    rewarded = s.scalar(select(func.count()).select_from(ReferralRegistration).where(
+        ReferralRegistration.programme_id == reg.programme_id,
+        ReferralRegistration.referrer_id == referrer,
+        ReferralRegistration.status == "rewarded",
+        ReferralRegistration.qualified_on > since))
+    fact_json = json.dumps({k: (str(v) if isinstance(v, (dt.date, Decimal)) else v)
+                            for k, v in fact.items()}, sort_keys=True, default=str)
+    reg.qualified_on, reg.qualifying_fact = on, fact_json
+    if rewarded >= programme.cap.max_rewards:
+        reg.status, reg.reason_code = "qualified", CAPPED
         s.flush()
-        return Qualification(reg.registration_id, reg.status, True, None, True, tuple(ids))
+        return Qualification(reg.registration_id, reg.status, True, CAPPED, False)
+    reg.status = "rewarded"  # with qualified_on, in the same flush
+    expense = expense_account(reg.programme_id)
+    rewards = []
+    for role, beneficiary, points in (
+            ("referrer", referrer, programme.rewards.referrer_points),
+            ("new_customer", customer, programme.rewards.new_customer_points)):
+        tx = _post(s, "reward", beneficiary, [
+            (points_account(beneficiary), "customer", beneficiary, points),
+            (expense, "programme", reg.programme_id, -points),
+        ], event=f"reward:{role}", registration_id=reg.registration_id, role=role)
+        rewards.append(Reward(role, beneficiary, points, tx))
+    s.flush()
+    return Qualification(reg.registration_id, reg.status, True, None, True,
+                         tuple(r.transaction_id for r in rewards), tuple(rewards))
 
 
 def _post(s: Session, kind: str, customer_id: str,
@@ -727,62 +841,157 @@ class Redemption:
     points: int
     balance_after: int
     replayed: bool = False  # True when the idempotency key had been used already
+    reason: str | None = None  # why, e.g. the order it paid for
 
 
 def redeem_points(db: AppDB, customer_id: str, points: int,
-                  idempotency_key: str) -> Redemption:
+                  idempotency_key: str, reason: str | None = None) -> Redemption:
     """Spend points. Refused when the balance would go below zero. The same key with
-    the same request returns the first result; with another request it is refused."""
+    the same request returns the first result; with another request it is refused.
+
+    ``reason`` is kept with the key's answer (and so with the ledger transaction,
+    which names its key); it is part of the request the key stands for."""
     customer = _id(customer_id, "customer_id")
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise ReferralError(f"redeem {customer}, points: must be a whole number > 0 "
                             f"(got {points!r})")
-    key = str(idempotency_key or "").strip()
+    key = _key(str(idempotency_key or ""))
+    assert key is not None
+    request: dict[str, Any] = {"customer_id": customer, "points": points}
+    if reason is not None:
+        request["reason"] = reason = _text(reason, "reason")
+    # a parallel request with the same key waits for it, then replays its answer
+    return _once(db, "redeem_points", key, request,
+                 lambda s: _redeem(s, customer, points, key, reason),
+                 lambda answer: Redemption(**answer, replayed=True))
+
+
+def _text(value: object, name: str, limit: int = 256) -> str:
+    text = str(value).strip()
+    if not text or len(text) > limit or re.search(r"[\x00-\x1f\x7f]", text):
+        raise ReferralError(f"{name}: must be 1 to {limit} characters, without control "
+                            "characters")
+    return text
+
+
+def _key(value: object) -> str | None:
+    if value is None:
+        return None
+    key = str(value).strip()
     if not key or len(key) > 128:
         raise ReferralError("idempotency_key: must be 1 to 128 characters")
-    request = {"customer_id": customer, "points": points}
-    try:
-        return _redeem(db, customer, points, key, request)
-    except IntegrityError:  # a parallel request with the same key won; replay its answer
-        return _redeem(db, customer, points, key, request)
+    return key
+
+
+def _iso(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
 
 
 def _replay(row: IdempotencyKey, scope: str, request_hash: str) -> dict[str, Any]:
     if row.scope != scope or row.request_hash != request_hash:
         raise ReferralError(f"idempotency key '{row.key}' was already used for another "
-                            "request", "idempotency_conflict")
+                            "request", IDEMPOTENCY_CONFLICT)
     return json.loads(row.response)
 
 
 def _request_hash(request: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()
+                          ).hexdigest()
 
 
-def _redeem(db: AppDB, customer: str, points: int, key: str,
-            request: dict[str, Any]) -> Redemption:
-    scope, digest = "redeem_points", _request_hash(request)
+def _once(db: AppDB, scope: str, key: str | None, request: Mapping[str, Any],
+          work: Callable[[Session], Any], replay: Callable[[dict[str, Any]], Any]) -> Any:
+    """``work(session)`` in one transaction; with an idempotency ``key``, once.
+
+    The key is claimed in the work's own transaction and keeps the answer, so the two
+    commit together or not at all: a request that fails burns no key. A parallel
+    request with the same key waits on the claim, then replays the stored answer
+    (``replay``); the same key with another request, or for another kind of request
+    (``scope``), is refused with reason ``idempotency_conflict``. When a unique
+    constraint refuses the work (a parallel request did it first) it is tried once more.
+    """
+    digest = _request_hash(request)
+    for attempt in (1, 2):
+        try:
+            with db.transaction() as s:
+                claim = None
+                if key is not None:
+                    known = s.get(IdempotencyKey, key)
+                    if known is not None:
+                        return replay(_replay(known, scope, digest))
+                    claim = IdempotencyKey(key=key, scope=scope, request_hash=digest,
+                                           response="{}")
+                    s.add(claim)
+                    s.flush()  # a parallel request with this key waits here
+                result = work(s)
+                if claim is not None:
+                    answer = {k: v for k, v in asdict(result).items() if k != "replayed"}
+                    claim.response = json.dumps(answer, sort_keys=True, default=str)
+                    s.flush()
+                return result
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _redeem(s: Session, customer: str, points: int, key: str,
+            reason: str | None) -> Redemption:
+    account = _locked_account(s, points_account(customer), "customer", customer)
+    if account.balance < points:
+        raise InsufficientPoints(f"redeem {customer}, points: {points} is more than the "
+                                 f"balance of {account.balance}", INSUFFICIENT_POINTS)
+    after = account.balance - points
+    tx = _post(s, "redemption", customer, [
+        (points_account(customer), "customer", customer, -points),
+        (REDEMPTIONS_ACCOUNT, "bank", "bank", points),
+    ], event="redemption", idempotency_key=key)
+    return Redemption(tx, customer, points, after, reason=reason)
+
+
+@dataclass(frozen=True)
+class PointsEntry:
+    entry_id: int
+    transaction_id: int
+    at: dt.datetime
+    points: int  # earned (> 0) or spent (< 0)
+    kind: str  # reward or redemption
+    event: str  # reward:referrer, reward:new_customer or redemption
+    registration_id: int | None  # the referral a reward was for
+    reason: str | None  # a redemption's reason, when it was given one
+
+
+@dataclass(frozen=True)
+class PointsStatement:
+    customer_id: str
+    balance: int
+    entries: tuple[PointsEntry, ...]  # the newest first
+
+
+def points_statement(db: AppDB, customer_id: str, limit: int = 20) -> PointsStatement:
+    """The customer's balance (the sum of their ledger entries) and their newest
+    ``limit`` entries (0 to 1000)."""
+    customer = _id(customer_id, "customer_id")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1000:
+        raise ReferralError(f"limit: must be a whole number from 0 to 1000 (got {limit!r})")
+    account = points_account(customer)
     with db.transaction() as s:
-        known = s.get(IdempotencyKey, key)
-        if known is not None:
-            return Redemption(**_replay(known, scope, digest), replayed=True)
-        # claim the key first: a parallel request with it waits here, then fails
-        claim = IdempotencyKey(key=key, scope=scope, request_hash=digest, response="{}")
-        s.add(claim)
-        s.flush()
-        account = _locked_account(s, points_account(customer), "customer", customer)
-        if account.balance < points:
-            raise InsufficientPoints(f"redeem {customer}, points: {points} is more than the "
-                                     f"balance of {account.balance}", "insufficient_points")
-        after = account.balance - points
-        tx = _post(s, "redemption", customer, [
-            (points_account(customer), "customer", customer, -points),
-            (REDEMPTIONS_ACCOUNT, "bank", "bank", points),
-        ], event="redemption", idempotency_key=key)
-        result = {"transaction_id": tx, "customer_id": customer, "points": points,
-                  "balance_after": after}
-        claim.response = json.dumps(result, sort_keys=True)
-        s.flush()
-        return Redemption(**result)
+        total = int(s.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+                             .where(LedgerEntry.account == account)))
+        rows = s.execute(select(LedgerEntry, LedgerTransaction).join(
+            LedgerTransaction, LedgerTransaction.transaction_id == LedgerEntry.transaction_id)
+            .where(LedgerEntry.account == account)
+            .order_by(LedgerEntry.entry_id.desc()).limit(limit)).all()
+        keys = {tx.idempotency_key for _, tx in rows if tx.idempotency_key}
+        reasons: dict[str, str | None] = {}
+        if keys:
+            for known in s.scalars(select(IdempotencyKey).where(
+                    IdempotencyKey.key.in_(keys), IdempotencyKey.scope == "redeem_points")):
+                reasons[known.key] = json.loads(known.response).get("reason")
+    return PointsStatement(customer, total, tuple(
+        PointsEntry(e.entry_id, e.transaction_id, e.created_at, e.amount, tx.kind, e.event,
+                    e.registration_id, reasons.get(tx.idempotency_key or ""))
+        for e, tx in rows))
 
 
 # -- reports -------------------------------------------------------------------------------

@@ -1,0 +1,483 @@
+"""HTTP endpoints of the member-get-member referral programme: ``add_referral_routes``.
+
+A thin face over ``services/referrals.py`` (the rules, the ledger, idempotency) and
+``services/referral_lookups.py`` (what it reads from the warehouse); ``create_app``
+calls ``add_referral_routes(app, backend, allowed)`` once.
+
+Answers, by design:
+
+* A registration or a qualifying fact that a rule refuses is a normal answer, not an
+  error: ``201`` with ``status: rejected`` (registrations, stored and counted by the
+  funnel) or ``200`` with ``accepted: false`` (facts), and the ``reason_code`` with a
+  ``message``.
+* A request the programme cannot act on is an error ``{error, message}``:
+  ``404 not_found`` (unknown programme, a customer without a profile in the latest
+  run, a customer without an accepted registration); ``422`` for a bad body and for
+  rule refusals where nothing is stored, with the reason code as ``error``
+  (``not_eligible``, ``idempotency_conflict``, else ``invalid_request``);
+  ``409 insufficient_points`` for a redemption larger than the balance.
+* Every POST takes an ``Idempotency-Key`` header (1 to 128 visible ASCII characters;
+  required for redemptions): the same key with the same body replays the first answer,
+  with the header ``Idempotent-Replayed: true``; the same key with another body, or on
+  another endpoint, is ``422 idempotency_conflict``. Keys are stored with their
+  answers in the application database (``idempotency_keys``), in the same transaction
+  as the write, so they survive restarts; they are global, not per user, so the CLI's
+  ``referrals redeem --key`` and the HTTP service share them. A request that fails
+  stores no key.
+* Every write (and every refused or denied one) is audited; the audit never holds a
+  token, an identity document, phone or address, or an invitation code.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from clientlens.faces.api import MAX_DATE, MIN_DATE, ErrorBody, _body
+from clientlens.faces.api_cli import TokenHolder
+from clientlens.model.errors import ClientlensError, NotFoundError
+
+TAG = {"name": "referrals",
+       "description": "Member-get-member: programmes, invitation codes, registrations, "
+                      "qualifying facts, points and the funnel."}
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+PROGRAMME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+CODE_PATTERN = r"^[A-Za-z0-9]{1,32}$"
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"  # visible ASCII
+
+#: Reason codes of refusals that are not the request's fault but the state's.
+CONFLICTS = frozenset({"insufficient_points"})
+
+
+def _utf8(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Day = Annotated[dt.date, Field(ge=MIN_DATE, le=MAX_DATE)]
+Text = Annotated[str, Field(pattern=TEXT_PATTERN), AfterValidator(_utf8)]
+CustomerId = Annotated[str, PathParam(description="The bank's customer id (letters, digits, "
+                                      "_ . -; at most 64).", pattern=ID_PATTERN)]
+ProgrammeId = Annotated[str, PathParam(description="The programme's id.",
+                                       pattern=PROGRAMME_PATTERN)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=KEY_PATTERN,
+    description="The same key with the same body replays the first answer; with another "
+                "body it is a 422 idempotency_conflict.")]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), max_digits=18, decimal_places=2)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- programmes and the funnel -------------------------------------------------------------
+class ProgrammeOut(BaseModel):
+    programme_id: str
+    version: int = Field(description="The newest published version.")
+    name: str
+    content_hash: str
+    published_at: dt.datetime
+    definition: dict[str, Any] = Field(description="Who may refer, rewards, qualifying "
+                                       "event, cap, expiry and fraud limits.")
+
+
+class ProgrammeList(BaseModel):
+    programmes: list[ProgrammeOut]
+
+
+class FunnelOut(BaseModel):
+    programme_id: str
+    invited: int = Field(description="Codes issued.")
+    registered: int = Field(description="Accepted registrations, whatever happened later.")
+    qualified: int = Field(description="Met the qualifying event (rewarded or capped).")
+    rewarded: int
+    capped: int = Field(description="Qualified over the referrer's cap: nobody rewarded.")
+    rejected: dict[str, int] = Field(description="Refused registrations by reason code.")
+    points_paid: int
+    point_value: float = Field(description="One point in money, as asked.")
+    cost: float = Field(description="points_paid * point_value.")
+    points_per_acquired: float | None = Field(description="Per rewarded registration.")
+    cost_per_acquired: float | None = Field(description="Cost per acquired customer.")
+
+
+# -- codes, registrations, facts -------------------------------------------------------------
+class CodeRequest(_Body):
+    programme_id: str = Field("friends", pattern=PROGRAMME_PATTERN)
+    on: Day | None = Field(None, description="The day it is issued; default: today.")
+
+
+class InvitationOut(BaseModel):
+    code: str
+    programme_id: str
+    programme_version: int
+    referrer_id: str
+    issued_on: dt.date
+    expires_on: dt.date
+    replayed: bool = Field(description="An earlier answer, replayed for the Idempotency-Key.")
+
+
+class Identity(_Body):
+    """Compared (as hashes of normalized values) with the referrer's for self-referral;
+    never stored in clear."""
+
+    document: Annotated[Text | None, Field(max_length=64)] = None
+    phone: Annotated[Text | None, Field(max_length=32)] = None
+    address: Annotated[Text | None, Field(max_length=256)] = None
+
+
+class RegistrationRequest(_Body):
+    code: str = Field(pattern=CODE_PATTERN, description="The invitation code.")
+    new_customer_id: str = Field(pattern=ID_PATTERN)
+    identity: Identity = Field(default_factory=Identity)
+    registered_on: Day | None = Field(None, description="Default: today.")
+
+
+RegistrationStatus = Literal["registered", "qualified", "rewarded", "rejected"]
+
+
+class RegistrationOut(BaseModel):
+    registration_id: int
+    programme_id: str | None = Field(description="None when the code is unknown.")
+    code: str
+    referrer_id: str | None
+    new_customer_id: str
+    registered_on: dt.date
+    status: RegistrationStatus
+    reason_code: str | None = Field(description="Why it was rejected: unknown_code, "
+                                    "expired_code, already_customer, self_referral, "
+                                    "circular, already_registered, velocity.")
+    message: str | None = Field(description="The reason code in words.")
+    qualified_on: dt.date | None
+    replayed: bool
+
+
+class ProductOpenedFact(_Body):
+    kind: Literal["product_opened"]
+    on: Day
+    product_type: str | None = Field(None, pattern=ID_PATTERN, description="e.g. card.")
+    product_code: str | None = Field(None, pattern=ID_PATTERN)
+
+
+class MinBalanceFact(_Body):
+    kind: Literal["min_balance"]
+    on: Day
+    amount: Amount
+    held_days: int = Field(ge=0, le=36500)
+
+
+class SalaryReceivedFact(_Body):
+    kind: Literal["salary_received"]
+    on: Day
+    amount: Amount | None = None
+
+
+Fact = Annotated[ProductOpenedFact | MinBalanceFact | SalaryReceivedFact,
+                 Field(discriminator="kind")]
+
+
+class QualificationRequest(_Body):
+    new_customer_id: str = Field(pattern=ID_PATTERN)
+    programme_id: str | None = Field(None, pattern=PROGRAMME_PATTERN,
+                                     description="Needed only when the customer is "
+                                                 "registered in more than one programme.")
+    fact: Fact
+
+
+class RewardOut(BaseModel):
+    role: Literal["referrer", "new_customer"]
+    customer_id: str
+    points: int
+    transaction_id: int
+
+
+class QualificationOut(BaseModel):
+    registration_id: int
+    status: RegistrationStatus = Field(description="The registration's status afterwards.")
+    accepted: bool = Field(description="The fact counted (now or an earlier one).")
+    reason_code: str | None = Field(description="Why it did not count "
+                                    "(fact_before_registration, fact_after_expiry, "
+                                    "wrong_event, event_not_met), or capped.")
+    message: str | None
+    newly_rewarded: bool = Field(description="This request posted the rewards.")
+    rewards: list[RewardOut] = Field(description="The registration's rewards (granted "
+                                     "once), whichever request posted them.")
+    replayed: bool
+
+
+# -- points ---------------------------------------------------------------------------------
+class PointsEntryOut(BaseModel):
+    entry_id: int
+    transaction_id: int
+    at: dt.datetime
+    points: int = Field(description="Earned (> 0) or spent (< 0).")
+    kind: Literal["reward", "redemption"]
+    event: str
+    registration_id: int | None
+    reason: str | None
+
+
+class PointsOut(BaseModel):
+    customer_id: str
+    balance: int
+    entries: list[PointsEntryOut] = Field(description="The newest first.")
+
+
+class RedemptionRequest(_Body):
+    points: int = Field(ge=1, le=1_000_000_000)
+    reason: Annotated[Text, Field(min_length=1, max_length=256,
+                                  description="What the points paid for, e.g. an order.")]
+
+
+class RedemptionOut(BaseModel):
+    transaction_id: int
+    customer_id: str
+    points: int
+    balance_after: int
+    reason: str | None
+    replayed: bool
+
+
+# -- errors ---------------------------------------------------------------------------------
+def _error(status: int, description: str) -> dict[int, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": description}}
+
+
+AUTH = {**_error(401, "Missing or invalid token."),
+        **_error(403, "The token's role may not do this.")}
+INVALID = _error(422, "Invalid body or parameters (invalid_request), a rule refusal where "
+                      "nothing is stored (the reason code, e.g. not_eligible), or "
+                      "idempotency_conflict.")
+
+
+async def referral_error(_request: Request, e: Exception) -> JSONResponse:
+    """A ReferralError: 404 for unknown things, 409 for a state conflict, else 422 with
+    the reason code as ``error``."""
+    reason = getattr(e, "reason", None)
+    if isinstance(e, NotFoundError):
+        status, name = 404, "not_found"
+    elif reason in CONFLICTS:
+        status, name = 409, reason
+    else:
+        status, name = 422, reason or "invalid_request"
+    return JSONResponse(_body(name, str(e)), status_code=status)
+
+
+def add_referral_routes(app: FastAPI, backend: Any,
+                        allowed: Callable[[str], Callable[..., TokenHolder]]) -> None:
+    """Register the referral endpoints (tag ``referrals``) on ``app``: ``backend`` is
+    the API's Backend (app DB, warehouse, audit), ``allowed(permission)`` its
+    dependency checking the token's role."""
+    from clientlens.services import referral_lookups as lookups
+    from clientlens.services import referrals as rf
+
+    app.add_exception_handler(rf.ReferralError, referral_error)
+    Reader = Annotated[TokenHolder, Depends(allowed("referrals:read"))]  # noqa: N806
+    Writer = Annotated[TokenHolder, Depends(allowed("referrals:write"))]  # noqa: N806
+    Spender = Annotated[TokenHolder, Depends(allowed("points:write"))]  # noqa: N806
+
+    def audited(who: TokenHolder, action: str, resource: str, detail: dict[str, Any],
+                call: Callable[[], Any]) -> Any:
+        """``call()``; a refusal is audited (its reason code, never the message: it may
+        quote a phone or document) and raised again."""
+        try:
+            return call()
+        except ClientlensError as e:
+            backend.audit(who, action, resource,
+                          {**detail, "refused": getattr(e, "reason", None)
+                           or type(e).__name__}, outcome="refused")
+            raise
+
+    def mark(response: Response, replayed: bool) -> None:
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+
+    def referrer_profile(customer_id: str) -> dict[str, Any]:
+        with backend.engine() as engine:
+            as_of = backend.latest(engine)
+            row, _ = backend.stored(engine, customer_id, as_of)
+        if row is None:
+            raise NotFoundError(f"customer '{customer_id}' has no profile on {as_of}, the "
+                                "latest run")
+        return lookups.referrer_profile(row)
+
+    # -- reading
+    @app.get("/referrals/programmes", response_model=ProgrammeList, tags=["referrals"],
+             summary="Published referral programmes, newest versions", responses=AUTH)
+    def programmes(_who: Reader) -> ProgrammeList:
+        """Every published programme at its newest version, with its definition.
+        Publish with `clientlens referrals publish`; published versions never change."""
+        return ProgrammeList(programmes=[ProgrammeOut(
+            programme_id=p.programme_id, version=p.version, name=p.name,
+            content_hash=p.content_hash, published_at=p.published_at,
+            definition=p.programme.model_dump(mode="json"))
+            for p in rf.published_programmes(backend.db)])
+
+    @app.get("/referrals/programmes/{programme_id}/funnel", response_model=FunnelOut,
+             tags=["referrals"], summary="A programme's funnel and cost per acquired customer",
+             responses={**AUTH, **_error(404, "Unknown programme."), **INVALID})
+    def funnel(programme_id: ProgrammeId, _who: Reader,
+               point_value: Annotated[Decimal, Query(
+                   ge=0, le=1_000_000, max_digits=12, decimal_places=4,
+                   description="One point in money (for the cost).")] = Decimal(1)
+               ) -> FunnelOut:
+        """Invited, registered, qualified, rewarded, capped, rejected by reason code,
+        points paid, cost and cost per acquired (rewarded) customer."""
+        f = rf.funnel(backend.db, programme_id, point_value)
+        return FunnelOut(
+            programme_id=f.programme_id, invited=f.invited, registered=f.registered,
+            qualified=f.qualified, rewarded=f.rewarded, capped=f.capped,
+            rejected=dict(f.rejected), points_paid=f.points_paid,
+            point_value=float(f.point_value), cost=float(f.cost),
+            points_per_acquired=(None if f.points_per_acquired is None
+                                 else float(f.points_per_acquired)),
+            cost_per_acquired=(None if f.cost_per_acquired is None
+                               else float(f.cost_per_acquired)))
+
+    @app.get("/customers/{customer_id}/points", response_model=PointsOut, tags=["referrals"],
+             summary="A customer's points: balance and newest ledger entries",
+             responses={**AUTH, **INVALID})
+    def points(customer_id: CustomerId, _who: Reader,
+               limit: Annotated[int, Query(ge=0, le=100, description="Entries to list.")]
+               = 20) -> PointsOut:
+        """The balance is the sum of the customer's ledger entries (0 for a customer
+        who never earned any)."""
+        st = rf.points_statement(backend.db, customer_id, limit)
+        return PointsOut(customer_id=st.customer_id, balance=st.balance, entries=[
+            PointsEntryOut(entry_id=e.entry_id, transaction_id=e.transaction_id, at=e.at,
+                           points=e.points, kind=e.kind,  # type: ignore[arg-type]
+                           event=e.event, registration_id=e.registration_id,
+                           reason=e.reason) for e in st.entries])
+
+    # -- writing
+    @app.post("/customers/{customer_id}/referral-code", response_model=InvitationOut,
+              status_code=201, tags=["referrals"],
+              summary="Issue an invitation code to an eligible customer",
+              responses={**AUTH, **_error(404, "Unknown programme, or the customer has no "
+                                               "profile in the latest run."), **INVALID})
+    def referral_code(customer_id: CustomerId, who: Writer, response: Response,
+                      body: CodeRequest | None = None,
+                      idempotency_key: IdempotencyKey = None) -> InvitationOut:
+        """Eligibility (segment, phase, grades) is read from the customer's profile in
+        the latest run; an ineligible customer gets `422 not_eligible` saying which
+        rule. The code is valid for the programme's `invitation_expiry_days`."""
+        body = body or CodeRequest()
+        inv = audited(who, "referral.code", f"customer/{customer_id}",
+                      {"programme_id": body.programme_id},
+                      lambda: rf.issue_code(
+                          backend.db, body.programme_id, customer_id, referrer_profile,
+                          body.on or dt.date.today(), idempotency_key=idempotency_key,
+                          request={"customer_id": customer_id,
+                                   **body.model_dump(mode="json")}))
+        backend.audit(who, "referral.code", f"customer/{customer_id}", {
+            "programme_id": inv.programme_id, "programme_version": inv.programme_version,
+            "expires_on": inv.expires_on, "replayed": inv.replayed,
+            "idempotency_key": idempotency_key is not None})
+        mark(response, inv.replayed)
+        return InvitationOut(code=inv.code, programme_id=inv.programme_id,
+                             programme_version=inv.programme_version,
+                             referrer_id=inv.referrer_id, issued_on=inv.issued_on,
+                             expires_on=inv.expires_on, replayed=inv.replayed)
+
+    @app.post("/referrals/registrations", response_model=RegistrationOut, status_code=201,
+              tags=["referrals"], summary="Register a new customer who came with a code",
+              responses={**AUTH, **INVALID})
+    def registration(body: RegistrationRequest, who: Writer, response: Response,
+                     idempotency_key: IdempotencyKey = None) -> RegistrationOut:
+        """Fraud checks may reject it: the answer is still `201`, with `status:
+        rejected`, a `reason_code` and a `message` (rejections are stored and counted by
+        the funnel). The identity is compared with the referrer's as hashes (the
+        referrer's document and phone come from the warehouse when the code was issued
+        without them) and is never stored in clear."""
+        def call() -> Any:
+            with backend.engine() as engine:
+                return rf.register(
+                    backend.db, body.code, body.new_customer_id,
+                    body.identity.model_dump(), body.registered_on or dt.date.today(),
+                    existing_customer_ids=lookups.is_customer(engine),
+                    referrer_identity=lookups.identity(engine),
+                    idempotency_key=idempotency_key, request=body.model_dump(mode="json"))
+
+        reg = audited(who, "referral.register", "referrals/registrations",
+                      {"new_customer_id": body.new_customer_id}, call)
+        backend.audit(who, "referral.register", f"referrals/registrations/"
+                      f"{reg.registration_id}", {
+                          "new_customer_id": reg.new_customer_id,
+                          "programme_id": reg.programme_id, "status": reg.status,
+                          "reason_code": reg.reason_code, "replayed": reg.replayed,
+                          "idempotency_key": idempotency_key is not None})
+        mark(response, reg.replayed)
+        return RegistrationOut(
+            registration_id=reg.registration_id, programme_id=reg.programme_id,
+            code=reg.code, referrer_id=reg.referrer_id, new_customer_id=reg.new_customer_id,
+            registered_on=reg.registered_on, status=reg.status, reason_code=reg.reason_code,
+            message=rf.reason_message(reg.reason_code), qualified_on=reg.qualified_on,
+            replayed=reg.replayed)
+
+    @app.post("/referrals/qualifications", response_model=QualificationOut,
+              tags=["referrals"], summary="Record a qualifying fact; rewards both sides once",
+              responses={**AUTH, **_error(404, "The customer has no accepted registration."),
+                         **INVALID})
+    def qualification(body: QualificationRequest, who: Writer, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> QualificationOut:
+        """When the fact meets the programme's qualifying event the referrer and the
+        new customer are rewarded, once per registration however many requests race
+        (a database constraint and a row lock). A fact that does not count is `200`
+        with `accepted: false` and a `reason_code`; over the referrer's cap the
+        registration is qualified with `reason_code: capped` and nobody is rewarded."""
+        fact = body.fact.model_dump(exclude_none=True)
+        q = audited(who, "referral.qualify", "referrals/qualifications",
+                    {"new_customer_id": body.new_customer_id, "kind": body.fact.kind},
+                    lambda: rf.qualify(backend.db, body.new_customer_id, fact,
+                                       dt.date.today(), body.programme_id,
+                                       idempotency_key=idempotency_key,
+                                       request=body.model_dump(mode="json")))
+        backend.audit(who, "referral.qualify", f"referrals/registrations/{q.registration_id}",
+                      {"new_customer_id": body.new_customer_id, "kind": body.fact.kind,
+                       "status": q.status, "accepted": q.accepted,
+                       "reason_code": q.reason_code, "newly_rewarded": q.newly_rewarded,
+                       "replayed": q.replayed,
+                       "idempotency_key": idempotency_key is not None})
+        mark(response, q.replayed)
+        return QualificationOut(
+            registration_id=q.registration_id, status=q.status, accepted=q.accepted,
+            reason_code=q.reason_code, message=rf.reason_message(q.reason_code),
+            newly_rewarded=q.newly_rewarded, replayed=q.replayed,
+            rewards=[RewardOut(role=r.role, customer_id=r.customer_id,  # type: ignore[arg-type]
+                               points=r.points, transaction_id=r.transaction_id)
+                     for r in q.rewards])
+
+    @app.post("/customers/{customer_id}/points/redemptions", response_model=RedemptionOut,
+              status_code=201, tags=["referrals"], summary="Spend a customer's points",
+              responses={**AUTH, **_error(409, "More points than the balance "
+                                               "(insufficient_points)."), **INVALID})
+    def redemption(customer_id: CustomerId, body: RedemptionRequest, who: Spender,
+                   response: Response,
+                   idempotency_key: Annotated[str, Header(
+                       alias="Idempotency-Key", pattern=KEY_PATTERN,
+                       description="Required: the same key spends once.")]
+                   ) -> RedemptionOut:
+        """Never below zero: a redemption larger than the balance is `409
+        insufficient_points` and spends nothing. The `Idempotency-Key` header is
+        required; the same key and body spend once (the CLI's `--key` is the same key)."""
+        r = audited(who, "points.redeem", f"customer/{customer_id}", {"points": body.points},
+                    lambda: rf.redeem_points(backend.db, customer_id, body.points,
+                                             idempotency_key, reason=body.reason))
+        backend.audit(who, "points.redeem", f"customer/{customer_id}", {
+            "points": r.points, "transaction_id": r.transaction_id,
+            "balance_after": r.balance_after, "reason": r.reason, "replayed": r.replayed})
+        mark(response, r.replayed)
+        return RedemptionOut(transaction_id=r.transaction_id, customer_id=r.customer_id,
+                             points=r.points, balance_after=r.balance_after, reason=r.reason,
+                             replayed=r.replayed)
