@@ -122,8 +122,9 @@ def measure(port: int, paths: list[str], headers: dict, clients: int, seconds: f
 
 
 def pct(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of ``values``; NaN when there are none."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:

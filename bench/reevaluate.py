@@ -33,7 +33,6 @@ import os
 import pstats
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ import time
 from pathlib import Path
 
 import httpx
+from api_lookups import free_port, pct  # bench/ is the script's folder
 
 TARGET_P99_MS = 50.0
 
@@ -55,12 +55,6 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=config)
 """
 
 BODY = json.dumps({"reason": "balance_moved", "note": "bench"}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def measure(port: int, requests: list[tuple[str, str]], headers: dict, clients: int,
@@ -148,11 +142,6 @@ def in_process(root: Path, ids: list[str], seconds: float, limit: int, profile: 
         print("\nin-process re-evaluation, cProfile (top 25 by own time):")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return len(latencies) / elapsed, latencies, queries
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:

@@ -34,7 +34,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api_lookups import free_port, pct  # bench/ is the script's folder
 
 SERVER = """
 import sys, uvicorn
@@ -56,17 +56,6 @@ config["loggers"]["uvicorn.access"]["level"] = "WARNING"
 config["loggers"]["clientlens"]["level"] = "WARNING"
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=config)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def measure(port: int, make: Callable[[int], tuple[str, str, bytes | None, dict]],

@@ -24,7 +24,6 @@ thread pool.
 import datetime as dt
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -55,6 +54,7 @@ from clientlens.model.errors import (
 )
 from clientlens.model.tables import TABLES
 from clientlens.services.profile_store import SnapshotRows
+from clientlens.services.runs import plain
 
 log = logging.getLogger("clientlens.api")
 
@@ -410,21 +410,8 @@ class Health(BaseModel):
 
 
 # -- JSON-safe values ---------------------------------------------------------------------
-def jsonable(value: Any) -> Any:
-    """Decimals to floats, dates to ISO strings, NaN to None; recursively."""
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return [jsonable(v) for v in sorted(value, key=str)]
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
+#: Decimals to floats, dates to ISO strings, NaN to None, sets sorted; recursively.
+jsonable = plain
 
 
 def _json_default(value: Any) -> Any:

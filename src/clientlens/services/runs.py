@@ -105,7 +105,9 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, set | frozenset):
+        return [plain(v) for v in sorted(value, key=str)]
+    if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
 
