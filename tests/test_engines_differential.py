@@ -128,7 +128,7 @@ def events(engine, as_of: dt.date) -> list[tuple]:  # noqa: ANN001
                                    "entitlement_events where as_of = ?", [as_of]))
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(bank=banks())
 def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[dict]]) -> None:  # noqa: ANN001
@@ -219,7 +219,7 @@ def merged(parts: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
     return out
 
 
-@settings(max_examples=5, deadline=None,
+@settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
 @given(parts=st.lists(banks(), min_size=3, max_size=6))

@@ -204,7 +204,7 @@ def engine_profiles(bank: dict[str, list[dict]]) -> dict[str, dict]:
     return {r["customer_id"]: r for r in rows}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bank=banks())
 def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) -> None:
     extra = {k: bank[k] for k in ("security_events", "surveys", "referrals",
@@ -227,7 +227,7 @@ def test_engine_matches_the_plain_python_reference(bank: dict[str, list[dict]]) 
             assert same(exp_row[col], row[col]), (cid, col, exp_row[col], row[col])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bank=banks())
 def test_in_process_evaluation_agrees_with_the_engine(bank: dict[str, list[dict]]) -> None:
     base_terms = [n for n, t in DEFS.terms.items() if t.kind != "expression"]
