@@ -32,6 +32,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,12 +43,39 @@ TARGET_RPS, TARGET_P99_MS = 500, 20.0
 SERVER = """
 import sys, uvicorn
 from clientlens.faces.api import create_app, log_config
-app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "bench", "role": "marketing"}})
+app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "bench", "role": sys.argv[4]}})
 config = log_config()
 config["loggers"]["uvicorn.access"]["level"] = "WARNING"
 config["loggers"]["clientlens"]["level"] = "WARNING"
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=config)
 """
+
+
+@contextmanager
+def serving(root: Path, role: str, wait: float = 60.0) -> Iterator[tuple[int, str]]:
+    """``clientlens serve``'s app over ``root`` in a child process (one uvicorn worker)
+    on a free loopback port, with one bench token of ``role``: yields (port, token)
+    once ``/health`` answers, and stops the server at the end."""
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), token, str(port),
+                               role], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.perf_counter() + wait
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    raise SystemExit("the server stopped: " + server.stderr.read()) from None
+                if time.perf_counter() > deadline:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        yield port, token
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def free_port() -> int:
@@ -150,19 +179,7 @@ def main() -> None:
     with Workspace(root).engine(read_only=True) as engine:
         ids = [r[0] for r in engine.fetch_all(
             "select customer_id from profiles where as_of = (select max(as_of) from profiles)")]
-    token = secrets.token_urlsafe(24)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), token, str(port)],
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start")
+    with serving(root, "marketing") as (port, token):
         random.seed(1)
         sample = [f"/customers/{random.choice(ids)}/profile" for _ in range(20_000)]
         headers = {"Authorization": f"Bearer {token}"}
@@ -181,9 +198,6 @@ def main() -> None:
                 port, [f"{p}?explain=false" for p in sample[::-1]], headers, 16,
                 args.seconds, args.requests, args.rate),
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"data: {len(ids):,} customers in the latest snapshot; {os.cpu_count()} CPUs "
           f"shared by server and load generator; one uvicorn worker; closed loop "

@@ -32,27 +32,14 @@ import json
 import os
 import pstats
 import random
-import secrets
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import httpx
-from api_lookups import free_port, pct  # bench/ is the script's folder
+from api_lookups import pct, serving  # bench/ is the script's folder
 
 TARGET_P99_MS = 50.0
-
-SERVER = """
-import sys, uvicorn
-from clientlens.faces.api import create_app, log_config
-app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "bench", "role": "analyst"}})
-config = log_config()
-config["loggers"]["uvicorn.access"]["level"] = "WARNING"
-config["loggers"]["clientlens"]["level"] = "WARNING"
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=config)
-"""
 
 BODY = json.dumps({"reason": "balance_moved", "note": "bench"}).encode()
 
@@ -172,28 +159,13 @@ def main() -> None:
     half = len(ids) // 2
     over_http, here = ids[:half], ids[half:]  # different customers for the two parts
 
-    token = secrets.token_urlsafe(24)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), token, str(port)],
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start")
+    with serving(root, "analyst") as (port, token):
         headers = {"Authorization": f"Bearer {token}"}
         posts = [("POST", f"/customers/{cid}/reevaluate") for cid in over_http]
         measure(port, posts[-20:], headers, 1, 30, 20)  # warm up: snapshot, query plan
         health = measure(port, [("GET", "/health")], {}, args.clients, args.seconds,
                          args.requests * 10)
         http_run = measure(port, posts, headers, args.clients, args.seconds, args.requests)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
     local = in_process(root, here, args.seconds, args.requests, args.profile)
 
     print(f"\ncommand: {' '.join([Path(sys.executable).name, *sys.argv])}")

@@ -33,8 +33,6 @@ import http.client
 import json
 import os
 import random
-import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -44,18 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-from api_lookups import free_port, pct  # bench/ is the script's folder
-
-SERVER = """
-import sys, uvicorn
-from clientlens.faces.api import create_app, log_config
-app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "bench", "role": "marketing"}})
-config = log_config()
-config["loggers"]["uvicorn.access"]["level"] = "WARNING"
-config["loggers"]["clientlens"]["level"] = "WARNING"
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=config)
-"""
+from api_lookups import pct, serving  # bench/ is the script's folder
 
 
 def measure(port: int, make: Callable[[int], tuple[str, str, bytes | None, dict]],
@@ -220,23 +207,7 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     try:
         accounts, programme, seeding = seed(root, args.accounts // 2, tag)
-        token = secrets.token_urlsafe(24)
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), token, str(port)],
-                                  stderr=subprocess.PIPE, text=True)
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1
-                                 ).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if server.poll() is not None:
-                        raise SystemExit("the server stopped: " + server.stderr.read()
-                                         ) from None
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
+        with serving(root, "marketing") as (port, token):
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             rng = random.Random(1)
             plan = [(rng.choice(accounts), rng.randint(1, args.max_points))
@@ -257,9 +228,6 @@ def main() -> None:
             base = measure(port, lambda n: ("GET", "/health", None, {}), args.clients,
                            args.seconds, args.requests * 4)
             runs = measure(port, redemption, args.clients, args.seconds, args.requests)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         check, redeemed = ledger_check(root, before)
     finally:
         if schema and not args.keep:
