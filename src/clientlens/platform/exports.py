@@ -302,8 +302,7 @@ def _write_xlsx(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
         # number or a link: text stays text.
         book = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False,
-            "strings_to_numbers": False, "strings_to_urls": False,
-            "nan_inf_to_errors": True})
+            "strings_to_numbers": False, "strings_to_urls": False})
         try:
             cells = _XlsxCells(book)
             ws = book.add_worksheet(_sheet_name(sheet))
@@ -376,8 +375,14 @@ class _XlsxCells:
             return
         if isinstance(v, bool):
             ws.write_boolean(row, col, v)
-        elif isinstance(v, int | float):
+        elif isinstance(v, int):
             ws.write_number(row, col, v)
+        elif isinstance(v, float):
+            if math.isfinite(v):
+                ws.write_number(row, col, v)
+            else:  # Excel has no NaN or infinity (XlsxWriter would write a formula)
+                self.text(ws, row, col, "NaN" if v != v else "Infinity" if v > 0
+                          else "-Infinity")
         elif isinstance(v, decimal.Decimal):
             self._decimal(ws, row, col, v, kind)
         elif isinstance(v, dt.datetime):
