@@ -24,7 +24,10 @@ What a user can rely on, whichever command wrote the file:
   Windows-1251 for older Excel and 1C. A character Windows-1251 cannot hold stops
   the export with its line, never a silent ``?``.
 * **XLSX** (XlsxWriter, written row by row in constant memory): dates are dates,
-  money (decimal columns) numbers formatted ``#,##0.00``, numbers numbers.
+  money (decimal columns) numbers formatted ``#,##0.00`` (other decimals with their own
+  digits), numbers numbers (16 significant digits; Excel shows 15). A value Excel
+  cannot hold (a decimal past a double's precision, a date before 1900, a timestamp
+  with a zone, NaN) is written as its exact text instead of being rounded or shifted.
 * **Parquet** keeps every value and type exactly: the format for programs.
 """
 
@@ -311,7 +314,7 @@ def _write_xlsx(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
                 cells.text(ws, 0, j, name, header=True)
             kinds = [_kind(f.type) for f in schema]
             for j, f in enumerate(schema):
-                width = 12 if kinds[j] in ("date", "money", "number") else 18
+                width = 12 if kinds[j] != "text" else 18
                 ws.set_column(j, j, max(width, min(len(f.name) + 2, 40)))
             row = 0
             for batch in batches:
@@ -336,7 +339,7 @@ def _sheet_name(title: str) -> str:
 
 def _kind(t: pa.DataType) -> str:
     if pa.types.is_decimal(t):
-        return "money" if t.scale == 2 else "number"
+        return f"decimal{t.scale}"  # money: decimal2
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return "number"
     if pa.types.is_boolean(t):
@@ -357,7 +360,8 @@ class _XlsxCells:
         self.quoted_header = book.add_format({"bold": True, "quote_prefix": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
         self.timestamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.money = book.add_format({"num_format": "#,##0.00"})
+        self._book = book
+        self._decimals: dict[str, Any] = {}
 
     def text(self, ws: Any, row: int, col: int, value: str, *, header: bool = False) -> None:
         if len(value) > XLSX_MAX_TEXT:
@@ -405,9 +409,19 @@ class _XlsxCells:
         # Excel holds doubles: a value a double cannot carry to its last digit (past
         # about 15 significant digits) is written as its exact text, never rounded.
         if math.isfinite(x) and decimal.Decimal(repr(x)) == v:
-            ws.write_number(row, col, x, self.money if kind == "money" else None)
+            ws.write_number(row, col, x, self._decimal_format(kind))
         else:
             self.text(ws, row, col, str(v))
+
+    def _decimal_format(self, kind: str) -> Any:
+        """Money (scale 2) as #,##0.00; any decimal with its own digits after the point."""
+        if not kind.startswith("decimal"):
+            return None
+        if kind not in self._decimals:
+            scale = int(kind.removeprefix("decimal"))
+            code = "#,##0" + ("." + "0" * scale if scale else "")
+            self._decimals[kind] = self._book.add_format({"num_format": code})
+        return self._decimals[kind]
 
     def _datetime(self, ws: Any, row: int, col: int, v: dt.datetime) -> None:
         if v.tzinfo is not None or v.year < 1900:
