@@ -91,7 +91,8 @@ def test_everything_a_demo_day_writes_is_private(data: Path, tmp_path: Path) -> 
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not start: {server.stderr.read()}")
+                    raise AssertionError(f"serve did not start: {server.stderr.read()}") \
+                        from None
                 time.sleep(0.3)
         while_serving = modes(ws)
     finally:
