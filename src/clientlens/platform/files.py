@@ -79,8 +79,11 @@ def make_private(paths: Iterable[Path], *, recursive: bool = True) -> list[Path]
         if stat.S_ISLNK(st.st_mode) or st.st_uid != uid:
             return
         if st.st_mode & _SHARED_BITS:
-            os.chmod(p, stat.S_IMODE(st.st_mode) & ~_SHARED_BITS)
-            changed.append(p)
+            try:
+                os.chmod(p, stat.S_IMODE(st.st_mode) & ~_SHARED_BITS)
+                changed.append(p)
+            except OSError:  # a read-only mount, a file system without modes: as it is
+                pass
         if recursive and stat.S_ISDIR(st.st_mode):
             for child in sorted(p.iterdir()):
                 fix(child)
