@@ -40,9 +40,11 @@ OWN_FOLDERS = ("definitions", "exports", ".spill", "demo-data")
 OWN_FILES = ("tokens.yaml",)
 
 
+DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+
+
 class PrivacyWarning(UserWarning):
     """A workspace that other users of the machine could read was made private."""
-DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
 
 
 class Settings(BaseSettings):
@@ -202,7 +204,10 @@ class Workspace:
         cls = engine_class("duckdb")
         spill = self.root / ".spill"
         if not spill.exists():
-            files.ensure_folder(spill)  # 0700 before DuckDB spills customers' rows there
+            try:
+                files.ensure_folder(spill)  # 0700 before DuckDB spills customers' rows there
+            except files.OutputError:
+                pass  # a read-only workspace: DuckDB says so if it ever needs to spill
         engine = cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
                      memory_limit=self.settings.memory_limit, threads=self.settings.threads,
                      temp_directory=spill)
