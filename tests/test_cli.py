@@ -15,10 +15,11 @@ from clientlens.services.workspace import Workspace, init_workspace
 AS_OF = "2026-10-31"
 
 
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def cli(*args: str, check: bool = True, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "clientlens.faces.cli", *args],
-                          capture_output=True, text=True, env={"COLUMNS": "200",
-                                                               "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, cwd=cwd,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
     return proc
@@ -61,14 +62,16 @@ def test_run_explain_export_round_trip(workspace: Path) -> None:
     assert [r["segment"] for r in as_json["rules"]] == ["loyal", "new", "status", "investor"]
     assert as_json["rules"][-1]["matched"] is True
 
-    cli("export", "profiles.parquet", "-w", str(workspace), "--as-of", AS_OF)
-    table = pq.read_table(workspace / "exports" / "profiles.parquet").to_pylist()
+    # An output path is the path as typed, relative to the current folder (issue 17).
+    here = workspace.parent
+    cli("export", "profiles.parquet", "-w", str(workspace), "--as-of", AS_OF, cwd=here)
+    table = pq.read_table(here / "profiles.parquet").to_pylist()
     by_id = {r["customer_id"]: r for r in table}
     assert by_id["C1"]["segment"] == "investor"
     assert by_id["C2"]["segment"] == "loyal"
     version = Workspace(workspace).definitions.version
     assert {r["rulebook_version"] for r in table} == {version}
-    assert not list((workspace / "exports").glob("*.partial"))
+    assert not list(here.glob("*.partial"))
 
 
 def test_rerunning_a_date_replaces_its_snapshot(workspace: Path) -> None:
@@ -86,19 +89,22 @@ def test_rerunning_a_date_replaces_its_snapshot(workspace: Path) -> None:
     (("run", "--as-of", "2026-13-01"), "is not a date"),
     (("explain", "C999"), "unknown customer 'C999'"),
     (("explain", "B1", "--as-of", AS_OF), "outside the rulebook's population"),
-    (("export", "profiles.xlsx", "--as-of", AS_OF), "use a .csv or .parquet file"),
+    (("export", "profiles.ods", "--as-of", AS_OF), "use a .csv, .xlsx or .parquet file"),
     (("export", "profiles.csv", "--as-of", "2020-01-01"), "no profiles for 2020-01-01"),
     (("lookalike", "deposit_kep"), "Did you mean 'deposit_keep'?"),
     (("leads", "--department", "mortgage"), "no lead products belong to department"),
     (("train-scorecard", "/nonexistent/outcomes.csv"), "labels file not found"),
-    (("survey-due", "-o", "due.xlsx"), "use a .csv or .parquet file"),
+    (("survey-due", "-o", "due.ods"), "use a .csv, .xlsx or .parquet file"),
+    (("export", "profiles.csv", "--csv-dialect", "excel-de"), "unknown CSV dialect 'excel-de'"),
+    (("glossary", "-o", "notes.md/dictionary.md"), "notes.md is a file"),
 ])
 def test_user_errors_are_one_line_and_non_zero(workspace: Path, args: tuple, message: str
                                                ) -> None:
     cli("run", "-w", str(workspace), "--as-of", AS_OF)
     if "-w" not in args:
         args = (*args, "-w", str(workspace))
-    proc = cli(*args, check=False)
+    (workspace / "notes.md").write_text("a file, not a folder\n", encoding="utf-8")
+    proc = cli(*args, check=False, cwd=workspace)
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -141,9 +147,9 @@ def test_ratings_lists_and_entitlements_from_the_cli(workspace: Path) -> None:
     data = json.loads(cli("explain", "C1", "-w", w, "--as-of", AS_OF, "--json").stdout)
     assert {r["rating"] for r in data["ratings"]} == {"current", "prospect", "security",
                                                       "loyalty", "win_back", "solvency"}
-    due = cli("survey-due", "-w", w, "-o", "due.csv").stdout
+    due = cli("survey-due", "-w", w, "-o", "due.csv", cwd=workspace.parent).stdout
     assert "2 customers" in due  # nobody answered a survey
-    lines = (workspace / "exports" / "due.csv").read_text(encoding="utf-8").splitlines()
+    lines = (workspace.parent / "due.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("customer_id,") and len(lines) == 3
     table = cli("entitlements", "-w", w).stdout
     assert "free_transfers" in table or "priority_queue" in table or "holders" in table

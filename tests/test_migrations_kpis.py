@@ -309,8 +309,8 @@ def test_csv_png_html_are_written(engine, tmp_path: Path) -> None:
     assert "(customers below)" in render_html(bal)
     # by extension; other extensions refused; no partial files left
     assert write_matrix(m, tmp_path / "x.HTML").exists()
-    with pytest.raises(ClientlensError, match="use a .csv, .png or .html file"):
-        write_matrix(m, tmp_path / "m.xlsx")
+    with pytest.raises(ClientlensError, match="use a .csv, .xlsx, .png or .html file"):
+        write_matrix(m, tmp_path / "m.ods")
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -508,7 +508,8 @@ def run(*args: str):
     return CliRunner().invoke(cli(), list(args), env={"COLUMNS": "220"})
 
 
-def test_migrations_command(bank: Path, tmp_path: Path) -> None:
+def test_migrations_command(bank: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # -o is a path as typed, relative to the current folder
     res = run("migrations", "-w", str(bank), "--from", str(D1), "--to", str(D3),
               "-o", "matrix.csv", "-o", str(tmp_path / "out" / "matrix.html"),
               "-o", str(tmp_path / "matrix.png"))
@@ -520,7 +521,7 @@ def test_migrations_command(bank: Path, tmp_path: Path) -> None:
         res.stdout.index("│ status") < res.stdout.index("│ regular")
     assert "4 of 8 customers kept their segment (50.0%); 1 new since 2026-07-31, 3 gone by " \
            "2026-09-30." in res.stdout
-    assert (bank / "exports" / "matrix.csv").exists()  # a bare name goes to exports/
+    assert (tmp_path / "matrix.csv").exists()  # a bare name goes to the current folder
     assert (tmp_path / "out" / "matrix.html").exists() and (tmp_path / "matrix.png").exists()
     # defaults: the latest run against the one before
     res = run("migrations", "-w", str(bank), "--by", "phase", "--measure", "balance")
@@ -541,15 +542,16 @@ def test_migrations_command_errors(bank: Path) -> None:
                                   "2026-07-31 to 2026-10-31)")
     res = run("migrations", "-w", str(bank), "--by", "sgement")
     assert res.exit_code == 1 and "Did you mean 'segment'" in res.stderr
-    res = run("migrations", "-w", str(bank), "-o", "m.xlsx")
-    assert res.exit_code == 1 and "use a .csv, .png or .html file" in res.stderr
+    res = run("migrations", "-w", str(bank), "-o", "m.ods")
+    assert res.exit_code == 1 and "use a .csv, .xlsx, .png or .html file" in res.stderr
     res = run("migrations", "-w", str(bank), "--from", "31.07.2026")
     assert res.exit_code == 1 and "--from '31.07.2026' is not a date" in res.stderr
     res = run("migrations", "-w", str(bank), "--to", str(D1))
     assert res.exit_code == 1 and "no run before 2026-07-31" in res.stderr
 
 
-def test_kpis_command(bank: Path, tmp_path: Path) -> None:
+def test_kpis_command(bank: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     res = run("kpis", "-w", str(bank))
     assert res.exit_code == 0, res.output
     assert "KPIs from 2026-07-31 to 2026-10-31" in res.stdout
@@ -565,6 +567,7 @@ def test_kpis_command(bank: Path, tmp_path: Path) -> None:
     assert len(written) == len(rows) and list(written[0]) == list(ROW_FIELDS)
     res = run("kpis", "-w", str(bank), "-o", "kpis.json")
     assert res.exit_code == 0, res.output
-    assert json.loads((bank / "exports" / "kpis.json").read_text(encoding="utf-8"))
+    assert json.loads((tmp_path / "kpis.json").read_text(encoding="utf-8")) \
+        == json.loads(run("kpis", "-w", str(bank), "--json").stdout)
     res = run("kpis", "-w", str(bank), "--from", "2027-01-01")
     assert res.exit_code == 1 and res.stderr.startswith("error: no profiles from 2027-01-01")

@@ -46,6 +46,14 @@ class Engine(ABC):
     @abstractmethod
     def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]: ...
 
+    def fetch_batches(self, sql: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        """A query's result as a stream of batches, which exports write as they come
+        (``platform/exports.py``). Engines that can stream override this; the default
+        reads the whole result first."""
+        table = self.fetch_arrow(sql)
+        return pa.RecordBatchReader.from_batches(table.schema,
+                                                 table.to_batches(max_chunksize=batch_rows))
+
     @abstractmethod
     def table_columns(self, table: str) -> list[str] | None:
         """Column names of a table, or None when it does not exist."""

@@ -65,6 +65,10 @@ class DuckDBEngine(Engine):
     def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
 
+    def fetch_batches(self, sql: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        # Streamed from DuckDB: an export of any size holds one batch in memory.
+        return self.con.cursor().sql(sql).to_arrow_reader(batch_rows)
+
     def table_columns(self, table: str) -> list[str] | None:
         rows = self.con.execute(
             "select column_name from information_schema.columns "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clientlens.faces.options import Workspace, parse_date
+from clientlens.faces.options import OUTPUT_HELP, CsvDialect, Workspace, parse_date
 from clientlens.model.errors import ClientlensError
 from clientlens.services import jobs
 
@@ -336,33 +337,39 @@ def _explanation_dict(x: jobs.Explanation) -> dict:
 
 
 @app.command()
-def export(target: Annotated[Path, typer.Argument(help=".csv or .parquet file")],
-           workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
-    """Write one date's profiles (segment, version, every term) to CSV or Parquet.
+def export(target: Annotated[Path, typer.Argument(
+               help=f"{OUTPUT_HELP}: .csv, .xlsx or .parquet.")],
+           workspace: Workspace = Path("."), as_of: AsOf = None,
+           csv_dialect: CsvDialect = None) -> None:
+    """Write one date's profiles (segment, version, every term) to CSV, XLSX or Parquet.
 
-    A bare file name goes to the workspace's exports/ folder.
+    The file is the path as typed (relative to the current folder), written whole and
+    readable by you only; text that a spreadsheet could run as a formula is neutralised.
 
-    Example: `clientlens export profiles.parquet -w my-bank --as-of 2026-10-31`
+    Examples:
+
+    * `clientlens export profiles.parquet -w my-bank --as-of 2026-10-31`
+    * `clientlens export profiles.csv -w my-bank --csv-dialect excel-ru` (Excel, Russian)
     """
-    path = jobs.export(workspace, target, _date(as_of))
-    out.print(f"Wrote {path}")
+    path = jobs.export(workspace, target, _date(as_of), csv_dialect=csv_dialect)
+    out.print(f"Wrote {path}", highlight=False)
 
 
 @app.command()
 def glossary(workspace: Workspace = Path("."),
              format: Annotated[str, typer.Option("--format", "-f", help="md or html")] = "md",
              lang: Annotated[str, typer.Option(help="en, ru or bg")] = "en",
-             output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                         help="File to write.")] = None
-             ) -> None:
+             output: Annotated[Path | None, typer.Option(
+                 "--output", "-o", help=f"{OUTPUT_HELP} (.md or .html, as --format).")]
+             = None) -> None:
     """Render the dictionary of terms (словарь терминов) and the rules for staff.
 
     Example: `clientlens glossary -w my-bank -f html -o dictionary.html`
     """
     text = jobs.dictionary(workspace, format, lang)
     if output:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"Wrote {output}")
+        jobs.write_document(output, text)
+        out.print(f"Wrote {output}", highlight=False)
     else:
         sys.stdout.write(text)
 
@@ -409,7 +416,14 @@ def _program() -> str:
 
 
 def main() -> None:
-    """Entry point: user errors print one message and exit 1; bugs keep their traceback."""
+    """Entry point: user errors print one message and exit 1; bugs keep their traceback.
+
+    Every file the process creates is private to the user (umask 077): the warehouse,
+    its WAL and spill files, the application database, exports."""
+    from clientlens.platform.files import use_private_umask
+
+    use_private_umask()
+    warnings.showwarning = _show_warning
     try:
         app(standalone_mode=False)
     except ClientlensError as e:
@@ -429,9 +443,26 @@ def main() -> None:
         sys.exit(getattr(e, "exit_code", 2))
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: object = None, line: str | None = None) -> None:
+    """Notices from the services (a workspace made private) as one readable line."""
+    from rich.markup import escape
+
+    from clientlens.services.workspace import PrivacyWarning
+
+    if issubclass(category, PrivacyWarning):
+        err.print(f"[yellow]note:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)  # type: ignore
+
+
+_python_showwarning = warnings.showwarning
+
+
 Limit = Annotated[int, typer.Option(help="Rows to show; --out writes them all.", min=0)]
-Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write the whole list to a "
-                                          ".csv or .parquet file (bare names go to exports/).")]
+Out = Annotated[Path | None, typer.Option(
+    "--out", "-o", help=f"Write the whole list to a file. {OUTPUT_HELP}: .csv, .xlsx or "
+                        ".parquet.")]
 
 
 def _show_list(result: jobs.ListResult) -> None:
@@ -454,14 +485,14 @@ def _show_list(result: jobs.ListResult) -> None:
 @app.command()
 def leads(workspace: Workspace = Path("."), as_of: AsOf = None,
           department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
-          limit: Limit = 20, output: Out = None) -> None:
+          limit: Limit = 20, output: Out = None, csv_dialect: CsvDialect = None) -> None:
     """Sales leads per department: customers whose lead rules hold for a product they may
     have and do not hold, best prospects first.
 
     Example: `clientlens leads -w my-bank --department retail_lending -o car-leads.csv`
     """
     _show_list(jobs.customer_list(workspace, "leads", _date(as_of), limit=limit, out=output,
-                                  department=department))
+                                  csv_dialect=csv_dialect, department=department))
 
 
 @app.command()
@@ -471,7 +502,7 @@ def actions(workspace: Workspace = Path("."), as_of: AsOf = None,
             phase: Annotated[str | None, typer.Option(help="Only this phase.")] = None,
             overdue: Annotated[bool, typer.Option(help="Only actions past their due day.")]
             = False,
-            limit: Limit = 20, output: Out = None) -> None:
+            limit: Limit = 20, output: Out = None, csv_dialect: CsvDialect = None) -> None:
     """The bank's recommended actions for each customer's relationship phase (welcome
     contact, needs interview, recovery case, retention offer, ...), with the day each is
     due, soonest first.
@@ -479,19 +510,19 @@ def actions(workspace: Workspace = Path("."), as_of: AsOf = None,
     Example: `clientlens actions -w my-bank --department branch --overdue -o calls.csv`
     """
     _show_list(jobs.customer_list(workspace, "actions", _date(as_of), limit=limit,
-                                  out=output, department=department, phase=phase,
-                                  overdue_only=overdue))
+                                  out=output, csv_dialect=csv_dialect, department=department,
+                                  phase=phase, overdue_only=overdue))
 
 
 @app.command("survey-due")
 def survey_due(workspace: Workspace = Path("."), as_of: AsOf = None, limit: Limit = 20,
-               output: Out = None) -> None:
+               output: Out = None, csv_dialect: CsvDialect = None) -> None:
     """Customers due for a survey: their loyalty rating has too little data.
 
     Example: `clientlens survey-due -w my-bank -o survey.csv`
     """
     _show_list(jobs.customer_list(workspace, "survey-due", _date(as_of), limit=limit,
-                                  out=output))
+                                  out=output, csv_dialect=csv_dialect))
 
 
 @app.command()
@@ -500,14 +531,15 @@ def lookalike(product: Annotated[str, typer.Argument(help="Product id from the c
               min_lift: Annotated[float, typer.Option(help="Holder share against the bank's.")]
               = 2.0,
               min_holders: Annotated[int, typer.Option(help="Holders a group needs.")] = 20,
-              limit: Limit = 20, output: Out = None) -> None:
+              limit: Limit = 20, output: Out = None, csv_dialect: CsvDialect = None) -> None:
     """Look-alike targeting: customers who do not hold a product but share need, segment
     and grades with groups where many do.
 
     Example: `clientlens lookalike deposit_keep -w my-bank -o keep-lookalikes.csv`
     """
     _show_list(jobs.customer_list(workspace, "lookalike", _date(as_of), limit=limit,
-                                  out=output, product=product, min_lift=min_lift,
+                                  out=output, csv_dialect=csv_dialect, product=product,
+                                  min_lift=min_lift,
                                   min_holders=min_holders))
 
 
@@ -517,7 +549,8 @@ def entitlements(workspace: Workspace = Path("."), as_of: AsOf = None,
                                                       "granted, grace and revoked events.")]
                  = False,
                  service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
-                 limit: Limit = 20, output: Out = None) -> None:
+                 limit: Limit = 20, output: Out = None, csv_dialect: CsvDialect = None
+                 ) -> None:
     """Services and benefits held per service, and the events of a run for downstream
     systems (granted, grace_started, revoked).
 
@@ -525,7 +558,7 @@ def entitlements(workspace: Workspace = Path("."), as_of: AsOf = None,
     """
     if events or output:
         _show_list(jobs.customer_list(workspace, "events", _date(as_of), limit=limit,
-                                      out=output, service=service))
+                                      out=output, csv_dialect=csv_dialect, service=service))
         return
     date, rows = jobs.entitlements(workspace, _date(as_of))
     t = Table(title=f"Entitlements on {date}")

@@ -9,7 +9,6 @@ stderr, exit 1), so they behave the same in any Typer app.
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import sys
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.options import OUTPUT_HELP, CsvDialect
 from clientlens.faces.options import Workspace as WorkspaceDir
 from clientlens.faces.options import parse_date as _date
 from clientlens.model.errors import ClientlensError
@@ -57,13 +57,6 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _target(ws: Workspace, path: Path) -> Path:
-    """A bare file name goes to the workspace's exports/ folder, as `clientlens export`."""
-    if not path.is_absolute() and path.parent == Path("."):
-        return ws.exports_dir / path
-    return path
-
-
 def _order(ws: Workspace, by: str) -> list[str] | None:
     """The rulebook's order of segments, needs or phases, when the definitions load."""
     if by not in ("segment", "need", "phase"):
@@ -86,8 +79,9 @@ def migrations(
         metavar="MEASURE", help="customers or balance (balance_total at --to; at --from for "
                                 "customers gone by then).")] = "customers",
     output: Annotated[list[Path] | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Write the matrix to a .csv, .png (heat map) or "
-        ".html file; repeat for several (bare names go to exports/).")] = None,
+        "--out", "-o", metavar="FILE", help="Write the matrix to a file; repeat for several. "
+        f"{OUTPUT_HELP}: .csv, .xlsx, .png (heat map) or .html.")] = None,
+    csv_dialect: CsvDialect = None,
 ) -> None:
     """Where customers moved between two snapshots: a migration matrix of segments,
     phases, needs or grades, with customers new since --from and gone by --to.
@@ -100,10 +94,12 @@ def migrations(
     * `clientlens migrations -w my-bank --by phase --measure balance -o phases.html -o phases.png`
     """
     ws = Workspace(workspace)
-    targets = [_target(ws, p) for p in output or []]
+    targets = list(output or [])
     for path in targets:
-        if path.suffix.lower() not in (".csv", ".png", ".html", ".htm"):
-            raise ClientlensError(f"cannot write '{path.name}': use a .csv, .png or .html file")
+        if path.suffix.lower() not in mig.WRITERS:
+            raise ClientlensError(f"cannot write '{path.name}': use a .csv, .xlsx, .png or "
+                                  ".html file")
+    dialect = csv_dialect or ws.settings.export_csv_dialect
     order = _order(ws, by)
     with ws.engine(read_only=True) as engine:
         d1, d2 = _date(date_from, "--from"), _date(date_to, "--to")
@@ -133,7 +129,7 @@ def migrations(
         out.print(f"Customers who stayed put hold {b_share:.1%} of the balances of the "
                   f"customers on {d1}.", highlight=False)
     for path in targets:
-        mig.write_matrix(matrix, path)
+        mig.write_matrix(matrix, path, dialect)
         out.print(f"Wrote {path}", highlight=False)
 
 
@@ -169,8 +165,9 @@ def kpis(
                                                         "date_from, date_to, by, group, "
                                                         "value, count, base).")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Write the KPI rows to a .csv or .json file "
-        "(bare names go to exports/).")] = None,
+        "--out", "-o", metavar="FILE", help=f"Write the KPI rows to a file. {OUTPUT_HELP}: "
+        ".csv, .xlsx or .json.")] = None,
+    csv_dialect: CsvDialect = None,
 ) -> None:
     """Relationship KPIs per snapshot: customers, loyal share (loyalty grade A or B),
     retention and churn from the previous run (overall, by segment, by phase), and time
@@ -182,10 +179,12 @@ def kpis(
     * `clientlens kpis -w my-bank --from 2026-01-31 --json > kpis.json`
     * `clientlens kpis -w my-bank -o kpis.csv`
     """
+    from clientlens.services import jobs
+
     ws = Workspace(workspace)
-    target = _target(ws, output) if output else None
-    if target and target.suffix.lower() not in (".csv", ".json"):
-        raise ClientlensError(f"cannot write '{target.name}': use a .csv or .json file")
+    target = output
+    if target and target.suffix.lower() not in (".csv", ".xlsx", ".json"):
+        raise ClientlensError(f"cannot write '{target.name}': use a .csv, .xlsx or .json file")
     with ws.engine(read_only=True) as engine:
         result = kpi_service.kpis(engine, _date(date_from, "--from"), _date(date_to, "--to"))
     rows = result.to_rows()
@@ -194,21 +193,10 @@ def kpis(
     else:
         _print_kpis(result, {by: _order(ws, by) or [] for by in ("segment", "phase")})
     if target:
-        _write_rows(rows, target)
+        fields = list(kpi_service.ROW_FIELDS)
+        jobs.export_rows(workspace, target, fields, [[r[f] for f in fields] for r in rows],
+                         csv_dialect=csv_dialect, allowed=("csv", "xlsx", "json"), sheet="KPIs")
         (err if as_json else out).print(f"Wrote {target}", highlight=False)
-
-
-def _write_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    if path.suffix.lower() == ".json":
-        tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    else:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=list(kpi_service.ROW_FIELDS))
-            w.writeheader()
-            w.writerows(rows)
-    tmp.replace(path)
 
 
 def _pct(x: float | None) -> str:

@@ -23,3 +23,14 @@ def parse_date(value: str | None, option: str, *, or_today: bool = False) -> dt.
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ClientlensError(f"{option} '{value}' is not a date like 2026-10-31") from None
+
+# Every command that writes a table takes the same output options (platform/exports.py).
+CsvDialect = Annotated[str | None, typer.Option(
+    "--csv-dialect", metavar="DIALECT",
+    help="How .csv files are written: standard (comma, decimal point, UTF-8; for "
+         "programs), excel-ru or excel-bg (semicolon, decimal comma, UTF-8 with BOM: Excel "
+         "with Russian or Bulgarian settings opens it with a double click), excel-1251 (the "
+         "same in Windows-1251, for older Excel and 1C). Default: export_csv_dialect in "
+         "clientlens.yaml, else standard.")]
+OUTPUT_HELP = ("A path as you type it, relative to the current folder; missing folders are "
+               "created. The suffix picks the format")

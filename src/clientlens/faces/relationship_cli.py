@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clientlens.faces.options import Workspace
+from clientlens.faces.options import OUTPUT_HELP, CsvDialect, Workspace
 from clientlens.faces.options import parse_date as _day
 from clientlens.model.errors import ClientlensError
 
@@ -129,23 +129,21 @@ def win_back(workspace: Workspace = Path("."),
                                                        help="As-of date, YYYY-MM-DD.")] = None,
              limit: Annotated[int, typer.Option(help="Rows to show.", min=0)] = 20,
              output: Annotated[Path | None, typer.Option(
-                 "--out", "-o", help="Write the whole list to a .csv file.")] = None) -> None:
+                 "--out", "-o", help=f"Write the whole list to a file. {OUTPUT_HELP}: .csv, "
+                                     ".xlsx or .parquet.")] = None,
+             csv_dialect: CsvDialect = None) -> None:
     """Customers to win back: divorced past the cooling-off period, not asking to be left
     alone, most likely to return first (the win_back rating, with its reasons).
 
     Example: `clientlens win-back -w my-bank --limit 50 -o winback.csv`
     """
-    import csv
-
     from clientlens.services import jobs
 
     result = jobs.win_back(workspace, _day(as_of, "--as-of"), None if output else limit)
     if output is not None:
-        with output.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(result.columns)
-            writer.writerows(result.rows)
-        out.print(f"Wrote {len(result.rows):,} customers to {output}")
+        jobs.export_rows(workspace, output, list(result.columns), result.rows,
+                         csv_dialect=csv_dialect, sheet=f"Win-back on {result.as_of}")
+        out.print(f"Wrote {len(result.rows):,} customers to {output}", highlight=False)
     t = Table(title=f"Win-back on {result.as_of}: {len(result.rows):,} customers")
     for col in ("customer", "segment", "left on", "reason kind", "score", "grade",
                 "why (top reasons)"):

@@ -12,13 +12,13 @@ the engine for every customer, and the phase rules use it as an early warning.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from clientlens.definitions.rulebook import ACTIVITY_FILE, Definitions, load_definitions
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError
+from clientlens.platform import files
 from clientlens.services.segmentation import PROFILES, _check_as_of
 
 TEMPLATE = """\
@@ -111,9 +111,9 @@ def fit_activity(engine: Engine, defs: Definitions, as_of: dt.date, folder: Path
     text = TEMPLATE.format(as_of=as_of, customers=len(rows), log_likelihood=fit.log_likelihood,
                            version=defs.version, r=fit.r, alpha=fit.alpha, a=fit.a, b=fit.b,
                            dropout="homogeneous" if homogeneous else "beta")
-    tmp = path.with_suffix(".yaml.writing")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    # Atomic (a unique temporary file renamed over it): two fits at once leave one whole
+    # file, the last one's, and a run reading the definitions never sees half of one.
+    files.write_text(path, text)
     try:
         new = load_definitions(folder)
     except ClientlensError:

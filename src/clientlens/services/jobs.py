@@ -7,7 +7,7 @@ For notebooks and schedulers::
     jobs.import_files("my-bank", ["exports/customers.csv", "exports/accounts.csv"])
     result = jobs.run("my-bank", as_of=date(2026, 10, 31))
     why = jobs.explain("my-bank", "C0000042")
-    jobs.export("my-bank", "profiles.parquet")
+    jobs.export("my-bank", "profiles.xlsx")   # a path as given: here, ./profiles.xlsx
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from clientlens.model.errors import ClientlensError
+from clientlens.platform import exports
 from clientlens.services import referral_lookups
 from clientlens.services.explain import Explanation, explain_customer
 from clientlens.services.segmentation import (
     RunResult,
-    export_profiles,
     latest_as_of,
     run_segmentation,
     segment_summary,
@@ -317,15 +317,41 @@ def explain(path: str | Path, customer_id: str, as_of: dt.date | None = None) ->
     return x
 
 
-def export(path: str | Path, target: str | Path, as_of: dt.date | None = None) -> Path:
-    """Write one date's profiles to a .csv or .parquet file."""
+def export(path: str | Path, target: str | Path, as_of: dt.date | None = None, *,
+           csv_dialect: str | None = None) -> Path:
+    """Write one date's profiles to a .csv, .xlsx or .parquet file.
+
+    ``target`` is a path as given (relative to the current folder, like every output of
+    clientlens); the file is written whole and private (``platform/exports.py``)."""
+    from clientlens.services.targeting import profiles
+
     ws = Workspace(path)
     target = Path(target)
-    if not target.is_absolute() and target.parent == Path("."):
-        target = ws.exports_dir / target
-    with ws.engine() as engine:
+    exports.format_of(target)  # a wrong suffix is an error before anything runs
+    with ws.engine(read_only=True) as engine:  # several exports may run at once
         as_of = as_of or latest_as_of(engine)
-        return export_profiles(engine, as_of, target)
+        return profiles(engine, as_of).write(engine, target, _dialect(ws, csv_dialect))
+
+
+def _dialect(ws: Workspace, name: str | None) -> str:
+    """The CSV dialect asked for, else the workspace's ``export_csv_dialect``."""
+    return exports.csv_dialect(name or ws.settings.export_csv_dialect).name
+
+
+def export_rows(path: str | Path, target: str | Path, columns: list[str], rows: list, *,
+                csv_dialect: str | None = None,
+                allowed: tuple[str, ...] = exports.TABLE_FORMATS, sheet: str = "data"
+                ) -> Path:
+    """Write a small result (a win-back list, KPI rows) the way every export is
+    written: by suffix, whole, private, formula-leading text neutralised."""
+    ws = Workspace(path)
+    return exports.write_rows(target, columns, rows, dialect=_dialect(ws, csv_dialect),
+                              allowed=allowed, sheet=sheet)
+
+
+def write_document(target: str | Path, text: str) -> Path:
+    """A rendered document (the dictionary as Markdown or HTML), whole and private."""
+    return exports.write_document(target, text)
 
 
 def dictionary(path: str | Path, fmt: str = "md", lang: str = "en") -> str:
@@ -351,8 +377,8 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
                   progress=progress)
     reports = import_files(root, [data_dir], force=True, progress=import_progress)
     result = run(root, as_of)
-    export(root, "profiles.csv", as_of)
-    export(root, "profiles.parquet", as_of)
+    export(root, root / "exports" / "profiles.csv", as_of)
+    export(root, root / "exports" / "profiles.parquet", as_of)
     return reports, result
 
 
@@ -367,12 +393,16 @@ class ListResult:
 
 
 def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
-                  limit: int = 20, out: str | Path | None = None, **options: Any
-                  ) -> ListResult:
-    """A customer list over a stored run: leads, survey-due, lookalike or events."""
+                  limit: int = 20, out: str | Path | None = None,
+                  csv_dialect: str | None = None, **options: Any) -> ListResult:
+    """A customer list over a stored run: leads, survey-due, lookalike or events;
+    ``out`` (a path as given) gets the whole list as .csv, .xlsx or .parquet."""
     from clientlens.services import targeting
 
     ws = Workspace(path)
+    if out is not None:
+        exports.format_of(Path(out))  # a wrong suffix is an error before anything runs
+    dialect = _dialect(ws, csv_dialect)
     with ws.engine(read_only=True) as engine:
         as_of = as_of or latest_as_of(engine)
         if kind == "events":
@@ -383,10 +413,7 @@ def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
             made = make(engine, ws.definitions, as_of, **options)
         written = None
         if out is not None:
-            target = Path(out)
-            if not target.is_absolute() and target.parent == Path("."):
-                target = ws.exports_dir / target
-            written = made.write(engine, target)
+            written = made.write(engine, Path(out), dialect)
         return ListResult(as_of, made.title, made.note, made.count(engine),
                           made.fetch(engine, limit), written)
 

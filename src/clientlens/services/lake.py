@@ -6,13 +6,17 @@
     <lake>/interactions/month=2026-10/...   so a run reads only the months it needs
     ...
 
-Each table is written to a folder beside its place and renamed over it, so a
-failed export leaves the previous lake table whole.
+Each table is written to a folder of its own beside its place (a unique name, so
+two exports at once do not write into each other's) and renamed over it, so a
+failed export leaves the previous lake table whole and two exports at once leave
+one whole table, the last one's. The folders are private to their owner like the
+workspace (the command line's umask): grant the Spark user access deliberately.
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import ClientlensError
 from clientlens.model.tables import TABLES, ColumnType
+from clientlens.platform import files
 
 PARTITIONED = ("transactions", "interactions")
 
@@ -39,13 +44,12 @@ def export_lake(engine: DuckDBEngine, lake: Path,
     if "://" in str(lake):
         raise ClientlensError(f"lake {lake}: clientlens writes local lake folders only; copy "
                               "them to the cluster's storage with its own tools")
-    lake.mkdir(parents=True, exist_ok=True)
+    files.ensure_folder(lake)
     out = []
     for name in tables or TABLES:
         spec = TABLES[name]
         target = lake / name
-        staging = lake / f".{name}.writing"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=lake, prefix=f".{name}.", suffix=".writing"))
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         (rows,) = engine.fetch_all(f'select count(*) from "{name}"')[0]
         time_col = spec.event_time
@@ -55,16 +59,37 @@ def export_lake(engine: DuckDBEngine, lake: Path,
                 f"copy (select {cols}, strftime({time_col}, '%Y-%m') as month from \"{name}\") "
                 f"to '{_quote(staging)}' (format parquet, partition_by (month))")
         else:
-            staging.mkdir(parents=True)
             engine.execute(f"copy (select {cols} from \"{name}\") to "
                            f"'{_quote(staging / 'part-0.parquet')}' (format parquet)")
-        old = lake / f".{name}.old"
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap(staging, target)
         out.append(LakeTable(name, int(rows), target))
     return out
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put the folder ``staging`` in place of ``target``. A folder cannot be renamed over
+    a non-empty one, so the old one is first moved aside (to a unique name); when
+    another export puts its folder in place between the two renames, ours is retried.
+    """
+    try:
+        for _ in range(100):
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                        suffix=".old"))
+            try:
+                target.rename(old / "table")
+            except FileNotFoundError:
+                pass
+            try:
+                staging.rename(target)
+                return
+            except OSError:  # another export's folder arrived first: move it aside too
+                continue
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
+        raise ClientlensError(f"could not put {target} in place: other exports keep "
+                              "replacing it")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _quote(path: Path) -> str:

@@ -13,13 +13,13 @@ sum of their ``balance_total`` (at ``date_to``; at ``date_from`` for customers
 gone by then).
 
 One query, plain SQL (a full outer join and GROUP BY): the same on DuckDB,
-PostgreSQL and Spark. Writers produce CSV, a heat-map PNG (matplotlib) and a
-self-contained HTML page.
+PostgreSQL and Spark. Writers produce CSV and XLSX (through ``platform/exports.py``,
+like every export), a heat-map PNG (matplotlib) and a self-contained HTML page, each
+written whole and private.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
 import re
@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
+from clientlens.platform import exports, files
 
 PROFILES = "profiles"
 ABSENT = "(absent)"
@@ -251,36 +252,40 @@ def label_order(defs: Any, by: str) -> list[str] | None:
 # -- writing ----------------------------------------------------------------------
 
 
-def write_matrix(matrix: MigrationMatrix, path: Path) -> Path:
-    """Write the matrix as .csv, .png or .html (by the file's extension)."""
+WRITERS = (".csv", ".xlsx", ".png", ".html", ".htm")
+
+
+def write_matrix(matrix: MigrationMatrix, path: Path, dialect: str | None = None) -> Path:
+    """Write the matrix as .csv, .xlsx, .png or .html (by the file's extension)."""
     suffix = path.suffix.lower()
-    writers = {".csv": write_csv, ".png": write_png, ".html": write_html, ".htm": write_html}
-    if suffix not in writers:
-        raise ClientlensError(f"cannot write '{path.name}': use a .csv, .png or .html file")
-    return writers[suffix](matrix, path)
-
-
-def _partial(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(path.name + ".partial")
+    if suffix not in WRITERS:
+        raise ClientlensError(f"cannot write '{path.name}': use a .csv, .xlsx, .png or .html "
+                              "file")
+    if suffix in (".csv", ".xlsx"):
+        return write_table(matrix, path, dialect)
+    return (write_png if suffix == ".png" else write_html)(matrix, path)
 
 
 def _corner(m: MigrationMatrix) -> str:
     return f"{m.by} on {m.date_from} \\ on {m.date_to}"
 
 
-def write_csv(matrix: MigrationMatrix, path: Path) -> Path:
-    """The matrix of the chosen measure with a total column and a total row."""
-    tmp = _partial(path)
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow([_corner(matrix), *matrix.columns, TOTAL])
-        for label, row, total in zip(matrix.rows, matrix.values, matrix.row_totals(),
-                                     strict=True):
-            w.writerow([label, *row, total])
-        w.writerow([TOTAL, *matrix.column_totals(), matrix.total()])
-    tmp.replace(path)
-    return path
+def write_table(matrix: MigrationMatrix, path: Path, dialect: str | None = None) -> Path:
+    """The matrix of the chosen measure with a total column and a total row, as CSV or
+    XLSX; labels are data (segment, phase, grade values) and are neutralised like
+    every exported text."""
+    rows = [[label, *row, total] for label, row, total in
+            zip(matrix.rows, matrix.values, matrix.row_totals(), strict=True)]
+    rows.append([TOTAL, *matrix.column_totals(), matrix.total()])
+    return exports.write_rows(path, [_corner(matrix), *matrix.columns, TOTAL], rows,
+                              dialect=dialect, allowed=("csv", "xlsx"),
+                              sheet=f"{matrix.by} {matrix.date_from} to {matrix.date_to}")
+
+
+def write_csv(matrix: MigrationMatrix, path: Path, dialect: str | None = None) -> Path:
+    """The matrix as CSV (see :func:`write_table`)."""
+    exports.format_of(path, ("csv",))
+    return write_table(matrix, path, dialect)
 
 
 def _compact(value: Any) -> str:
@@ -329,9 +334,8 @@ def write_png(matrix: MigrationMatrix, path: Path) -> Path:
             ax.text(j, i, label, ha="center", va="center", fontsize=8,
                     color="white" if values[i][j] > 0.55 * top else "black")
     fig.tight_layout()
-    tmp = _partial(path)
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
@@ -406,7 +410,4 @@ def render_html(matrix: MigrationMatrix) -> str:
 
 
 def write_html(matrix: MigrationMatrix, path: Path) -> Path:
-    tmp = _partial(path)
-    tmp.write_text(render_html(matrix), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return files.write_text(path, render_html(matrix))

@@ -17,8 +17,9 @@ from clientlens.compiler.render import literal
 from clientlens.definitions.rulebook import Definitions
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
+from clientlens.platform.exports import format_of, write_table
 from clientlens.services.entitlements import ENTITLEMENTS, EVENTS
-from clientlens.services.segmentation import PROFILES
+from clientlens.services.segmentation import PROFILES, _check_as_of
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,24 @@ class CustomerList:
     def count(self, engine: Engine) -> int:
         return int(engine.fetch_all(f"select count(*) from ({self.query}) q")[0][0])
 
-    def write(self, engine: Engine, path: Path) -> Path:
-        fmt = path.suffix.lstrip(".").lower()
-        if fmt not in ("csv", "parquet"):
-            raise ClientlensError(f"cannot write '{path.name}': use a .csv or .parquet file")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        engine.export(self.query, str(tmp), fmt)
-        tmp.replace(path)
-        return path
+    def write(self, engine: Engine, path: Path, dialect: str | None = None) -> Path:
+        """The whole list to a .csv, .xlsx or .parquet file (``platform/exports.py``:
+        atomic, private, formula-leading text neutralised), streamed from the engine."""
+        format_of(path)  # an unsupported suffix fails before the query runs
+        return write_table(path, engine.fetch_batches(self.query), dialect=dialect,
+                           sheet=self.title)
 
 
 def _day(engine: Engine, as_of: dt.date) -> str:
     return literal(as_of).sql(dialect=engine.dialect)
+
+
+def profiles(engine: Engine, as_of: dt.date) -> CustomerList:
+    """One date's whole snapshot (segment, rulebook version, every term): what
+    ``clientlens export`` writes."""
+    _check_as_of(engine, as_of)
+    return CustomerList(f"Profiles on {as_of}", f"select * from {PROFILES} where as_of = "
+                        f"{_day(engine, as_of)} order by customer_id")
 
 
 def _require(engine: Engine, defs: Definitions, columns: list[str], what: str) -> None:

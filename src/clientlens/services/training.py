@@ -27,6 +27,7 @@ from clientlens.definitions.rulebook import SCORECARDS_FOLDER, Definitions, load
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, DefinitionError, did_you_mean
 from clientlens.model.tables import ENTITY_KEY
+from clientlens.platform import files
 
 LABELS = {"solvency": {"en": "Solvency", "ru": "Платёжеспособность", "bg": "Платежоспособност"}}
 
@@ -168,8 +169,7 @@ def train_scorecard(engine: Engine, defs: Definitions, labels_path: Path, *, as_
     text = header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
     checked = _check_in_engine(engine, defs, as_of, text, rating_id, data, fitted,
                                target_path)
-    target_path.parent.mkdir(parents=True, exist_ok=True)
-    target_path.write_text(text, encoding="utf-8")
+    files.write_text(target_path, text)  # whole and private, even with two fits at once
     return TrainingReport(path=target_path, rows=len(data), bad_rate=float(np.mean(y)),
                           candidates=features, kept=fitted.features, train_rows=len(train),
                           holdout_rows=len(test), auc=auc, ks=ks, checked_rows=checked)

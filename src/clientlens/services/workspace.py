@@ -4,12 +4,16 @@
       clientlens.yaml        settings (engine, warehouse, base currency, ...)
       definitions/           glossary.yaml, rulebook.yaml  (edit these)
       warehouse.duckdb       the embedded warehouse
-      exports/               files written by `export`
+      exports/               where the demo writes its profiles
+
+The folder is private to its owner (0700, files 0600): it holds the bank's customers.
+A workspace made before that, or loosened since, is tightened when opened, with a
+``PrivacyWarning`` saying so once (``platform/files.py``).
 """
 
 from __future__ import annotations
 
-import shutil
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,9 +30,21 @@ from clientlens.definitions.rulebook import Definitions, load_definitions
 from clientlens.engines.base import Engine
 from clientlens.engines.registry import engine_class
 from clientlens.model.errors import WorkspaceError
+from clientlens.platform import files
+from clientlens.platform.exports import CSV_DIALECTS
 
 SETTINGS_FILE = "clientlens.yaml"
+# What clientlens keeps in a workspace besides the settings, warehouse and app DB
+# (made private when an older workspace is tightened; nothing else there is touched).
+OWN_FOLDERS = ("definitions", "exports", ".spill", "demo-data")
+OWN_FILES = ("tokens.yaml",)
+
+
 DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+
+
+class PrivacyWarning(UserWarning):
+    """A workspace that other users of the machine could read was made private."""
 
 
 class Settings(BaseSettings):
@@ -49,6 +65,9 @@ class Settings(BaseSettings):
     # default, or a URL such as postgresql://user@host:5432/crm in production.
     app_db: str = "clientlens-app.sqlite"
     app_db_schema: str | None = None  # PostgreSQL only
+    # How exports write CSV unless a command says otherwise (--csv-dialect): standard,
+    # excel-ru, excel-bg or excel-1251 (see platform/exports.py).
+    export_csv_dialect: str = "standard"
 
     @field_validator("base_currency")
     @classmethod
@@ -56,6 +75,13 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError("must be a 3-letter ISO 4217 code such as RUB")
         return value.upper()
+
+    @field_validator("export_csv_dialect")
+    @classmethod
+    def _dialect(cls, value: str) -> str:
+        if value not in CSV_DIALECTS:
+            raise ValueError(f"must be one of {', '.join(CSV_DIALECTS)}")
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -84,6 +110,47 @@ class Workspace:
             raise WorkspaceError(f"{settings_path}: {where}: {err['msg']}") from None
         except Exception as e:  # YAML syntax errors come in several types
             raise WorkspaceError(f"{settings_path}: {e}") from None
+        self._make_private()
+
+    def _make_private(self) -> None:
+        """Tighten a workspace other local users can read (made by an older version, or
+        loosened by hand): the folder to 0700 and what clientlens keeps in it to 0600,
+        saying so once. A private folder is the fast path: one stat per opening."""
+        if files.is_private(self.root) and all(files.is_private(p) for p in self._outside()):
+            return
+        # The folder itself, then only what clientlens keeps in it: a workspace may sit
+        # among a user's other files, which are not ours to change.
+        changed = files.make_private([self.root], recursive=False)
+        changed += files.make_private([self.root / SETTINGS_FILE, *self._own_paths()])
+        changed += files.make_private(self._outside())
+        if changed:
+            warnings.warn(PrivacyWarning(
+                f"{self.root} could be read by other users of this machine; made it private "
+                f"to you ({len(changed)} files and folders now 0700/0600)"), stacklevel=3)
+
+    def _own_paths(self) -> list[Path]:
+        own = [self.root / n for n in OWN_FOLDERS + OWN_FILES]
+        for db in (self.warehouse_path, self._app_db_file()):
+            if db is not None:
+                own += [db, *(db.with_name(db.name + s) for s in (".wal", "-wal", "-shm",
+                                                                   "-journal"))]
+        if self.settings.lake and "://" not in self.settings.lake:
+            lake = self.lake_path
+            if lake.resolve().is_relative_to(self.root.resolve()):
+                own.append(lake)
+        return own
+
+    def _outside(self) -> list[Path]:
+        """The warehouse and application database files when kept outside the folder."""
+        root = self.root.resolve()
+        return [p for p in (self.warehouse_path, self._app_db_file())
+                if p is not None and not p.resolve().is_relative_to(root)]
+
+    def _app_db_file(self) -> Path | None:
+        if "://" in self.settings.app_db:
+            return None
+        path = Path(self.settings.app_db)
+        return path if path.is_absolute() else self.root / path
 
     @property
     def definitions_dir(self) -> Path:
@@ -92,7 +159,7 @@ class Workspace:
     @property
     def exports_dir(self) -> Path:
         path = self.root / "exports"
-        path.mkdir(exist_ok=True)
+        files.ensure_folder(path)
         return path
 
     @property
@@ -112,15 +179,18 @@ class Workspace:
 
     @property
     def app_db_url(self) -> str:
-        if "://" in self.settings.app_db:
-            return self.settings.app_db
-        path = Path(self.settings.app_db)
-        return f"sqlite:///{path if path.is_absolute() else self.root / path}"
+        path = self._app_db_file()
+        return self.settings.app_db if path is None else f"sqlite:///{path}"
 
     def app_db(self) -> Any:
         """The application database, migrated to the newest schema."""
         from clientlens.appdb import open_appdb
 
+        path = self._app_db_file()
+        if path is not None and path.parent.is_dir():
+            # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+            # the database file's mode.
+            files.create_private_file(path)
         return open_appdb(self.app_db_url, schema=self.settings.app_db_schema)
 
     @cached_property
@@ -132,9 +202,19 @@ class Workspace:
         area imports are validated in (and their quarantine kept) before another engine
         takes the tables."""
         cls = engine_class("duckdb")
-        return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
-                   memory_limit=self.settings.memory_limit, threads=self.settings.threads,
-                   temp_directory=self.root / ".spill")
+        spill = self.root / ".spill"
+        if not spill.exists():
+            try:
+                files.ensure_folder(spill)  # 0700 before DuckDB spills customers' rows there
+            except files.OutputError:
+                pass  # a read-only workspace: DuckDB says so if it ever needs to spill
+        engine = cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
+                     memory_limit=self.settings.memory_limit, threads=self.settings.threads,
+                     temp_directory=spill)
+        # DuckDB creates its file with the process umask; the CLI's is 077, a program
+        # embedding clientlens may have another.
+        files.make_private([self.warehouse_path])
+        return engine
 
     def engine(self, *, read_only: bool = False) -> Engine:
         if self.settings.engine == "duckdb":
@@ -148,23 +228,24 @@ class Workspace:
 
 
 def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
-    """Create a workspace with the bank's default definitions."""
+    """Create a workspace with the bank's default definitions, private to its owner."""
     root = Path(root)
     if (root / SETTINGS_FILE).exists() and not force:
         raise WorkspaceError(f"{root} is already a workspace; use --force to reset its "
                              "definitions to the defaults")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "definitions").mkdir(exist_ok=True)
+    files.ensure_folder(root)
+    files.make_private([root], recursive=False)
     for src in sorted(DEFAULTS.rglob("*.yaml")):
         target = root / "definitions" / src.relative_to(DEFAULTS)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
+        files.write_bytes(target, src.read_bytes())
     if not (root / SETTINGS_FILE).exists():
-        (root / SETTINGS_FILE).write_text(
+        files.write_text(
+            root / SETTINGS_FILE,
             "# clientlens workspace settings; CLIENTLENS_<NAME> environment variables override.\n"
             "engine: duckdb              # the embedded default; nothing else to install\n"
             "warehouse: warehouse.duckdb # relative to this folder\n"
             "base_currency: RUB\n"
             "# memory_limit: 4GB         # DuckDB spills to disk beyond this\n"
-            "# threads: 2\n", encoding="utf-8")
+            "# threads: 2\n"
+            "# export_csv_dialect: excel-ru  # CSV for Excel with Russian/Bulgarian settings\n")
     return Workspace(root)

@@ -1,0 +1,1 @@
+"""Pieces every context shares: private, atomic files and exports."""
