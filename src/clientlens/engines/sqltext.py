@@ -62,6 +62,9 @@ def ident(name: str, dialect: str) -> str:
     """A quoted identifier: ``"name"`` (DuckDB, PostgreSQL) or `` `name` `` (Spark)."""
     if not _checked(name, "name"):
         raise UnsafeSqlText("an empty name cannot be an identifier")
+    if dialect == "postgres" and len(name.encode()) > 63:
+        # PostgreSQL would cut it to 63 bytes, silently, and two long names could meet.
+        raise UnsafeSqlText(f"the name {name!r} is longer than PostgreSQL's 63 bytes")
     return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
 
 
@@ -134,3 +137,33 @@ def type_node(kind: ColumnType | str | exp.DataType) -> exp.DataType:
     if isinstance(kind, ColumnType):
         return column_type(kind)
     return exp.DataType.build(kind)
+
+
+# The kinds of value a stored column holds, for telling whether a column still fits a
+# term's type; widths (INT vs BIGINT, DECIMAL(18,2) vs (38,2)) do not matter.
+_KINDS: dict[str, frozenset[exp.DataType.Type]] = {
+    "integer": frozenset(exp.DataType.INTEGER_TYPES),
+    "decimal": frozenset({exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL}),
+    "number": frozenset(exp.DataType.REAL_TYPES) - {exp.DataType.Type.DECIMAL,
+                                                    exp.DataType.Type.BIGDECIMAL},
+    "boolean": frozenset({exp.DataType.Type.BOOLEAN}),
+    "date": frozenset({exp.DataType.Type.DATE, exp.DataType.Type.DATE32}),
+    "timestamp": frozenset(exp.DataType.TEMPORAL_TYPES) - {exp.DataType.Type.DATE,
+                                                           exp.DataType.Type.DATE32,
+                                                           exp.DataType.Type.TIME,
+                                                           exp.DataType.Type.TIMETZ},
+    "text": frozenset(exp.DataType.TEXT_TYPES),
+}
+# Changes that keep every stored value (a whole number is also a decimal or a float).
+WIDENING = frozenset({("integer", "decimal"), ("integer", "number"), ("decimal", "number")})
+
+
+def type_kind(kind: ColumnType | str | exp.DataType, dialect: str | None = None) -> str:
+    """integer, decimal, number, boolean, date, timestamp, text, or other."""
+    node = kind if isinstance(kind, exp.DataType) else \
+        column_type(kind) if isinstance(kind, ColumnType) else \
+        exp.DataType.build(kind, dialect=dialect)
+    for name, types in _KINDS.items():
+        if node.this in types:
+            return name
+    return "other"

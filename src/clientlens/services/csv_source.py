@@ -178,7 +178,7 @@ def read_header(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str,
 
 def _parquet_header(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
     # The names come back as data; the path is a bound parameter.
-    with _readable(path) as source:
+    with readable_path(path) as source:
         try:
             described = con.execute("describe select * from read_parquet(?)",
                                     [str(source)]).fetchall()
@@ -207,7 +207,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
         else:
             source = _transcode(path, "utf-8-sig" if header.encoding == "utf-8"
                                 else header.encoding, tmp)
-        with _readable(source, tmp) as readable:
+        with readable_path(source, tmp) as readable:
             rejects = _stage_csv(con, readable, path, header, list(columns))
     finally:
         # The stage is materialised: the UTF-8 copy is not needed any more.
@@ -218,9 +218,11 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
+    # A statement first: it completes any result still open on the connection, which
+    # unregister would refuse.
+    con.execute(f"drop table if exists temp.{REJECTS}")
     con.unregister(STAGE)  # the Parquet view; nothing when there is none
     con.execute(f"drop table if exists temp.{STAGE}")
-    con.execute(f"drop table if exists temp.{REJECTS}")
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
@@ -234,7 +236,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
     d = "duckdb"
     select = ", ".join(f"{sqltext.ident(orig, d)} as {sqltext.ident(norm, d)}"
                        for norm, orig in columns.items())
-    with _readable(path) as source:
+    with readable_path(path) as source:
         if source == path:
             relation = con.read_parquet(str(path), file_row_number=True)
             con.register(STAGE, relation.project(f"{select}, file_row_number + 1 as __row"))
@@ -249,7 +251,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
     return Staged({norm: kinds[orig] for norm, orig in columns.items()}, 0, "parquet", None)
 
 
-class _readable:
+class readable_path:
     """``path`` as DuckDB may be given it: the path itself, or, when it holds one of
     DuckDB's glob characters, a link with a plain name in a private folder."""
 

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.engines.registry import engine_class
 from clientlens.model.errors import WorkspaceError
@@ -56,6 +57,16 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError("must be a 3-letter ISO 4217 code such as RUB")
         return value.upper()
+
+    @field_validator("postgres_schema", "app_db_schema")
+    @classmethod
+    def _schema(cls, value: str | None) -> str | None:
+        # A schema name is put into SQL (quoted, but checked first: a name that needs
+        # quoting is a mistake, and PostgreSQL would cut one past 63 characters).
+        if value is not None and not sqltext.is_plain_name(value):
+            raise ValueError(f"{value!r} is not a schema name: use lower-case letters, "
+                             "digits and '_', starting with a letter or '_', at most 63")
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
