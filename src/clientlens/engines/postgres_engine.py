@@ -57,14 +57,18 @@ class PostgresEngine(Engine):
         except psycopg.Error as e:
             raise WorkspaceError(f"cannot connect to PostgreSQL: {_first_line(e)}") from None
         quoted = sqltext.ident(schema, self.dialect)
-        with self.con.cursor() as cur:
-            # The services' literals are rendered with '' for a quote and nothing else;
-            # a server configured to read backslashes as escapes would read them
-            # otherwise (https://www.postgresql.org/docs/current/runtime-config-compatible.html).
-            cur.execute("set standard_conforming_strings = on")
-            if not read_only:
-                cur.execute(f"create schema if not exists {quoted}")
-            cur.execute(f"set search_path to {quoted}")
+        try:
+            with self.con.cursor() as cur:
+                # The services' literals are rendered with '' for a quote and nothing else;
+                # a server configured to read backslashes as escapes would read them
+                # otherwise (https://www.postgresql.org/docs/current/runtime-config-compatible.html).
+                cur.execute("set standard_conforming_strings = on")
+                if not read_only:
+                    cur.execute(f"create schema if not exists {quoted}")
+                cur.execute(f"set search_path to {quoted}")
+        except psycopg.Error as e:
+            self.con.close()
+            raise WorkspaceError(f"postgres schema '{schema}': {_first_line(e)}") from None
         if not read_only:
             self.ensure_schema()
 

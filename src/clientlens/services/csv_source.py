@@ -171,8 +171,14 @@ def read_header(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str,
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise ImportFileError(f"delimiter '{shown(delimiter)}' must be one character, not a "
                               "quote or a line break")
-    names = next(csv.reader([line], delimiter=delimiter, quotechar='"', doublequote=True,
-                            strict=False))
+    try:
+        names = next(csv.reader([line], delimiter=delimiter, quotechar='"',
+                                doublequote=True, strict=True))
+    except csv.Error as e:
+        # e.g. a quote left open: a name holding a line break, which no column has.
+        raise ImportFileError(f"{shown(str(path))}: the header line cannot be read as CSV "
+                              f"({e}); a column name cannot hold a quote left open or a line "
+                              "break") from None
     return Header(names, enc, delimiter, bom=raw.startswith(codecs.BOM_UTF8))
 
 

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
         if value is not None and not sqltext.is_plain_name(value):
             raise ValueError(f"{value!r} is not a schema name: use lower-case letters, "
                              "digits and '_', starting with a letter or '_', at most 63")
+        if value is not None and value.startswith("pg_"):
+            raise ValueError(f"{value!r}: PostgreSQL keeps names starting with pg_ for itself")
         return value
 
     @classmethod
