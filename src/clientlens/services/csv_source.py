@@ -300,7 +300,9 @@ def _scratch_folder(scratch: Path | None) -> tuple[Path, int]:
 def _try_lock(fd: int) -> bool:
     try:
         import fcntl
-    except ImportError:  # Windows: a folder in use cannot be removed there anyway
+    except ImportError:
+        # Windows: no flock. The cleanup runs in the import, which holds the warehouse
+        # open for writing, so no other import of this workspace can be running.
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
