@@ -35,6 +35,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +207,6 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
     """
     if header.delimiter is None:
         return _stage_parquet(con, path, header, columns)
-    remove_stale_scratch(scratch)
     tmp, lock = _scratch_folder(scratch)
     try:
         if header.encoding == "utf-8" and not header.bom:
@@ -213,7 +214,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
         else:
             source = _transcode(path, "utf-8-sig" if header.encoding == "utf-8"
                                 else header.encoding, tmp)
-        with readable_path(source, tmp) as readable:
+        with readable_path(source) as readable:
             rejects = _stage_csv(con, readable, path, header, list(columns))
     finally:
         # The stage is materialised: the UTF-8 copy is not needed any more.
@@ -257,35 +258,28 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, header: Header,
     return Staged({norm: kinds[orig] for norm, orig in columns.items()}, 0, "parquet", None)
 
 
-class readable_path:
+@contextmanager
+def readable_path(path: Path) -> Iterator[Path]:
     """``path`` as DuckDB may be given it: the path itself, or, when it holds one of
-    DuckDB's glob characters, a link with a plain name in a private folder."""
-
-    def __init__(self, path: Path, folder: Path | None = None):
-        self.path = path
-        self.folder = folder
-        self.made: Path | None = None
-
-    def __enter__(self) -> Path:
-        if not GLOB_CHARS.intersection(str(self.path)):
-            return self.path
-        self.made = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX + "link-"))
-        link = self.made / ("source" + self.path.suffix.lower())
+    DuckDB's glob characters, a link with a plain name in a private temporary folder
+    (removed on leaving)."""
+    if not GLOB_CHARS.intersection(str(path)):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX + "link-"))
+    try:
+        link = folder / ("source" + path.suffix.lower())
         if GLOB_CHARS.intersection(str(link)):
-            shutil.rmtree(self.made, ignore_errors=True)
-            raise ImportFileError(f"{shown(str(self.path))}: cannot read a file whose path "
-                                  "holds * ? or [ here; rename it")
+            raise ImportFileError(f"{shown(str(path))}: cannot read a file whose path holds "
+                                  "* ? or [ here; rename it")
         try:
-            link.symlink_to(self.path.resolve())
+            link.symlink_to(path.resolve())
         except OSError as e:
-            shutil.rmtree(self.made, ignore_errors=True)
-            raise ImportFileError(f"{shown(str(self.path))}: cannot read a file whose path "
-                                  f"holds * ? or [ ({e.strerror}); rename it") from None
-        return link
-
-    def __exit__(self, *exc: object) -> None:
-        if self.made is not None:
-            shutil.rmtree(self.made, ignore_errors=True)
+            raise ImportFileError(f"{shown(str(path))}: cannot read a file whose path holds "
+                                  f"* ? or [ ({e.strerror}); rename it") from None
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _scratch_folder(scratch: Path | None) -> tuple[Path, int]:
