@@ -127,6 +127,9 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         raise ImportFileError(f"{path}: {table} are recorded in clientlens itself "
                               f"(clientlens {command}), not imported from files")
     con = engine.con
+    scratch = Path(engine.path).parent if engine.path != ":memory:" else None
+    # A copy a killed import left holds plaintext personal data: gone before anything else.
+    remove_stale_scratch(scratch)
     _ensure_bookkeeping(engine)
     say = progress or (lambda _m: None)
     say(f"hashing {path.name}")
@@ -139,8 +142,6 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         report.already_imported = True
         return report
 
-    scratch = Path(engine.path).parent if engine.path != ":memory:" else None
-    remove_stale_scratch(scratch)
     # The header is checked against the data model before any SQL is built from it.
     header = read_header(con, path, encoding=encoding, delimiter=delimiter, fingerprint=fp)
     columns = header_columns(header, spec, path)

@@ -145,6 +145,11 @@ class Workspace:
         area imports are validated in (and their quarantine kept) before another engine
         takes the tables."""
         cls = engine_class("duckdb")
+        if not read_only:
+            from clientlens.services.csv_source import remove_stale_scratch
+
+            # What an import killed half-way left beside the warehouse (plaintext).
+            remove_stale_scratch(self.warehouse_path.parent)
         return cls(self.warehouse_path, read_only=read_only,  # type: ignore[call-arg]
                    memory_limit=self.settings.memory_limit, threads=self.settings.threads,
                    temp_directory=self.root / ".spill")
