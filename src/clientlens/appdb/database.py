@@ -28,11 +28,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlglot import exp
 
 from clientlens.model.errors import ClientlensError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # fullmatch: "$" takes a newline
 _MIGRATION_LOCK = 7_316_007_301  # pg_advisory_xact_lock key: one migrator at a time
 
 
@@ -110,7 +111,7 @@ def open_appdb(url: str | URL, *, schema: str | None = None, migrate: bool = Tru
         if sqlite:
             raise AppDBError("a schema for the application database needs PostgreSQL; "
                              f"'{_shown(parsed)}' is SQLite")
-        if not _SCHEMA_NAME.match(schema):
+        if not _SCHEMA_NAME.fullmatch(schema):
             raise AppDBError(f"schema '{schema}' is not a lower-case SQL name like "
                              "clientlens_app")
         connect_args["options"] = f"-csearch_path={schema}"
@@ -160,7 +161,8 @@ def _create_schema(url: URL, schema: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(f'create schema if not exists "{schema}"'))
+            quoted = exp.to_identifier(schema, quoted=True).sql(dialect="postgres")
+            conn.execute(text(f"create schema if not exists {quoted}"))
     finally:
         engine.dispose()
 

@@ -34,10 +34,12 @@ def create_table(table: Table, dialect: str, *, name: str | None = None,
             constraints.append(exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
         if primary_key and col.name == table.primary_key:
             constraints.append(exp.ColumnConstraint(kind=exp.PrimaryKeyColumnConstraint()))
-        cols.append(exp.ColumnDef(this=exp.to_identifier(col.name), kind=data_type(col.type),
-                                  constraints=constraints))
+        cols.append(exp.ColumnDef(this=exp.to_identifier(col.name, quoted=True),
+                                  kind=data_type(col.type), constraints=constraints))
+    # Quoted nodes, as engines/sqltext.py renders every name: a name is never parsed.
     create = exp.Create(
-        this=exp.Schema(this=exp.to_table(name or table.name), expressions=cols),
+        this=exp.Schema(this=exp.table_(exp.to_identifier(name or table.name, quoted=True)),
+                        expressions=cols),
         kind="TABLE",
         exists=if_not_exists,
     )

@@ -12,7 +12,7 @@ from clientlens.definitions.yamlsrc import Located
 from clientlens.model.errors import Problem
 
 LANGUAGES = ("en", "ru", "bg")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would take a final newline
 # Words the parser would read as SQL rather than as a name.
 RESERVED = frozenset({
     "as_of", "and", "or", "not", "null", "true", "false", "is", "in", "between", "like",

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from sqlglot import exp
 
+from clientlens.engines import sqltext
 from clientlens.model.errors import EngineError
 
 # Features a compiled plan may need; an engine lists the ones it supports.
@@ -71,9 +73,29 @@ class Engine(ABC):
         """``replace_rows`` for several (table, where, select) steps in one transaction,
         in order (a later select may read what an earlier step wrote); all or nothing."""
 
-    def add_column(self, table: str, name: str, sql_type: str) -> None:
-        """Add a column to a stored table (older rows keep it empty)."""
-        self.execute(f'alter table "{table}" add column "{name}" {sql_type}')
+    def column_types(self, table: str) -> dict[str, exp.DataType] | None:
+        """Each column's type, or None when the table does not exist."""
+        raise EngineError(f"engine '{self.name}' cannot tell the types of its columns")
+
+    def add_column(self, table: str, name: str, kind: exp.DataType | str) -> None:
+        """Add a column to a stored table (older rows keep it empty). ``kind`` is a
+        sqlglot type (or its text), rendered for the engine's dialect."""
+        d = self.dialect
+        self.execute(f"alter table {sqltext.table(table, d)} add column "
+                     f"{sqltext.ident(name, d)} {sqltext.data_type(kind, d)}")
+
+    def change_column_type(self, table: str, name: str, kind: exp.DataType | str, *,
+                           keep: bool) -> None:
+        """Give a stored column another type: older rows' values are converted when
+        ``keep`` (a widening, e.g. integer to number), else emptied (they were
+        computed by a definition of another type)."""
+        dtype = sqltext.type_node(kind)
+        using = exp.Cast(this=exp.column(sqltext.ident_node(name)) if keep else exp.Null(),
+                         to=dtype)
+        alter = exp.Alter(this=exp.table_(sqltext.ident_node(table)), kind="TABLE",
+                          actions=[exp.AlterColumn(this=sqltext.ident_node(name), dtype=dtype,
+                                                   using=using)])
+        self.execute(alter.sql(dialect=self.dialect))
 
     def load_tables(self, tables: Mapping[str, Callable[[], pa.RecordBatchReader]]) -> None:
         """Replace the whole contents of canonical tables with rows already validated

@@ -8,8 +8,11 @@ from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import create_table, data_type
+from clientlens.engines import sqltext
 from clientlens.engines.base import FEATURES, Engine
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
@@ -49,8 +52,7 @@ class DuckDBEngine(Engine):
             have = set(self.table_columns(table.name) or [])
             for col in table.columns:
                 if col.name not in have:
-                    self.con.execute(f'alter table "{table.name}" add column "{col.name}" '
-                                     f"{data_type(col.type).sql(self.dialect)}")
+                    self.add_column(table.name, col.name, data_type(col.type))
 
     # -- running ------------------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
@@ -77,19 +79,28 @@ class DuckDBEngine(Engine):
         ).fetchall()
         return [r[0] for r in rows] or None
 
+    def column_types(self, table: str) -> dict[str, exp.DataType] | None:
+        rows = self.con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? and table_schema = current_schema() order by ordinal_position",
+            [table],
+        ).fetchall()
+        return {name: _type(kind) for name, kind in rows} or None
+
     def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
         con = self.con
         counts = []
         con.execute("begin transaction")
         try:
             for table, where_sql, select_sql in steps:
+                name = sqltext.table(table, self.dialect)
                 if self.table_columns(table) is None:
-                    con.execute(f'create table "{table}" as {select_sql}')
+                    con.execute(f"create table {name} as {select_sql}")
                 else:
-                    con.execute(f'delete from "{table}" where {where_sql}')
-                    con.execute(f'insert into "{table}" by name {select_sql}')
+                    con.execute(f"delete from {name} where {where_sql}")
+                    con.execute(f"insert into {name} by name {select_sql}")
                 (count,) = con.execute(
-                    f'select count(*) from "{table}" where {where_sql}').fetchone()
+                    f"select count(*) from {name} where {where_sql}").fetchone()
                 counts.append(int(count))
             con.execute("commit")
         except duckdb.Error as e:
@@ -116,11 +127,12 @@ class DuckDBEngine(Engine):
         try:
             for table, open_reader in tables.items():
                 reader = open_reader()
-                cols = ", ".join(f'"{c}"' for c in reader.schema.names)
-                con.execute(f'delete from "{table}"')
+                cols = sqltext.idents(reader.schema.names, self.dialect)
+                name = sqltext.table(table, self.dialect)
+                con.execute(f"delete from {name}")
                 con.register("_clientlens_load", reader)
                 try:
-                    con.execute(f'insert into "{table}" ({cols}) select {cols} '
+                    con.execute(f"insert into {name} ({cols}) select {cols} "
                                 "from _clientlens_load")
                 finally:
                     con.unregister("_clientlens_load")
@@ -134,8 +146,14 @@ class DuckDBEngine(Engine):
 
     def export(self, select_sql: str, path: str, fmt: str) -> None:
         options = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}[fmt]
-        escaped = path.replace("'", "''")
-        self.con.execute(f"copy ({select_sql}) to '{escaped}' {options}")
+        self.con.execute(f"copy ({select_sql}) to ? {options}", [path])
 
     def close(self) -> None:
         self.con.close()
+
+
+def _type(text: str) -> exp.DataType:
+    try:
+        return exp.DataType.build(text, dialect="duckdb")
+    except (SqlglotError, ValueError):  # a type sqlglot does not know
+        return exp.DataType.build("UNKNOWN")

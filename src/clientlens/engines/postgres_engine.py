@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import create_table, data_type
+from clientlens.engines import sqltext
 from clientlens.engines.base import FEATURES, Engine
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
-_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _placeholders(sql: str) -> str:
@@ -45,19 +47,28 @@ class PostgresEngine(Engine):
         except ImportError:
             raise EngineError("the postgres engine needs psycopg: pip install "
                               "'clientlens[postgres]'") from None
-        if not _SCHEMA.match(schema):
-            raise WorkspaceError(f"postgres schema '{schema}' must be lower-case letters, "
-                                 "digits and '_'")
+        if not sqltext.is_plain_name(schema):
+            raise WorkspaceError(f"postgres schema {schema!r} must be lower-case letters, "
+                                 "digits and '_', starting with a letter or '_' (at most 63)")
         self.schema = schema
         self._psycopg = psycopg
         try:
             self.con = psycopg.connect(url, autocommit=True)
         except psycopg.Error as e:
             raise WorkspaceError(f"cannot connect to PostgreSQL: {_first_line(e)}") from None
-        with self.con.cursor() as cur:
-            if not read_only:
-                cur.execute(f'create schema if not exists "{schema}"')
-            cur.execute(f'set search_path to "{schema}"')
+        quoted = sqltext.ident(schema, self.dialect)
+        try:
+            with self.con.cursor() as cur:
+                # The services' literals are rendered with '' for a quote and nothing else;
+                # a server configured to read backslashes as escapes would read them
+                # otherwise (https://www.postgresql.org/docs/current/runtime-config-compatible.html).
+                cur.execute("set standard_conforming_strings = on")
+                if not read_only:
+                    cur.execute(f"create schema if not exists {quoted}")
+                cur.execute(f"set search_path to {quoted}")
+        except psycopg.Error as e:
+            self.con.close()
+            raise WorkspaceError(f"postgres schema '{schema}': {_first_line(e)}") from None
         if not read_only:
             self.ensure_schema()
 
@@ -76,8 +87,7 @@ class PostgresEngine(Engine):
             have = set(self.table_columns(table.name) or [])
             for col in table.columns:
                 if col.name not in have:
-                    self._run(f'alter table "{table.name}" add column "{col.name}" '
-                              f"{data_type(col.type).sql(self.dialect)}")
+                    self.add_column(table.name, col.name, data_type(col.type))
 
     # -- running ------------------------------------------------------------
     def _run(self, sql: str, params: list[Any] | None = None) -> Any:
@@ -108,21 +118,32 @@ class PostgresEngine(Engine):
             "and table_schema = ? order by ordinal_position", [table, self.schema])
         return [r[0] for r in rows] or None
 
+    def column_types(self, table: str) -> dict[str, exp.DataType] | None:
+        # format_type gives the full type, e.g. numeric(38,2), double precision.
+        rows = self.fetch_all(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+            "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+            "where c.relname = ? and n.nspname = ? and a.attnum > 0 and not a.attisdropped "
+            "order by a.attnum", [table, self.schema])
+        return {name: _type(kind) for name, kind in rows} or None
+
     def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
         counts = []
         try:
             with self.con.transaction():
                 for table, where_sql, select_sql in steps:
+                    name = sqltext.table(table, self.dialect)
                     if self.table_columns(table) is None:
-                        self._run(f'create table "{table}" as {select_sql}').close()
+                        self._run(f"create table {name} as {select_sql}").close()
                     else:
                         with self._run(f"select * from ({select_sql}) s limit 0") as cur:
-                            cols = ", ".join(f'"{d.name}"' for d in cur.description)
-                        self._run(f'delete from "{table}" where {where_sql}').close()
-                        self._run(f'insert into "{table}" ({cols}) select {cols} from '
+                            cols = sqltext.idents((d.name for d in cur.description),
+                                                  self.dialect)
+                        self._run(f"delete from {name} where {where_sql}").close()
+                        self._run(f"insert into {name} ({cols}) select {cols} from "
                                   f"({select_sql}) s").close()
                     counts.append(int(self.fetch_all(
-                        f'select count(*) from "{table}" where {where_sql}')[0][0]))
+                        f"select count(*) from {name} where {where_sql}")[0][0]))
         except EngineError as e:
             raise EngineError(f"{e}; nothing was changed") from None
         return counts
@@ -138,10 +159,10 @@ class PostgresEngine(Engine):
             with self.con.transaction(), self.con.cursor() as cur:
                 for table, open_reader in tables.items():
                     reader = open_reader()
-                    cols = ", ".join(f'"{c}"' for c in reader.schema.names)
-                    cur.execute(f'delete from "{table}"')
-                    with cur.copy(f'copy "{table}" ({cols}) from stdin '
-                                  "with (format csv)") as copy:
+                    cols = sqltext.idents(reader.schema.names, self.dialect)
+                    name = sqltext.table(table, self.dialect)
+                    cur.execute(f"delete from {name}")
+                    with cur.copy(f"copy {name} ({cols}) from stdin with (format csv)") as copy:
                         for batch in reader:
                             buf = pa.BufferOutputStream()
                             pacsv.write_csv(pa.Table.from_batches([batch]), buf, options)
@@ -167,3 +188,10 @@ class PostgresEngine(Engine):
 
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _type(text: str) -> exp.DataType:
+    try:
+        return exp.DataType.build(text, dialect="postgres")
+    except (SqlglotError, ValueError):  # a type sqlglot does not know
+        return exp.DataType.build("UNKNOWN")

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
-from clientlens.compiler.ddl import SQL_TYPES
+from clientlens.compiler.ddl import data_type
+from clientlens.engines import sqltext
 from clientlens.engines.base import FEATURES, Engine
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
@@ -85,12 +88,8 @@ class SparkEngine(Engine):
 
     # -- tables ---------------------------------------------------------------
     def _schema(self, table: str) -> str:
-        spec = TABLES[table]
-        spark_types = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DATE": "DATE",
-                       "TIMESTAMP": "TIMESTAMP", "BOOLEAN": "BOOLEAN"}
-        return ", ".join(
-            f"`{c.name}` {spark_types.get(SQL_TYPES[c.type], SQL_TYPES[c.type])}"
-            for c in spec.columns)
+        return ", ".join(f"{sqltext.ident(c.name, self.dialect)} {self._type(c)}"
+                         for c in TABLES[table].columns)
 
     def refresh(self) -> None:
         """(Re)register a view per canonical table and per clientlens output table."""
@@ -100,8 +99,8 @@ class SparkEngine(Engine):
                 df = self.spark.read.option("mergeSchema", "true").parquet(str(folder))
                 # Cast to the model's types: Parquet writers differ (int32, decimal widths).
                 df = df.selectExpr(*[
-                    f"cast(`{c.name}` as {self._type(c)}) as `{c.name}`" if c.name in df.columns
-                    else f"cast(null as {self._type(c)}) as `{c.name}`"
+                    f"cast({self._ident(c.name) if c.name in df.columns else 'null'} "
+                    f"as {self._type(c)}) as {self._ident(c.name)}"
                     for c in TABLES[name].columns])
             else:
                 df = self.spark.createDataFrame([], self._schema(name))
@@ -112,10 +111,11 @@ class SparkEngine(Engine):
                 self.spark.read.option("mergeSchema", "true").parquet(str(folder)) \
                     .createOrReplaceTempView(folder.name)
 
-    @staticmethod
-    def _type(col: Any) -> str:
-        t = SQL_TYPES[col.type]
-        return {"VARCHAR": "STRING"}.get(t, t)
+    def _type(self, col: Any) -> str:
+        return sqltext.data_type(data_type(col.type), self.dialect)
+
+    def _ident(self, name: str) -> str:
+        return sqltext.ident(name, self.dialect)
 
     # -- running --------------------------------------------------------------
     def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
@@ -143,8 +143,39 @@ class SparkEngine(Engine):
             return None
         return list(self.spark.table(table).columns)
 
-    def add_column(self, table: str, name: str, sql_type: str) -> None:
+    def column_types(self, table: str) -> dict[str, exp.DataType] | None:
+        if not self.spark.catalog.tableExists(table):
+            return None
+        return {f.name: _type(f.dataType.simpleString())
+                for f in self.spark.table(table).schema.fields}
+
+    def add_column(self, table: str, name: str, kind: exp.DataType | str) -> None:
         """Parquet partitions are read with mergeSchema: a new column needs no DDL."""
+
+    def change_column_type(self, table: str, name: str, kind: exp.DataType | str, *,
+                           keep: bool) -> None:
+        """Parquet partitions of one table cannot disagree on a column's type (Spark's
+        mergeSchema refuses), so every stored as-of partition is rewritten with the
+        column converted (``keep``) or emptied, each beside its place and renamed over
+        it."""
+        from pyspark.sql import functions as f
+
+        if self.read_only:
+            raise EngineError("spark: the engine was opened read-only")
+        spark_type = sqltext.data_type(kind, self.dialect)
+        folder = self.lake / OUTPUT / table
+        for part in sorted(folder.glob("as_of=*")) if folder.exists() else []:
+            df = self.spark.read.parquet(str(part))
+            if name not in df.columns:
+                continue
+            value = f.col(self._ident(name)) if keep else f.lit(None)
+            staging = part.with_name(f".{part.name}.{uuid.uuid4().hex[:8]}")
+            df.withColumn(name, value.cast(spark_type)).write.parquet(str(staging))
+            old = part.with_name(f".{part.name}.old")
+            part.rename(old)
+            staging.rename(part)
+            shutil.rmtree(old, ignore_errors=True)
+        self.refresh()
 
     def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
         if self.read_only:
@@ -231,3 +262,10 @@ class SparkEngine(Engine):
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _type(text: str) -> exp.DataType:
+    try:
+        return exp.DataType.build(text, dialect="spark")
+    except (SqlglotError, ValueError):  # a type sqlglot does not know
+        return exp.DataType.build("UNKNOWN")

@@ -10,6 +10,10 @@ new 8%, departed (all accounts closed) 7%, deposit-only investors 8%, social
 (pension card) 12%, salary project 30%, mixed 34%. About 10% of customers are
 dormant (stopped transacting 2 to 12 months ago) and about 6% affluent (balances
 mostly over 1.5 million).
+
+The SQL below is the generator's own text: the only values put into it are the
+seed, row bounds and the as-of date (Python ints and a date), word lists rendered
+by ``engines.sqltext``; output paths are bound parameters.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from clientlens.engines import sqltext
 from clientlens.model.tables import TABLES
 from clientlens.services import demo_vocab as vocab
 
@@ -28,7 +33,7 @@ FX = {"USD": 92.5, "EUR": 100.1}
 
 
 def _sql_list(items: tuple[str, ...]) -> str:
-    return "[" + ", ".join("'" + s.replace("'", "''") + "'" for s in items) + "]"
+    return "[" + sqltext.literals(items, "duckdb") + "]"
 
 
 def _setup(con: duckdb.DuckDBPyConnection, seed: int) -> None:
@@ -124,8 +129,9 @@ def _accounts_sql(as_of: dt.date) -> str:
     rows = []
     for arche, slots in LAYOUT.items():
         for slot, spec, p, closed in slots:
-            rows.append(f"('{arche}', {slot}, '{spec}', {p}, {str(closed).lower()}, "
-                        f"'{PRODUCT_CODES[spec]}', {TX_PER_ACCOUNT[spec.split('/')[1]]})")
+            rows.append("(" + sqltext.literals((arche, slot, spec, p, closed, PRODUCT_CODES[spec],
+                                                TX_PER_ACCOUNT[spec.split("/")[1]]), "duckdb")
+                        + ")")
     layout = ", ".join(rows)
     return f"""
     create or replace temp table acc as
@@ -399,7 +405,7 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
             old.unlink()
     con = duckdb.connect(config={"memory_limit": "4GB", "preserve_insertion_order": True})
     con.execute("set enable_progress_bar = false")
-    con.execute(f"set temp_directory = '{out_dir / '.tmp'}'")
+    con.execute("set temp_directory = ?", [str(out_dir / ".tmp")])
     _setup(con, seed)
     lists = {"surnames": vocab.SURNAMES, "male_names": vocab.MALE_NAMES,
              "female_names": vocab.FEMALE_NAMES, "cities": vocab.CITIES,
@@ -431,12 +437,12 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
         queries["security_events"] = "select * from sec order by event_id"
         for table, query in queries.items():
             path = out_dir / f"{table}_{n:04d}.{fmt}"
-            con.execute(f"copy ({query}) to '{path}' {options}")
+            con.execute(f"copy ({query}) to ? {options}", [str(path)])
             files[table].append(path)
         labels = out_dir / "labels"
         labels.mkdir(exist_ok=True)
-        con.execute(f"copy ({_credit_outcomes_sql()}) to "
-                    f"'{labels / f'credit_outcomes_{n:04d}.csv'}' (format csv, header true)")
+        con.execute(f"copy ({_credit_outcomes_sql()}) to ? (format csv, header true)",
+                    [str(labels / f"credit_outcomes_{n:04d}.csv")])
         if progress:
             progress("generating demo bank", hi - 1, customers)
     if bad_rows:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from clientlens.appdb import AppDB, Departure
 from clientlens.appdb.schema import EXIT_KINDS
 from clientlens.definitions.rulebook import Definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError
 from clientlens.services.segmentation import PROFILES, _check_as_of
@@ -127,10 +128,11 @@ def win_back_list(engine: Engine, defs: Definitions, as_of: dt.date, *,
     columns = ["customer_id", "segment", "last_closed_on", "left_situational",
                "left_dissatisfied", "win_back_score", "win_back_grade", "win_back_reason_1",
                "win_back_reason_2", "win_back_reason_3"]
-    sql = (f"select {', '.join(columns)} {base} and not no_contact_requested "
-           "and last_closed_on <= ? order by win_back_score desc, customer_id")
+    sql = (f"select {sqltext.idents(columns, engine.dialect)} {base} and not "
+           "no_contact_requested and last_closed_on <= ? order by win_back_score desc, "
+           "customer_id")
     if limit is not None:
-        sql += f" limit {int(limit)}"
+        sql += f" limit {sqltext.literal(int(limit), engine.dialect)}"
     rows = engine.fetch_all(sql, [as_of, since])
     return WinBackList(as_of=as_of, cooling_off_days=cooling, columns=columns, rows=rows,
                        excluded_no_contact=int(excluded or 0), cooling_off=int(inside or 0))

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sqlglot
 
 from clientlens.definitions.rulebook import Definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 
 ENTITLEMENTS = "entitlements"
@@ -57,23 +58,33 @@ def later_dates(engine: Engine, as_of: dt.date) -> list[dt.date]:
     return [r[0] for r in rows]
 
 
+# The steps are written in DuckDB's dialect and transpiled for the engine (``_dialect``);
+# names and literals from the definitions are rendered by sqltext, then re-rendered by
+# sqlglot for the engine.
+D = "duckdb"
+
+
 def _date(d: dt.date) -> str:
-    return f"date '{d.isoformat()}'"
+    return sqltext.literal(d, D)
 
 
 def _text(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+    return sqltext.literal(s, D)
+
+
+def _int(n: int) -> str:
+    return sqltext.literal(int(n), D)
 
 
 def entitlement_steps(engine: Engine, defs: Definitions, as_of: dt.date,
                       previous: dt.date | None) -> list[tuple[str, str, str]]:
     """(table, where, select) steps that replace D's entitlements and events."""
     d = _date(as_of)
-    grace = ", ".join(f"({_text(s.id)}, {s.grace_days}, {_text(s.kind)})"
+    grace = ", ".join(f"({_text(s.id)}, {_int(s.grace_days)}, {_text(s.kind)})"
                       for s in defs.services)
     qualified = " union all ".join(
         f"select customer_id, {_text(s.id)} as service from {PROFILES} "
-        f"where as_of = {d} and \"{s.column}\"" for s in defs.services)
+        f"where as_of = {d} and {sqltext.ident(s.column, D)}" for s in defs.services)
     has_prev = previous is not None and engine.table_columns(ENTITLEMENTS) is not None
     prev = (f"select customer_id, service, granted_on, last_qualified_on from {ENTITLEMENTS} "
             f"where as_of = {_date(previous)}") if has_prev and previous else \
@@ -108,7 +119,7 @@ def entitlement_steps(engine: Engine, defs: Definitions, as_of: dt.date,
     events = f"""
     with now_held as (select * from {ENTITLEMENTS} where as_of = {d}),
     before as ({prev}),
-    g(service, grace_days) as (values {", ".join(f"({_text(s.id)}, {s.grace_days})"
+    g(service, grace_days) as (values {", ".join(f"({_text(s.id)}, {_int(s.grace_days)})"
                                                  for s in defs.services)})
     select {d} as as_of, n.customer_id, n.service, 'granted' as event,
         cast(null as date) as kept_until,

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from clientlens.appdb import AppDB, RulebookVersion
 from clientlens.definitions.rulebook import Definitions, load_definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.segmentation import PROFILES
@@ -124,7 +125,7 @@ def intervals(engine: Engine, customer_id: str, attributes: tuple[str, ...] = AT
         known = [a for a in (*ATTRIBUTES, "loyalty_grade") if a in columns]
         raise ClientlensError(f"unknown profile column(s) {', '.join(unknown)}; use e.g. "
                               f"{', '.join(known)}")
-    cols = ", ".join(attributes)
+    cols = sqltext.idents(attributes, engine.dialect)
     rows = engine.fetch_all(f"select as_of, rulebook_version, {cols} from {PROFILES} "
                             "where customer_id = ? order by as_of", [customer_id])
     if not rows:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from clientlens.engines import sqltext
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import exports
 from clientlens.services import referral_lookups
@@ -89,10 +90,11 @@ def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
         return
 
     def reader(name: str) -> Callable[[], Any]:
-        cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+        cols = sqltext.idents(TABLES[name].column_names, "duckdb")
+        source = sqltext.table(name, "duckdb")
         # A cursor of its own per table: a streamed result keeps its connection busy.
         return lambda: staging.con.cursor().sql(
-            f'select {cols} from "{name}"').to_arrow_reader(100_000)
+            f"select {cols} from {source}").to_arrow_reader(100_000)
 
     say(f"copying {', '.join(tables)} to engine '{ws.settings.engine}'")
     with ws.engine() as engine:

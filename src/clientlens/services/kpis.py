@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.migrations import NONE, PHASES, PROFILES, snapshot_dates
@@ -179,7 +180,7 @@ _DATES = (f"select as_of, row_number() over (order by as_of) as k from "
 
 
 def _per_date(engine: Engine, bounds: list[dt.date], has_loyalty: bool) -> list[DateKpi]:
-    grades = ", ".join(f"'{g}'" for g in LOYAL_GRADES)
+    grades = sqltext.literals(LOYAL_GRADES, engine.dialect)
     loyal = f"sum(case when loyalty_grade in ({grades}) then 1 else 0 end)" if has_loyalty \
         else "0"
     rows = engine.fetch_all(f"select as_of, count(*), {loyal} from {PROFILES} "
@@ -197,11 +198,11 @@ def _retention(engine: Engine, dates: list[dt.date], columns: set[str]) -> list[
     if len(dates) < 2:
         return []
     groups = [c for c in ("segment", "phase") if c in columns]
-    keys = "".join(f", a1.{c}" for c in groups)
+    keys = "".join(f", {sqltext.column(c, engine.dialect, 'a1')}" for c in groups)
     rows = engine.fetch_all(f"""
         with d as ({_DATES}),
         a as (select p.customer_id, d.k, p.open_products{
-            "".join(f", p.{c}" for c in groups)}
+            "".join(f", {sqltext.column(c, engine.dialect, 'p')}" for c in groups)}
               from {PROFILES} p join d on p.as_of = d.as_of)
         select a1.k{keys}, count(*) as base,
             sum(case when a2.open_products > 0 then 1 else 0 end) as retained

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from clientlens.engines import sqltext
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import ClientlensError
 from clientlens.model.tables import TABLES, ColumnType
@@ -50,17 +51,19 @@ def export_lake(engine: DuckDBEngine, lake: Path,
         spec = TABLES[name]
         target = lake / name
         staging = Path(tempfile.mkdtemp(dir=lake, prefix=f".{name}.", suffix=".writing"))
-        cols = ", ".join(f'"{c}"' for c in spec.column_names)
-        (rows,) = engine.fetch_all(f'select count(*) from "{name}"')[0]
+        d = engine.dialect
+        cols, source = sqltext.idents(spec.column_names, d), sqltext.table(name, d)
+        (rows,) = engine.fetch_all(f"select count(*) from {source}")[0]
         time_col = spec.event_time
+        # The paths are bound parameters.
         if name in PARTITIONED and time_col and \
                 spec.column(time_col).type == ColumnType.TIMESTAMP:
             engine.execute(
-                f"copy (select {cols}, strftime({time_col}, '%Y-%m') as month from \"{name}\") "
-                f"to '{_quote(staging)}' (format parquet, partition_by (month))")
+                f"copy (select {cols}, strftime({sqltext.ident(time_col, d)}, '%Y-%m') as month "
+                f"from {source}) to ? (format parquet, partition_by (month))", [str(staging)])
         else:
-            engine.execute(f"copy (select {cols} from \"{name}\") to "
-                           f"'{_quote(staging / 'part-0.parquet')}' (format parquet)")
+            engine.execute(f"copy (select {cols} from {source}) to ? (format parquet)",
+                           [str(staging / "part-0.parquet")])
         _swap(staging, target)
         out.append(LakeTable(name, int(rows), target))
     return out
@@ -90,7 +93,3 @@ def _swap(staging: Path, target: Path) -> None:
                               "replacing it")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -31,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
 from clientlens.platform import exports, files
@@ -166,7 +167,9 @@ def check_group_column(engine: Engine, by: str) -> None:
     if by in _NOT_GROUPS:
         raise ClientlensError(f"'{by}' identifies customers; migrate by a text column such "
                               f"as {', '.join(texts) or 'segment'}")
-    sample = engine.fetch_arrow(f"select {by} from {PROFILES} where {by} is not null limit 1")
+    column = sqltext.ident(by, engine.dialect)
+    sample = engine.fetch_arrow(f"select {column} from {PROFILES} where {column} is not null "
+                                "limit 1")
     kind = sample.schema.field(0).type
     is_text = (pa.types.is_string(kind) or pa.types.is_large_string(kind)
                or pa.types.is_null(kind) or str(kind) == "string_view")
@@ -193,8 +196,9 @@ def migration_matrix(engine: Engine, date_from: dt.date, date_to: dt.date,
     if measure == "balance" and not has_balance:
         raise ClientlensError("--measure balance needs the column balance_total in the "
                               "stored profiles")
-    bal = BALANCE if has_balance else "0"
-    snapshot = f"select customer_id, {by} as v, {bal} as bal from {PROFILES} where as_of = ?"
+    bal = sqltext.ident(BALANCE, engine.dialect) if has_balance else "0"
+    snapshot = (f"select customer_id, {sqltext.ident(by, engine.dialect)} as v, {bal} as bal "
+                f"from {PROFILES} where as_of = ?")
     gone = "case when b.customer_id is null then 1 else 0 end"
     new = "case when a.customer_id is null then 1 else 0 end"
     rows = engine.fetch_all(f"""

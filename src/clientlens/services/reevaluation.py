@@ -55,6 +55,7 @@ from clientlens.appdb.schema import ReevaluationEvent as EventRow
 from clientlens.compiler.customer_plan import BaseTerms
 from clientlens.compiler.pyplan import CompiledRulebook
 from clientlens.definitions.rulebook import Definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.entitlements import ENTITLEMENTS, next_held
@@ -238,7 +239,7 @@ def _nightly_state(engine: Engine, customer_id: str, day: dt.date | None,
         columns = set(engine.table_columns(PROFILES) or ())
         shown = _ATTRIBUTES[engine] = tuple(a for a in ATTRIBUTES if a in columns)
     if shown:
-        rows = engine.fetch_all(f"select {', '.join(shown)} from {PROFILES} "
+        rows = engine.fetch_all(f"select {sqltext.idents(shown, engine.dialect)} from {PROFILES} "
                                 "where customer_id = ? and as_of = ?", [customer_id, day])
         if rows:
             before.update(zip(shown, rows[0], strict=True))

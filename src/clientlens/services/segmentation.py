@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from sqlglot import exp
 
 from clientlens.compiler.decisions import decision_columns
 from clientlens.compiler.plan import DECIMAL_RESULT, compile_plan
-from clientlens.compiler.render import literal
 from clientlens.definitions.expressions import T
 from clientlens.definitions.rulebook import Definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.entitlements import (
@@ -56,8 +57,8 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
     if not engine.fetch_all("select count(*) from customers")[0][0]:
         raise ClientlensError("the warehouse has no customers yet: import the bank's exports "
                               "first (clientlens import)")
-    _add_missing_columns(engine, defs)
-    where = f"as_of = {literal(as_of).sql(dialect=engine.dialect)}"
+    sync_columns(engine, defs)
+    where = f"as_of = {sqltext.literal(as_of, engine.dialect)}"
     steps = [(PROFILES, where, plan_sql(defs, as_of, engine))]
     previous = None
     if defs.services:
@@ -100,21 +101,48 @@ def plan_sql(defs: Definitions, as_of: dt.date, engine: Engine) -> str:
     return sql
 
 
-def _add_missing_columns(engine: Engine, defs: Definitions) -> None:
-    """A glossary that gained terms adds columns; older snapshots keep NULL there."""
+# The stored type of a term's column; rendered per dialect (DOUBLE is DOUBLE PRECISION
+# on PostgreSQL, VARCHAR is STRING on Spark).
+TERM_TYPES: dict[T, exp.DataType] = {
+    T.INTEGER: exp.DataType.build("BIGINT"), T.DECIMAL: DECIMAL_RESULT,
+    T.NUMBER: exp.DataType.build("DOUBLE"), T.BOOLEAN: exp.DataType.build("BOOLEAN"),
+    T.DATE: exp.DataType.build("DATE"), T.TIMESTAMP: exp.DataType.build("TIMESTAMP"),
+    T.TEXT: exp.DataType.build("VARCHAR")}
+
+
+def sync_columns(engine: Engine, defs: Definitions) -> list[str]:
+    """Make the stored profiles fit the glossary before a run writes to them.
+
+    A glossary that gained terms adds columns; older snapshots keep NULL there. A
+    term whose type changed (``open_products`` an integer, now ``open_products / 3`` a
+    number) gets its column re-typed, or its new values would be cast to the old type
+    (4/3 stored as 1): older snapshots keep their values when the change widens
+    (integer to decimal or number, decimal to number), else they are emptied, as they
+    came from a definition of another type (their ``rulebook_version`` says which).
+    Returns the columns re-typed.
+    """
     existing = engine.table_columns(PROFILES)
     if existing is None:
-        return
-    sql_types = {T.INTEGER: "BIGINT", T.DECIMAL: DECIMAL_RESULT.sql(engine.dialect),
-                 T.NUMBER: "DOUBLE", T.BOOLEAN: "BOOLEAN", T.DATE: "DATE",
-                 T.TIMESTAMP: "TIMESTAMP", T.TEXT: "VARCHAR"}
-    wanted = {name: sql_types[term.type] for name, term in defs.terms.items()}
+        return []
+    wanted = {name: TERM_TYPES[term.type] for name, term in defs.terms.items()
+              if term.type in TERM_TYPES}
     for col in decision_columns(defs):
-        wanted[col] = DECIMAL_RESULT.sql(engine.dialect) if col.endswith("_score") else \
-            "BOOLEAN" if col.startswith("svc_") else "VARCHAR"
-    for name, sql_type in wanted.items():
+        wanted[col] = DECIMAL_RESULT if col.endswith("_score") else \
+            exp.DataType.build("BOOLEAN" if col.startswith("svc_") else "VARCHAR")
+    for name, kind in wanted.items():
         if name not in existing:
-            engine.add_column(PROFILES, name, sql_type)
+            engine.add_column(PROFILES, name, kind)
+    stored = engine.column_types(PROFILES) or {}
+    changed = []
+    for name, term in defs.terms.items():
+        if name not in stored or term.type not in TERM_TYPES:
+            continue
+        old, new = sqltext.type_kind(stored[name]), sqltext.type_kind(TERM_TYPES[term.type])
+        if old != new and old != "other":
+            engine.change_column_type(PROFILES, name, TERM_TYPES[term.type],
+                                      keep=(old, new) in sqltext.WIDENING)
+            changed.append(name)
+    return changed
 
 
 def latest_as_of(engine: Engine) -> dt.date:
@@ -147,9 +175,7 @@ def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
         _check_as_of(engine, as_of)
     money = [m for m in money_terms(defs, money_unit)
              if m in (engine.table_columns(PROFILES) or [])]
-    # Term names are plain identifiers (checked by the loader): no quoting, which differs
-    # between engines (Spark reads "x" as a string).
-    means = "".join(f', avg({m})' for m in money)
+    means = "".join(f", avg({sqltext.ident(m, engine.dialect)})" for m in money)
     rows = engine.fetch_all(
         f"select segment, count(*){means} from {PROFILES} where as_of = ? group by segment",
         [as_of])
@@ -167,23 +193,6 @@ def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
             means={m: (float(row[2 + i]) if row and row[2 + i] is not None else None)
                    for i, m in enumerate(money)}))
     return out
-
-
-def export_profiles(engine: Engine, as_of: dt.date, path: Path, fmt: str | None = None
-                    ) -> Path:
-    """Write one as-of date's profiles to CSV or Parquet (by extension unless ``fmt``)."""
-    fmt = fmt or path.suffix.lstrip(".").lower()
-    if fmt not in ("csv", "parquet"):
-        raise ClientlensError(f"cannot export to '{path.name}': use a .csv or .parquet file")
-    _check_as_of(engine, as_of)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    # Written beside the target and renamed, so a failed export leaves no half file.
-    engine.export(f"select * from {PROFILES} where as_of = "
-                  f"{literal(as_of).sql(dialect=engine.dialect)} order by customer_id",
-                  str(tmp), fmt)
-    tmp.replace(path)
-    return path
 
 
 def profile_row(engine: Engine, customer_id: str, as_of: dt.date) -> dict | None:

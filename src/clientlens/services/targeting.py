@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clientlens.compiler.render import literal
 from clientlens.definitions.rulebook import Definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
 from clientlens.platform.exports import format_of, write_table
@@ -29,7 +29,8 @@ class CustomerList:
     note: str = ""
 
     def fetch(self, engine: Engine, limit: int | None = None) -> pa.Table:
-        sql = self.query + (f" limit {int(limit)}" if limit else "")
+        sql = self.query + (f" limit {sqltext.literal(int(limit), engine.dialect)}"
+                            if limit else "")
         return engine.fetch_arrow(sql)
 
     def count(self, engine: Engine) -> int:
@@ -44,7 +45,15 @@ class CustomerList:
 
 
 def _day(engine: Engine, as_of: dt.date) -> str:
-    return literal(as_of).sql(dialect=engine.dialect)
+    return sqltext.literal(as_of, engine.dialect)
+
+
+def _lit(engine: Engine, value: object) -> str:
+    return sqltext.literal(value, engine.dialect)
+
+
+def _col(engine: Engine, name: str, table: str | None = None) -> str:
+    return sqltext.column(name, engine.dialect, table)
 
 
 def profiles(engine: Engine, as_of: dt.date) -> CustomerList:
@@ -76,7 +85,7 @@ def leads(engine: Engine, defs: Definitions, as_of: dt.date, department: str | N
             raise ClientlensError(f"no lead products belong to department '{department}'."
                                   f"{did_you_mean(department, departments)} Departments: "
                                   f"{', '.join(departments)}")
-        where = f" and lead_department = '{department}'"
+        where = f" and lead_department = {_lit(engine, department)}"
     query = (f"select customer_id, lead_department as department, lead_product as product, "
              f"prospect_score, prospect_grade, prospect_reason_1, segment, need "
              f"from {PROFILES} where as_of = {_day(engine, as_of)} and lead_product is not null"
@@ -92,12 +101,13 @@ def survey_due(engine: Engine, defs: Definitions, as_of: dt.date) -> CustomerLis
         raise ClientlensError("no rating in the rulebook requires survey data")
     grade_cols = [f"{r.id}_grade" for r in needing]
     _require(engine, defs, grade_cols, "survey-due")
-    why = " or ".join(f"{c} = 'insufficient data'" for c in grade_cols)
+    why = " or ".join(f"{_col(engine, c)} = 'insufficient data'" for c in grade_cols)
     order = "current_score desc nulls last, " if "current_score" in \
         (engine.table_columns(PROFILES) or []) else ""
     survey = ", last_survey_on" if "last_survey_on" in defs.terms else ""
     query = (f"select customer_id, segment{survey}, "
-             f"{', '.join(grade_cols)}{', current_score' if order else ''} from {PROFILES} "
+             f"{sqltext.idents(grade_cols, engine.dialect)}{', current_score' if order else ''} "
+             f"from {PROFILES} "
              f"where as_of = {_day(engine, as_of)} and ({why}) order by {order}customer_id")
     note = "; ".join(f"{r.id}: {r.requires.otherwise}" for r in needing if r.requires)
     return CustomerList(f"Due for a survey on {as_of}", query, note)
@@ -116,11 +126,12 @@ def lookalikes(engine: Engine, defs: Definitions, as_of: dt.date, product: str, 
     if product not in ids:
         raise ClientlensError(f"unknown product '{product}'.{did_you_mean(product, ids)} "
                               f"Products: {', '.join(ids)}")
-    holds = f"holds_{product}"
+    holds_column = f"holds_{product}"
     cells = [c for c in ("need", "segment", "current_grade", "solvency_grade")
              if c in (engine.table_columns(PROFILES) or [])]
-    _require(engine, defs, [holds, *cells], "lookalike")
-    keys = ", ".join(cells)
+    _require(engine, defs, [holds_column, *cells], "lookalike")
+    keys = sqltext.idents(cells, engine.dialect)
+    holds = _col(engine, holds_column)
     day = _day(engine, as_of)
     query = f"""
     with p as (select * from {PROFILES} where as_of = {day}),
@@ -131,17 +142,17 @@ def lookalikes(engine: Engine, defs: Definitions, as_of: dt.date, product: str, 
             avg(case when {holds} then 1.0 else 0.0 end) as holder_share
         from p group by {keys}
     )
-    select p.customer_id, {', '.join(f'p.{c}' for c in cells)}, cell.holders,
+    select p.customer_id, {', '.join(_col(engine, c, 'p') for c in cells)}, cell.holders,
         cell.customers as group_size, round(cell.holder_share, 4) as holder_share,
         round(cell.holder_share / nullif(overall.share, 0), 2) as lift
     from p join cell using ({keys}) cross join overall
-    where not p.{holds} and cell.holders >= {int(min_holders)}
-        and cell.holder_share >= {float(min_lift)} * overall.share
+    where not p.{holds} and cell.holders >= {_lit(engine, int(min_holders))}
+        and cell.holder_share >= {_lit(engine, float(min_lift))} * overall.share
     order by cell.holder_share desc, p.customer_id
     """
     return CustomerList(f"Look-alikes of {product} holders on {as_of}", query,
-                        f"groups by {keys}; holder share at least {min_lift}x the bank's, "
-                        f"at least {min_holders} holders")
+                        f"groups by {', '.join(cells)}; holder share at least {min_lift}x the "
+                        f"bank's, at least {min_holders} holders")
 
 
 def entitlement_events(engine: Engine, as_of: dt.date, service: str | None = None
@@ -149,7 +160,7 @@ def entitlement_events(engine: Engine, as_of: dt.date, service: str | None = Non
     if engine.table_columns(EVENTS) is None:
         raise NotFoundError("no entitlement events yet: the catalogue needs services and a "
                             "`clientlens run`")
-    where = f" and service = '{service}'" if service else ""
+    where = f" and service = {_lit(engine, service)}" if service else ""
     query = (f"select as_of, customer_id, service, event, kept_until, reason, rulebook_version "
              f"from {EVENTS} where as_of = {_day(engine, as_of)}{where} "
              f"order by service, event, customer_id")
@@ -185,8 +196,6 @@ def phase_actions(engine: Engine, defs: Definitions, as_of: dt.date, *,
     of every action but the recording of an exit reason."""
     import sqlglot
 
-    from clientlens.compiler.render import literal as lit
-
     _require(engine, defs, ["phase"], "actions")
     rows = [(p, a) for p, acts in defs.phase_actions.items() for a in acts]
     if phase is not None and phase not in defs.phase_actions:
@@ -203,13 +212,11 @@ def phase_actions(engine: Engine, defs: Definitions, as_of: dt.date, *,
     if not rows:
         raise ClientlensError("no recommended actions match")
 
-    def q(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    values = ", ".join(f"({q(p)}, {q(a.id)}, {q(a.labels.en)}, {q(a.department)}, "
-                       f"{a.within_days if a.within_days is not None else 'null'})"
-                       for p, a in rows)
-    day = lit(as_of).sql(dialect="duckdb")
+    # Written in DuckDB's dialect, then transpiled for the engine.
+    values = ", ".join(
+        "(" + sqltext.literals((p, a.id, a.labels.en, a.department, a.within_days), "duckdb")
+        + ")" for p, a in rows)
+    day = sqltext.literal(as_of, "duckdb")
     contact = "no_contact_requested" in defs.terms
     keep = "and (not c.no_contact_requested or a.action = 'record_exit_reason') " \
         if contact else ""

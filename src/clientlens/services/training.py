@@ -24,6 +24,7 @@ import yaml
 from clientlens.compiler.plan import compile_plan
 from clientlens.definitions.expressions import NUMERIC, T
 from clientlens.definitions.rulebook import SCORECARDS_FOLDER, Definitions, load_definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, DefinitionError, did_you_mean
 from clientlens.model.tables import ENTITY_KEY
@@ -60,10 +61,14 @@ def read_outcomes(path: Path, target: str) -> Any:
 
     if not path.exists():
         raise ClientlensError(f"labels file not found: {path}")
+    from clientlens.services.csv_source import readable_path
+
     reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
     con = duckdb.connect()
     try:
-        df = con.execute(f"select * from {reader}(?)", [str(path)]).df()
+        # The path is bound; one with glob characters is read through a plain link.
+        with readable_path(path) as source:
+            df = con.execute(f"select * from {reader}(?)", [str(source)]).df()
     except duckdb.Error as e:
         raise ClientlensError(f"cannot read labels {path.name}: {str(e).splitlines()[0]}") \
             from None
@@ -100,7 +105,7 @@ def feature_table(engine: Engine, defs: Definitions, as_of: dt.date, labels: Any
 
     plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
     rows = engine.fetch_arrow(
-        f"select {ENTITY_KEY}, {', '.join(chr(34) + f + chr(34) for f in features)} "
+        f"select {ENTITY_KEY}, {sqltext.idents(features, engine.dialect)} "
         f"from ({plan.sql(engine.dialect)}) p").to_pandas()
     merged = labels.merge(rows, on=ENTITY_KEY, how="left", indicator=True)
     absent = merged.loc[merged["_merge"] == "left_only", ENTITY_KEY].tolist()
@@ -211,7 +216,8 @@ def _check_in_engine(engine: Engine, defs: Definitions, as_of: dt.date, text: st
             raise ClientlensError(f"the trained scorecard does not load: {e}") from None
     ids = data[ENTITY_KEY].tolist()
     plan = compile_plan(trial, as_of, capabilities=engine.capabilities, engine=engine.name)
-    got = engine.fetch_arrow(f"select {ENTITY_KEY}, \"{rating_id}_score\" as s from "
+    score = sqltext.ident(f"{rating_id}_score", engine.dialect)
+    got = engine.fetch_arrow(f"select {ENTITY_KEY}, {score} as s from "
                              f"({plan.sql(engine.dialect)}) p").to_pandas()
     got = got[got[ENTITY_KEY].isin(set(ids))].set_index(ENTITY_KEY)["s"]
     want = fitted.optbinning_score(data)

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
+from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.engines.registry import engine_class
 from clientlens.model.errors import WorkspaceError
@@ -81,6 +82,18 @@ class Settings(BaseSettings):
     def _dialect(cls, value: str) -> str:
         if value not in CSV_DIALECTS:
             raise ValueError(f"must be one of {', '.join(CSV_DIALECTS)}")
+        return value
+
+    @field_validator("postgres_schema", "app_db_schema")
+    @classmethod
+    def _schema(cls, value: str | None) -> str | None:
+        # A schema name is put into SQL (quoted, but checked first: a name that needs
+        # quoting is a mistake, and PostgreSQL would cut one past 63 characters).
+        if value is not None and not sqltext.is_plain_name(value):
+            raise ValueError(f"{value!r} is not a schema name: use lower-case letters, "
+                             "digits and '_', starting with a letter or '_', at most 63")
+        if value is not None and value.startswith("pg_"):
+            raise ValueError(f"{value!r}: PostgreSQL keeps names starting with pg_ for itself")
         return value
 
     @classmethod
@@ -202,6 +215,11 @@ class Workspace:
         area imports are validated in (and their quarantine kept) before another engine
         takes the tables."""
         cls = engine_class("duckdb")
+        if not read_only:
+            from clientlens.services.csv_source import remove_stale_scratch
+
+            # What an import killed half-way left beside the warehouse (plaintext).
+            remove_stale_scratch(self.warehouse_path.parent)
         spill = self.root / ".spill"
         if not spill.exists():
             try:
