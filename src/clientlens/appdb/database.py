@@ -189,10 +189,18 @@ def current_revision(db: AppDB) -> str | None:
 def upgrade(db: AppDB, revision: str = "head") -> None:
     """Run every migration the database has not had yet, in one transaction."""
     sqlite = db.dialect == "sqlite"
+    if revision == "head":
+        with db.engine.connect() as conn:  # the usual case: nothing to do, no lock taken
+            if MigrationContext.configure(conn).get_current_revision() == head_revision():
+                return
     with db.engine.connect() as conn:
         if sqlite:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction
-            conn.exec_driver_sql("BEGIN")  # DDL and the version row commit together
+            # DDL and the version row commit together. IMMEDIATE takes the write lock
+            # before Alembic reads the version: processes opening a database that needs
+            # a migration at the same time wait for each other (busy_timeout) instead of
+            # one failing with "database is locked" when its read snapshot goes stale.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         try:
