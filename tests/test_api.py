@@ -20,9 +20,9 @@ from sqlalchemy import select  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
 from clientlens.faces.api import FIELD_POLICY, create_app  # noqa: E402
+from clientlens.model.errors import ClientlensError  # noqa: E402
 from clientlens.platform.http_guard import RedactSecrets  # noqa: E402
 from clientlens.platform.tokens import add_token, load_tokens, revoke_tokens, token_hash  # noqa: E402
-from clientlens.model.errors import ClientlensError  # noqa: E402
 from clientlens.services import jobs  # noqa: E402
 from clientlens.services.workspace import Workspace  # noqa: E402
 

@@ -247,6 +247,7 @@ class Withholding:
     shown_values: Mapping[str, frozenset[Any]] = field(default_factory=dict)
     categories: tuple[tuple[FieldCategory, frozenset[str]], ...] = ()  # withheld ones
     visible_categories: tuple[str, ...] = ()
+    services: Mapping[str, str] = field(default_factory=dict)  # service flag -> id
 
     def shows(self, name: str, value: Any = _ANY) -> bool:
         """Whether a field showing ``name`` (with ``value``, for a first-match
@@ -279,7 +280,8 @@ def withholding(defs: Any, role: str, policy: tuple[FieldCategory, ...] = FIELD_
     shown = {name: choice.clean_values(hidden) for name, choice in graph.choices.items()
              if name in hidden}
     return Withholding(role, hidden, shown, withheld,
-                       tuple(c.name for c in policy if role in c.roles))
+                       tuple(c.name for c in policy if role in c.roles),
+                       {s.column: s.id for s in defs.services})
 
 
 # -- applying it to response-shaped data -------------------------------------------------------
@@ -299,6 +301,7 @@ ALIASES: dict[str, tuple[str, str | None]] = {
 }
 #: Rule traces of a decision.
 TRACES = {"segment_rules": "segment", "need_rules": "need", "phase_rules": "phase"}
+SERVICE_FIELD = "services."
 _DROP = object()
 
 
@@ -320,7 +323,7 @@ class _Redactor:
         w = self.w
         service = d.get("service")
         if isinstance(service, str) and not w.shows(service_node(service)):
-            return service_node(service), service
+            return service_node(service), SERVICE_FIELD + service
         rating = d.get("rating")
         if isinstance(rating, str) and "score" in d and not w.shows(f"{rating}_score"):
             return f"{rating}_score", rating
@@ -336,8 +339,13 @@ class _Redactor:
         if not bag:
             found = self.item(d)
             if found is not None:
-                label = ".".join(x for x in (path, found[1]) if x)
-                self.removed.append((label, found[0]))
+                node, label = found
+                # A service is named alike wherever it was (its check, an entitlement, a
+                # change): which entitlements a customer holds must not show through
+                # which ones were removed.
+                if not label.startswith(SERVICE_FIELD):
+                    label = ".".join(x for x in (path, label) if x)
+                self.removed.append((label, node))
                 return _DROP
         out: dict = {}
         for k, v in d.items():
@@ -391,7 +399,8 @@ def redact(data: Any, w: Withholding | frozenset[str] | set[str]
 def redact_rows(rows: Iterable[Mapping[str, Any]], w: Withholding
                 ) -> list[dict[str, Any]]:
     """Export rows (column -> value): withheld cells left out of each row."""
-    return [{k: v for k, v in row.items() if w.shows(k, v)} for row in rows]
+    r = _Redactor(w)
+    return [r.mapping(dict(row), "", bag=True) for row in rows]
 
 
 def visible_columns(columns: Iterable[str], w: Withholding) -> list[str]:
@@ -407,9 +416,13 @@ def withheld_list(w: Withholding, removed: Iterable[tuple[str, str]],
     derived from two categories is named under each."""
     removed = list(removed)
     before = {x["category"]: set(x["fields"]) for x in earlier}
+    # Withheld services are always named: the entitlements and changes they would be in
+    # exist only for some customers, and naming them only then would tell which.
     return [{"category": cat.name,
              "fields": sorted(before.get(cat.name, set())
-                              | {path for path, node in removed if node in names}),
+                              | {path for path, node in removed if node in names}
+                              | {SERVICE_FIELD + w.services[n] for n in names
+                                 if n in w.services}),
              "visible_to": sorted(cat.roles),
              "reason": f"role '{w.role}' may not see {cat.description}"}
             for cat, names in w.categories]
