@@ -166,17 +166,38 @@ def redact_secrets(text: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Redacts secrets in log records and escapes control characters in them."""
+    """Redacts secrets in log records and escapes control characters in them.
+
+    The arguments are cleaned one by one, so formatters that read them (uvicorn's
+    access log unpacks client, method, path, version and status) keep working; only
+    a secret the arguments do not show alone (split between two) flattens the
+    record into its cleaned message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a record that cannot format is left alone
             return True
-        clean = escape_controls(redact_secrets(message))
-        if clean != message:
-            record.msg, record.args = clean, None
+        if _clean(message) == message:
+            return True
+        if isinstance(record.msg, str):
+            record.msg = _clean(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_clean(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _clean(v) if isinstance(v, str) else v
+                           for k, v in record.args.items()}
+        try:
+            still = record.getMessage()
+        except Exception:  # noqa: BLE001
+            still = message
+        if _clean(still) != still:
+            record.msg, record.args = _clean(message), None
         return True
+
+
+def _clean(text: str) -> str:
+    return escape_controls(redact_secrets(text))
 
 
 def log_config() -> dict[str, Any]:
