@@ -18,13 +18,8 @@ from sqlalchemy import create_engine, select, text
 
 from clientlens.appdb import ApiToken, AppDBError, AuditEntry, TokenImport, open_appdb
 from clientlens.appdb.database import database_url
-from clientlens.platform.tokens import (
-    add_token,
-    import_legacy,
-    load_tokens,
-    revoke_tokens,
-    token_hash,
-)
+from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens
+from clientlens.platform.tokens import import_legacy, token_hash
 from clientlens.services import jobs
 from clientlens.services.workspace import Workspace
 

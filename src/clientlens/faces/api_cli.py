@@ -27,6 +27,41 @@ out = Console()
 err = Console(stderr=True)
 
 
+# -- a workspace's token store -------------------------------------------------------------
+def open_store(workspace: str | Path) -> Any:
+    """The workspace's application database, with a legacy tokens.yaml imported."""
+    from clientlens.services.workspace import Workspace
+
+    db = Workspace(workspace).app_db()  # a real workspace, or a clear error
+    try:
+        token_store.import_legacy(db, workspace)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def add_token(workspace: str | Path, user: str, role: str) -> str:
+    """Create a token for ``user`` with ``role`` in the workspace; returns it (shown once)."""
+    if role not in ROLES:  # before opening anything
+        raise token_store.TokenError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
+    with open_store(workspace) as db:
+        return token_store.add(db, user, role)
+
+
+def revoke_tokens(workspace: str | Path, who: str) -> int:
+    """Revoke every token of user ``who`` (or the one whose hash starts with ``who``)."""
+    with open_store(workspace) as db:
+        return token_store.revoke(db, who)
+
+
+def load_tokens(workspace: str | Path) -> dict[str, dict[str, Any]]:
+    """Hash -> {user, role, created} of every token of the workspace."""
+    with open_store(workspace) as db:
+        return {r.token_hash: {"user": r.user, "role": r.role, "created": r.created_at}
+                for r in token_store.records(db)}
+
+
 # -- commands --------------------------------------------------------------------------
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
@@ -87,7 +122,7 @@ def token_add(user: Annotated[str, typer.Argument(help="Who holds the token.")],
 
     Example: `clientlens token add ivanova --role analyst -w my-bank`
     """
-    raw = token_store.add_token(workspace, user, role)
+    raw = add_token(workspace, user, role)
     err.print(f"Token for [bold]{escape(user)}[/] ({role}); shown once, store it now:")
     print(raw)
 
@@ -102,7 +137,7 @@ def token_list(workspace: WorkspaceOpt = Path(".")) -> None:
     t = Table(title="API tokens (application database)")
     for col in ("user", "role", "hash", "created"):
         t.add_column(col)
-    with token_store.open_store(workspace) as db:
+    with open_store(workspace) as db:
         found = token_store.records(db)
     for r in found:
         t.add_row(escape(r.user), r.role, r.token_hash[:12] + "…",
@@ -119,5 +154,5 @@ def token_revoke(who: Annotated[str, typer.Argument(help="User name, or a hash p
 
     Example: `clientlens token revoke ivanova -w my-bank`
     """
-    n = token_store.revoke_tokens(workspace, who)
+    n = revoke_tokens(workspace, who)
     out.print(f"{n} token{'s' if n != 1 else ''} revoked")

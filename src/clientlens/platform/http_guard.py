@@ -178,21 +178,22 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a record that cannot format is left alone
             return True
-        if _clean(message) == message:
+        clean = _clean(message)
+        if clean == message:
             return True
-        if isinstance(record.msg, str):
-            record.msg = _clean(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_clean(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _clean(v) if isinstance(v, str) else v
-                           for k, v in record.args.items()}
+        msg, args = record.msg, record.args
+        if isinstance(msg, str):
+            record.msg = _clean(msg)
+        if isinstance(args, tuple):
+            record.args = tuple(_clean(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(args, dict):
+            record.args = {k: _clean(v) if isinstance(v, str) else v for k, v in args.items()}
         try:
-            still = record.getMessage()
+            same = record.getMessage() == clean
         except Exception:  # noqa: BLE001
-            still = message
-        if _clean(still) != still:
-            record.msg, record.args = _clean(message), None
+            same = False
+        if not same:  # cleaning the parts alone is not cleaning the whole
+            record.msg, record.args = clean, None
         return True
 
 

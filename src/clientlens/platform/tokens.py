@@ -35,6 +35,7 @@ import yaml
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from clientlens.appdb import ApiToken, AuditEntry, TokenImport
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.platform.access import ROLES, TokenHolder
 
@@ -73,16 +74,12 @@ def _local_user() -> str:
 
 
 def _audit(session: Any, action: str, resource: str, detail: dict[str, Any]) -> None:
-    from clientlens.appdb import AuditEntry
-
     session.add(AuditEntry(actor=_local_user(), role="local", action=action,
                            resource=resource, detail=json.dumps(detail, ensure_ascii=False)))
 
 
 def add(db: Any, user: str, role: str) -> str:
     """Create a token for ``user`` with ``role``; returns the raw token (shown once)."""
-    from clientlens.appdb import ApiToken
-
     if role not in ROLES:
         raise TokenError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
     if not user.strip() or not _USER.match(user):
@@ -99,8 +96,6 @@ def add(db: Any, user: str, role: str) -> str:
 def revoke(db: Any, who: str) -> int:
     """Remove every token of user ``who``, or the one whose hash starts with ``who``
     (8 or more hex characters); returns how many."""
-    from clientlens.appdb import ApiToken
-
     match = [ApiToken.holder == who]
     if re.fullmatch(r"[0-9a-f]{8,64}", who):
         match.append(ApiToken.token_hash.startswith(who, autoescape=True))
@@ -115,8 +110,6 @@ def revoke(db: Any, who: str) -> int:
 
 
 def records(db: Any) -> list[TokenRecord]:
-    from clientlens.appdb import ApiToken
-
     with db.transaction() as s:
         return [TokenRecord(t.token_hash, t.holder, t.role, t.created_at, t.created_by)
                 for t in s.scalars(select(ApiToken).order_by(ApiToken.holder,
@@ -125,8 +118,6 @@ def records(db: Any) -> list[TokenRecord]:
 
 def holders(db: Any) -> dict[str, TokenHolder]:
     """Hash -> holder of every token."""
-    from clientlens.appdb import ApiToken
-
     with db.engine.connect() as conn:
         rows = conn.execute(select(ApiToken.token_hash, ApiToken.holder, ApiToken.role))
         return {h: TokenHolder(user=u, role=r) for h, u, r in rows if r in ROLES}
@@ -155,8 +146,6 @@ def _read_legacy(path: Path) -> dict[str, dict[str, Any]]:
 def import_legacy(db: Any, workspace: str | Path) -> int | None:
     """Import the workspace's ``tokens.yaml`` once; returns how many tokens were added,
     or None when there was nothing to import (no file, or imported already)."""
-    from clientlens.appdb import ApiToken, TokenImport
-
     path = Path(workspace) / LEGACY_FILE
     if not path.is_file():
         return None
@@ -180,39 +169,6 @@ def import_legacy(db: Any, workspace: str | Path) -> int | None:
     except FileNotFoundError:
         pass
     return added
-
-
-# -- a workspace's store (the CLI) -------------------------------------------------------------
-def open_store(workspace: str | Path) -> Any:
-    """The workspace's application database, with a legacy tokens.yaml imported."""
-    from clientlens.services.workspace import Workspace
-
-    db = Workspace(workspace).app_db()  # a real workspace, or a clear error
-    try:
-        import_legacy(db, workspace)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def add_token(workspace: str | Path, user: str, role: str) -> str:
-    if role not in ROLES:  # before opening anything
-        raise TokenError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
-    with open_store(workspace) as db:
-        return add(db, user, role)
-
-
-def revoke_tokens(workspace: str | Path, who: str) -> int:
-    with open_store(workspace) as db:
-        return revoke(db, who)
-
-
-def load_tokens(workspace: str | Path) -> dict[str, dict[str, Any]]:
-    """Hash -> {user, role, created} of every token of the workspace."""
-    with open_store(workspace) as db:
-        return {r.token_hash: {"user": r.user, "role": r.role, "created": r.created_at}
-                for r in records(db)}
 
 
 # -- the service's view ------------------------------------------------------------------------
