@@ -33,6 +33,7 @@ from clientlens.platform.field_policy import (
     redact,
     redact_rows,
     visible_columns,
+    withheld_list,
     withholding,
 )
 from clientlens.services import jobs
@@ -66,7 +67,14 @@ def _answers(defs: Any, compiled: CompiledRulebook, base: dict, as_of: dt.date,
     out = []
     for x in (explain_customer(None, defs, cid, as_of, compiled, stored_row=row),  # type: ignore[arg-type]
               stored_summary(defs, compiled, cid, as_of, row)):
-        profile, _ = apply_policy(profile_dict(x, defs, held, None), w)
+        raw = profile_dict(x, defs, held, None)
+        profile, _ = apply_policy(raw, w)
+        # the profile's fast path (it does not look inside what it keeps) answers what
+        # the general walk, which looks at every condition and factor, answers
+        general, removed = redact(raw, w)
+        general["withheld"] = withheld_list(w, removed)
+        assert json.dumps(profile, sort_keys=True, default=str) == \
+            json.dumps(general, sort_keys=True, default=str)
         out.append(profile)
     return json.dumps(out, sort_keys=True, default=str)
 
