@@ -34,6 +34,10 @@ app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "guard", "role": "ad
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=log_config())
 """
 MB = 1 << 20
+#: The memory a refused body may leave behind: far below the 200 MB sent (before the
+#: guard, a 200 MB body left the server 400 MB larger), above the noise of a server
+#: that keeps serving.
+GROWTH = 40 * MB
 
 
 def _free_port() -> int:
@@ -79,6 +83,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     break
                 time.sleep(0.1)
         assert process.poll() is None, srv.log_text()
+        # warm: the snapshot is loaded in the background after start-up, and the first
+        # lookups build their caches; memory is measured after that
+        for _ in range(3):
+            httpx.get(srv.base + "/customers/C00000001/profile", timeout=60,
+                      headers={"Authorization": f"Bearer {TOKEN}"})
         yield srv
     finally:
         process.terminate()
@@ -131,7 +140,7 @@ def test_a_large_body_without_a_token_is_refused_before_it_is_read(server: Serve
     assert b'"error":"unauthorized"' in answer.replace(b" ", b"")
     assert took < 5 and sent < 50 * MB, (took, sent)
     time.sleep(0.5)
-    assert rss(server.process.pid) - before < 20 * MB
+    assert rss(server.process.pid) - before < GROWTH
     assert httpx.get(server.base + "/health").status_code == 200
 
 
@@ -152,7 +161,7 @@ def test_bodies_over_the_cap_are_413_declared_or_streamed(server: Server) -> Non
     assert answer.startswith(b"HTTP/1.1 413") and b"payload_too_large" in answer, answer[:300]
     assert sent < 50 * MB
     time.sleep(0.5)
-    assert rss(server.process.pid) - before < 20 * MB
+    assert rss(server.process.pid) - before < GROWTH
     # a body under the cap still works
     r = httpx.post(server.base + "/customers/C00000001/reevaluate", headers=auth,
                    json={"reason": "other", "note": "n" * 2000}, timeout=60)
