@@ -19,9 +19,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
-from clientlens.faces.api import FIELD_POLICY, RedactAuthorization, create_app  # noqa: E402
-from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens, token_hash  # noqa: E402
+from clientlens.faces.api import FIELD_POLICY, create_app  # noqa: E402
+from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens  # noqa: E402
 from clientlens.model.errors import ClientlensError  # noqa: E402
+from clientlens.platform.http_guard import RedactSecrets  # noqa: E402
+from clientlens.platform.tokens import token_hash  # noqa: E402
 from clientlens.services import jobs  # noqa: E402
 from clientlens.services.workspace import Workspace  # noqa: E402
 
@@ -34,6 +36,7 @@ TOKENS = {
 }
 BY_ROLE = {v["role"]: k for k, v in TOKENS.items()}
 CUSTOMER = "C00000004"
+DEPOSITS = ("deposit_keep", "deposit_income", "deposit_grow")  # first in the catalogue
 
 
 def auth(role: str) -> dict[str, str]:
@@ -91,11 +94,16 @@ def test_wrong_role_gets_403_and_is_audited(client: TestClient, ws: Path) -> Non
                                                     ("mark", "customer:reevaluate")]
 
 
-def test_token_file_stores_only_hashes(ws: Path) -> None:
+def test_tokens_are_stored_as_hashes_in_the_application_database(ws: Path) -> None:
+    from clientlens.appdb import ApiToken
+
     raw = add_token(ws, "olga", "security_officer")
-    text = (ws / "tokens.yaml").read_text(encoding="utf-8")
-    assert raw not in text and token_hash(raw) in text
-    app = create_app(ws)  # tokens from the workspace's file
+    assert raw.startswith("cl_") and not (ws / "tokens.yaml").exists()
+    with Workspace(ws).app_db() as db, db.transaction() as s:
+        rows = [(t.token_hash, t.holder, t.role) for t in s.scalars(select(ApiToken))]
+    assert rows == [(token_hash(raw), "olga", "security_officer")]
+    assert raw not in json.dumps([str(e.detail) for e in audit_entries(ws)])
+    app = create_app(ws, token_ttl=0)  # tokens from the application database
     with TestClient(app) as c:
         r = c.get(f"/customers/{CUSTOMER}/profile", headers={"Authorization": f"Bearer {raw}"})
         assert r.status_code == 200
@@ -106,6 +114,23 @@ def test_token_file_stores_only_hashes(ws: Path) -> None:
         assert r.status_code == 401
     with pytest.raises(ClientlensError, match="unknown role"):
         add_token(ws, "x", "root")
+    with pytest.raises(ClientlensError, match="control characters"):
+        add_token(ws, "eve\r\nINFO forged", "viewer")
+    actions = [(e.action, e.role) for e in audit_entries(ws) if e.action.startswith("token.")]
+    assert actions == [("token.add", "local"), ("token.revoke", "local")]
+
+
+def test_a_revoked_token_stops_working_within_the_cache_time(ws: Path) -> None:
+    """The service keeps the token hashes in memory (no I/O per request) and reloads them
+    every ``token_ttl`` seconds, and at once (at most every 0.25 s) for an unknown one."""
+    app = create_app(ws, token_ttl=0.5)
+    with TestClient(app) as c:
+        raw = add_token(ws, "olga", "viewer")  # added while serving: works at once
+        headers = {"Authorization": f"Bearer {raw}"}
+        assert c.get("/segments", headers=headers).status_code == 200
+        revoke_tokens(ws, "olga")
+        time.sleep(0.6)
+        assert c.get("/segments", headers=headers).status_code == 401
 
 
 # -- the field policy -------------------------------------------------------------------------
@@ -135,12 +160,15 @@ def test_viewer_sees_no_security_or_personal_fields(client: TestClient) -> None:
     assert "ratings.security" in withheld["security"]["fields"]
     assert "birth_date" in withheld["personal"]["fields"]
     assert withheld["security"]["visible_to"] == ["admin", "security_officer"]
-    # no condition or rating factor leaks a withheld value
-    text = json.dumps(p)
-    assert "full_name" not in text and '"declared_income":' not in text
-    solvency = next(x for x in p["ratings"] if x["rating"] == "solvency")
-    assert all(f["value"] is None for f in solvency["factors"]
-               if f["factor"] == "declared_income")
+    # no condition or rating factor leaks a withheld value (this test used to accept the
+    # solvency rating with its declared_income factor, bin and points: the leak of
+    # issue 16); ratings computed from withheld terms are withheld whole
+    text = json.dumps({k: v for k, v in p.items() if k != "withheld"})
+    assert "full_name" not in text and "declared_income" not in text
+    assert "overdue_max_days" not in text and "age_years" not in text
+    assert {x["rating"] for x in p["ratings"]} == {"current", "loyalty", "win_back"}
+    assert {"ratings.solvency", "ratings.prospect"} <= set(withheld["personal"]["fields"])
+    assert {"ratings.solvency", "ratings.security"} <= set(withheld["security"]["fields"])
 
 
 def test_security_officer_sees_security_not_personal(client: TestClient) -> None:
@@ -190,15 +218,32 @@ def test_sensitive_reads_are_audited_without_tokens(client: TestClient, ws: Path
 def test_redaction_filter() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1,
                                "headers: {'authorization': 'Bearer abc.def-123'}", None, None)
-    RedactAuthorization().filter(record)
+    RedactSecrets().filter(record)
     assert "abc.def-123" not in record.getMessage()
+    # uvicorn's access formatter unpacks the arguments: they are cleaned one by one
+    from uvicorn.logging import AccessFormatter
+
+    token = "cl_" + "A1b2" * 11
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d', (
+                                   "127.0.0.1:5", "GET", f"/x/{token}/p?token=abc&page=2\r\nX",
+                                   "1.1", 200), None)
+    RedactSecrets().filter(record)
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert token not in line and "abc" not in line and "page=2" in line
+    assert "\r" not in line and "\n" not in line and "\\r\\n" in line
 
 
 # -- errors -----------------------------------------------------------------------------------
-def test_unknown_customer_is_404_with_a_hint(client: TestClient) -> None:
+def test_unknown_customer_is_404_without_a_hint(client: TestClient) -> None:
+    """No "did you mean C00000004" (it named another customer's id to any role, after a
+    scan of every customer per miss): one answer for every id without a profile."""
     r = client.get("/customers/C0000004/profile", headers=auth("viewer"))
-    assert r.status_code == 404
-    assert r.json()["error"] == "not_found" and "unknown customer 'C0000004'" in r.json()["message"]
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert "C0000004" in r.json()["message"] and "C00000004" not in r.json()["message"]
+    assert "did you mean" not in r.json()["message"].lower()
+    unknown = client.get("/customers/NOBODY/profile", headers=auth("admin")).json()["message"]
+    assert unknown.replace("NOBODY", "C0000004") == r.json()["message"]
     r = client.get("/runs/nope", headers=auth("analyst"))
     assert r.status_code == 404 and "unknown run" in r.json()["message"]
 
@@ -371,7 +416,12 @@ def test_runs_survive_a_restart_and_a_killed_run_is_interrupted(ws: Path) -> Non
 
 
 # -- fuzzing from the OpenAPI spec ------------------------------------------------------------
-def test_schemathesis_finds_no_server_errors(ws: Path) -> None:
+@pytest.mark.parametrize("role", [*BY_ROLE, None])
+def test_schemathesis_finds_no_server_errors(ws: Path, role: str | None) -> None:
+    """Every operation, fuzzed from the service's own OpenAPI spec, with a valid token of
+    each role: no 500 and every answer in the documented shape; and without a token (or
+    with a wrong one): every protected operation is 401, never a 422 or a 500, whatever
+    the body, path or query."""
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
@@ -380,15 +430,26 @@ def test_schemathesis_finds_no_server_errors(ws: Path) -> None:
     with TestClient(app):  # runs the lifespan: the warehouse is closed at the end
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) >= 7
+        assert len(operations) >= 14
         for operation in operations:
 
             @given(case=operation.as_strategy())
-            @settings(max_examples=12, deadline=None, database=None,
+            @settings(max_examples=8 if role else 10, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             def fuzz(case) -> None:  # noqa: ANN001
-                response = case.call(headers=auth("admin"))
-                case.validate_response(response, checks=[not_a_server_error])
+                if role is not None:
+                    response = case.call(headers=auth(role))
+                    case.validate_response(response, checks=[not_a_server_error])
+                    return
+                for headers in ({}, {"Authorization": "Bearer not-a-token"},
+                                {"Authorization": "Basic YWRtaW46YWRtaW4="}):
+                    case.headers = {k: v for k, v in (case.headers or {}).items()
+                                    if k.lower() != "authorization"}
+                    response = case.call(headers=headers)
+                    public = case.operation.path == "/health"
+                    assert response.status_code == (200 if public else 401), \
+                        (case.method, case.formatted_path, response.status_code,
+                         response.text[:300])
 
             fuzz()
 
@@ -428,7 +489,15 @@ def _compare(client: TestClient, stored: list[dict]) -> None:
         p = Profile.model_validate(r.json()).model_dump()
         assert (p["as_of"], p["segment"], p["phase"], p["need"]) == (
             row["as_of"], row["segment"], row["phase"], row["need"])
-        assert p["recommendations"]["next_best_product"] == row["next_best_product"]
+        # the next-best product is shown when the products before it in the catalogue
+        # read nothing the role may not see (the deposits); else withheld and named
+        nbp = p["recommendations"]["next_best_product"]
+        if role == "admin" or row["next_best_product"] in DEPOSITS:
+            assert nbp == row["next_best_product"]
+        else:
+            assert nbp is None
+            assert any("recommendations.next_best_product" in w["fields"]
+                       for w in p["withheld"])
         current = next(x for x in p["ratings"] if x["rating"] == "current")
         assert current["score"] == pytest.approx(float(row["current_score"]))
         # the same answer when the date is named (the thread-pool path)

@@ -203,6 +203,30 @@ def test_code_register_qualify_reward_redeem_funnel(client: TestClient, ws: Path
 
 
 # -- reason codes and errors ------------------------------------------------------------------
+def test_a_refusal_does_not_quote_a_grade_the_role_may_not_see(demo: Demo, tmp_path: Path
+                                                                ) -> None:
+    """A programme whose referrers need a security grade: marketing (who may not see the
+    security rating) is told the customer is not eligible, not which grade they have;
+    admin gets the full reason."""
+    root = tmp_path / "bank"
+    shutil.copytree(demo.root, root)
+    folder = Workspace(root).definitions_dir / "referrals"
+    text = (folder / "friends.yaml").read_text(encoding="utf-8")
+    (folder / "safe.yaml").write_text(text.replace("id: friends", "id: safe").replace(
+        "loyalty_grade: [A, B]", "security_grade: [Z]"), encoding="utf-8")
+    jobs.publish_referral_programmes(root)
+    with TestClient(create_app(root, tokens=TOKENS)) as c:
+        body = {"programme_id": "safe"}
+        r = c.post(f"/customers/{demo.referrers[0]}/referral-code", json=body,
+                   headers=auth("marketing"))
+        assert r.status_code == 422 and r.json()["error"] == "not_eligible"
+        assert "security_grade" not in r.json()["message"]
+        assert "may not see" in r.json()["message"]
+        r = c.post(f"/customers/{demo.referrers[0]}/referral-code", json=body,
+                   headers=auth("admin"))
+        assert r.status_code == 422 and "security_grade" in r.json()["message"]
+
+
 def test_reason_codes_and_errors_over_http(client: TestClient, demo: Demo) -> None:
     h = auth("marketing")
     r = client.post(f"/customers/{demo.ineligible}/referral-code", headers=h)

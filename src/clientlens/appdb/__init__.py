@@ -25,6 +25,7 @@ from clientlens.appdb.database import (
     upgrade,
 )
 from clientlens.appdb.schema import (
+    ApiToken,
     AuditEntry,
     Base,
     Departure,
@@ -34,8 +35,10 @@ from clientlens.appdb.schema import (
     ReevaluationEvent,
     RulebookVersion,
     Run,
+    TokenImport,
 )
 
-__all__ = ["AppDB", "AppDBError", "AuditEntry", "Base", "Departure", "RecoveryCase", "RecoveryStep",
-           "Reevaluation", "ReevaluationEvent", "RulebookVersion", "Run", "current_revision",
-           "head_revision", "open_appdb", "upgrade"]
+__all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "Departure",
+           "RecoveryCase", "RecoveryStep", "Reevaluation", "ReevaluationEvent",
+           "RulebookVersion", "Run", "TokenImport", "current_revision", "head_revision",
+           "open_appdb", "upgrade"]

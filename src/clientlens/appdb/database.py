@@ -14,6 +14,7 @@ old one, which would otherwise cascade into its children).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlglot import exp
 
@@ -147,13 +148,16 @@ def open_appdb(url: str | URL, *, schema: str | None = None, migrate: bool = Tru
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
+    # Writers from several threads or processes wait for each other up to 10 s. Set
+    # first: switching a new file to WAL takes a lock too, and without the timeout a
+    # process opening the database while another does could fail at once.
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Write-ahead log: readers do not block the writer, and a commit syncs one file
     # instead of a rollback journal and the database (a redemption took 34 ms on this
     # machine's disk with the default journal, about 15 ms with WAL). Durability stays
-    # synchronous=FULL. Writers from several threads wait for each other up to 10 s.
+    # synchronous=FULL.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -191,27 +195,66 @@ def current_revision(db: AppDB) -> str | None:
 def upgrade(db: AppDB, revision: str = "head") -> None:
     """Run every migration the database has not had yet, in one transaction."""
     sqlite = db.dialect == "sqlite"
+    head = head_revision() if revision == "head" else None
+    if head is not None:
+        with db.engine.connect() as conn:  # the usual case: nothing to do, no lock taken
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
     with db.engine.connect() as conn:
         if sqlite:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction
-            conn.exec_driver_sql("BEGIN")  # DDL and the version row commit together
-        else:
-            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         try:
-            command.upgrade(alembic_config(conn), revision)
-        except CommandError as e:
+            _upgrade_locked(db, conn, revision, head, sqlite)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+MIGRATION_WAIT = 120.0  # seconds a process waits for another's migration (SQLite)
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE, waiting up to MIGRATION_WAIT for another process's migration:
+    longer than the busy_timeout of ordinary writes, since on a busy machine creating
+    every table can itself take seconds, and nothing can proceed before it anyway."""
+    deadline = time.monotonic() + MIGRATION_WAIT
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
             conn.rollback()
-            raise AppDBError(f"cannot migrate the application database "
-                             f"'{_shown(db.engine.url)}': {e} (head of this clientlens: "
-                             f"{head_revision()}; is the database from a newer "
-                             "version?)") from None
-        if sqlite:
-            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                conn.rollback()
-                raise AppDBError(f"migrating '{_shown(db.engine.url)}' would break "
-                                 f"{len(broken)} foreign key(s), first in table "
-                                 f"{broken[0][0]}; nothing was changed")
-        conn.commit()
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            time.sleep(0.05)
+
+
+def _upgrade_locked(db: AppDB, conn: Connection, revision: str, head: str | None,
+                    sqlite: bool) -> None:
+    if sqlite:
+        # DDL and the version row commit together. IMMEDIATE takes the write lock before
+        # Alembic reads the version: processes opening a database that needs a migration
+        # at the same time wait for each other (busy_timeout) instead of one failing with
+        # "database is locked" when its read snapshot goes stale.
+        _begin_immediate(conn)
+    else:
+        conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    if head is not None and MigrationContext.configure(conn).get_current_revision() == head:
+        conn.rollback()  # another process migrated while this one waited for the lock
+        return
+    try:
+        command.upgrade(alembic_config(conn), revision)
+    except CommandError as e:
+        conn.rollback()
+        raise AppDBError(f"cannot migrate the application database "
+                         f"'{_shown(db.engine.url)}': {e} (head of this clientlens: "
+                         f"{head_revision()}; is the database from a newer "
+                         "version?)") from None
+    if sqlite:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            conn.rollback()
+            raise AppDBError(f"migrating '{_shown(db.engine.url)}' would break "
+                             f"{len(broken)} foreign key(s), first in table "
+                             f"{broken[0][0]}; nothing was changed")
+    conn.commit()

@@ -459,3 +459,36 @@ class Run(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str] = mapped_column(String(160), default="", server_default="")
+
+
+# -- API tokens (migration 0007) -------------------------------------------------------
+
+TOKEN_ROLES = ("viewer", "analyst", "marketing", "security_officer", "admin")
+
+
+class ApiToken(Base):
+    """An API token's holder, keyed by the SHA-256 of the token (the token itself is
+    never stored). One row per token, so adding and revoking are single-row writes
+    that concurrent processes cannot undo (``platform/tokens.py``)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_in("role", TOKEN_ROLES), name="role"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), index=True)  # the user
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+    created_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
+
+
+class TokenImport(Base):
+    """A legacy ``tokens.yaml`` imported into ``api_tokens``: written in the import's
+    own transaction, so the file is imported once however many processes try."""
+
+    __tablename__ = "api_token_imports"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+    tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

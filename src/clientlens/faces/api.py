@@ -1,13 +1,16 @@
 """The HTTP API (FastAPI) over one workspace: ``create_app(workspace)``.
 
 A face like the CLI: it reads profiles, explanations, summaries and the dictionary
-through the services and compiler, and keeps no business rules of its own beyond
-who may see what (``ROLE_PERMISSIONS`` and ``FIELD_POLICY``, both data).
+through the services and compiler. Who may do what and see what is not decided here
+but in ``platform/``: roles and permissions (``platform/access.py``), the field policy
+followed through the dependency graph (``platform/field_policy.py``; every answer with
+customer data goes through it), tokens (``platform/tokens.py``) and the guard in front
+of every request (``platform/http_guard.py``: the token is checked before the body is
+read, bodies are capped, logs are escaped and redacted).
 
-Auth: ``Authorization: Bearer <token>``; tokens are SHA-256 hashed in the workspace's
-``tokens.yaml`` (``clientlens token add``). Every write and every read of sensitive
-data appends an ``AuditEntry`` to the application database; the Authorization header
-is never logged (``RedactAuthorization``).
+Auth: ``Authorization: Bearer <token>``; tokens are SHA-256 hashed in the application
+database (``clientlens token add``). Every write and every read of sensitive data
+appends an ``AuditEntry`` to the application database; no token is ever logged.
 
 Concurrency: with DuckDB the app holds one read-write connection to the warehouse
 (the file allows one process) and gives each worker thread a cursor of it; runs go
@@ -26,7 +29,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +46,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from clientlens.faces.api_cli import ROLES, TokenHolder, load_tokens, token_hash, tokens_path
 from clientlens.model.errors import (
     ClientlensError,
     DefinitionError,
@@ -52,129 +53,35 @@ from clientlens.model.errors import (
     NotFoundError,
     WorkspaceError,
 )
-from clientlens.model.tables import TABLES
+from clientlens.platform.access import ROLE_PERMISSIONS, ROLES, TokenHolder
+from clientlens.platform.field_policy import (
+    FIELD_POLICY,
+    PERSONAL_COLUMNS,
+    Withholding,
+    apply_policy,
+    redact,
+    withheld_list,
+    withholding,
+)
+from clientlens.platform.http_guard import (
+    MAX_BODY_BYTES,
+    SCOPE_KEY,
+    BodyTooLarge,
+    Guard,
+    RequestLog,
+    install_redaction,
+    log_config,
+)
+from clientlens.platform.tokens import TokenCache, holders, import_legacy, token_hash
 from clientlens.services.profile_store import SnapshotRows
 from clientlens.services.runs import plain
 
 log = logging.getLogger("clientlens.api")
 
-# -- policy, as data -------------------------------------------------------------------
+__all__ = ["FIELD_POLICY", "ROLE_PERMISSIONS", "ROLES", "create_app", "log_config"]
+
 Role = Literal["viewer", "analyst", "marketing", "security_officer", "admin"]
-
-#: What each role may do. Reading a profile is open to every role; which fields of it
-#: a role sees is FIELD_POLICY's business.
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "profile:read": frozenset(ROLES),
-    "segments:read": frozenset(ROLES),
-    "dictionary:read": frozenset(ROLES),
-    "runs:write": frozenset({"analyst", "admin"}),
-    "runs:read": frozenset({"analyst", "admin"}),
-    "customer:reevaluate": frozenset({"analyst", "admin"}),
-    # the referral programme (faces/api_referrals.py)
-    "referrals:read": frozenset({"analyst", "marketing", "admin"}),
-    "referrals:write": frozenset({"marketing", "admin"}),
-    "points:write": frozenset({"marketing", "admin"}),
-}
-
-#: Personal columns of the customers table: everything but the id, type and date known.
-PERSONAL_COLUMNS: tuple[str, ...] = tuple(
-    c for c in TABLES["customers"].column_names
-    if c not in ("customer_id", "customer_type", "registered_on"))
-
-
-@dataclass(frozen=True)
-class FieldCategory:
-    """A class of sensitive profile fields and the roles that may see them.
-
-    The concrete field names are resolved from the definitions (``resolve``): the
-    columns of the ``ratings`` listed (``<rating>_score``, ``_grade``, ``_reason_N``)
-    and the terms they read, terms aggregated over ``source_tables``, terms that are
-    ``customer_columns`` and expression terms computed directly from any of those."""
-
-    name: str
-    roles: frozenset[str]
-    description: str
-    ratings: tuple[str, ...] = ()
-    source_tables: tuple[str, ...] = ()
-    customer_columns: tuple[str, ...] = ()
-
-    def resolve(self, defs: Any) -> frozenset[str]:
-        names: set[str] = set(self.customer_columns)
-        for rating in defs.ratings:
-            if rating.id in self.ratings:
-                names |= {f"{rating.id}_score", f"{rating.id}_grade"}
-                names |= {f"{rating.id}_reason_{i}" for i in (1, 2, 3)}
-                names |= {f.term for f in rating.factors if f.term}
-        for term in defs.terms.values():
-            if term.column and term.column in self.customer_columns:
-                names.add(term.name)
-            if term.aggregate and term.aggregate.source in self.source_tables:
-                names.add(term.name)
-        base = set(names)
-        for term in defs.terms.values():  # one step: e.g. age_years from birth_date
-            if term.expression is not None and term.depends_on & base:
-                names.add(term.name)
-        return frozenset(names)
-
-
-FIELD_POLICY: tuple[FieldCategory, ...] = (
-    FieldCategory(
-        "security", frozenset({"security_officer", "admin"}),
-        "the security rating (score, grade, reasons) and the security-service flags, "
-        "fraud alerts and overdue history it is computed from",
-        ratings=("security",), source_tables=("security_events",)),
-    FieldCategory(
-        "personal", frozenset({"analyst", "admin"}),
-        "personal data: the customers table's personal columns (name, birth date, "
-        "declared income, car, home, document, phone, city) and terms computed directly "
-        "from them",
-        customer_columns=PERSONAL_COLUMNS),
-)
-
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
-
-
-# -- logging: never the Authorization header ---------------------------------------------
-_SECRET = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*['\"]?\s*(bearer\s+)?|bearer\s+)"
-                     r"[A-Za-z0-9._~+/=-]+")
-
-
-class RedactAuthorization(logging.Filter):
-    """Replaces bearer tokens and Authorization header values in log records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a record that cannot format is left alone
-            return True
-        if _SECRET.search(message):
-            record.msg = _SECRET.sub(lambda m: m.group(1) + "[redacted]", message)
-            record.args = None
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging config with the redacting filter on every handler."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = json.loads(json.dumps(LOGGING_CONFIG))
-    config["filters"] = {"redact": {"()": f"{__name__}.RedactAuthorization"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
-    config["loggers"]["clientlens"] = {"handlers": ["default"], "level": "INFO",
-                                       "propagate": False}
-    return config
-
-
-def _install_redaction() -> None:
-    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "clientlens", "clientlens.api",
-                 "fastapi"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactAuthorization) for f in logger.filters):
-            logger.addFilter(RedactAuthorization())
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactAuthorization) for f in handler.filters):
-                handler.addFilter(RedactAuthorization())
 
 
 # -- response models --------------------------------------------------------------------
@@ -247,7 +154,11 @@ class Recommendations(BaseModel):
 
 class Withheld(BaseModel):
     category: str = Field(description="A FIELD_POLICY category: security or personal.")
-    fields: list[str] = Field(description="Fields removed from this response.")
+    fields: list[str] = Field(description="Fields removed from this response because "
+                              "they are, or are computed from, data of this category: "
+                              "term names, and paths such as ratings.solvency, "
+                              "services.free_transfers, recommendations.lead_product, "
+                              "explanation.segment_rules.")
     visible_to: list[str] = Field(description="Roles that may see them.")
     reason: str
 
@@ -264,8 +175,8 @@ class Profile(BaseModel):
     rulebook_version: str
     source: str = Field(description="'stored profile' or 'computed now'.")
     note: str | None = None
-    segment: str
-    segment_label: str
+    segment: str | None = Field(description="Null when withheld (see `withheld`).")
+    segment_label: str | None
     phase: str | None = None
     need: str | None = None
     ratings: list[RatingOut]
@@ -317,7 +228,7 @@ class Reevaluation(BaseModel):
     previous_segment: str | None
     previous_phase: str | None = None
     previous_need: str | None = None
-    segment_changed: bool
+    segment_changed: bool | None = Field(description="Null when the segment is withheld.")
     changes: list[EntitlementChange] = Field(
         description="Entitlement changes against the latest recorded state: granted, "
                     "grace_started, revoked. Empty when nothing changed.")
@@ -326,7 +237,7 @@ class Reevaluation(BaseModel):
 
 
 class StateOut(BaseModel):
-    segment: str | None
+    segment: str | None = None
     phase: str | None = None
     need: str | None = None
 
@@ -357,6 +268,9 @@ class ReevaluationRecord(BaseModel):
 class ReevaluationList(BaseModel):
     customer_id: str
     reevaluations: list[ReevaluationRecord] = Field(description="Newest first.")
+    withheld: list[Withheld] = Field(default_factory=list, description=(
+        "Field categories removed for your role (a removed segment, phase or need is "
+        "null)."))
 
 
 class SegmentOut(BaseModel):
@@ -430,38 +344,21 @@ def json_bytes(value: Any) -> bytes:
                         option=orjson.OPT_NON_STR_KEYS)
 
 
-class RequestLog:
-    """Logs method, path, status and milliseconds of each request (a plain ASGI
-    middleware: Starlette's BaseHTTPMiddleware streams every body through a queue)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [0]
-
-        async def sending(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            log.info("%s %s -> %s in %.1f ms", scope["method"], scope["path"],
-                     status[0] or 500, (time.perf_counter() - started) * 1000)
-
-
 # -- errors -------------------------------------------------------------------------------
 class ApiError(Exception):
     def __init__(self, status: int, error: str, message: str,
                  headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.error, self.message, self.headers = status, error, message, headers
+
+
+class PayloadTooLarge(StarletteHTTPException, BodyTooLarge):
+    """A streamed body over the cap, raised while a route reads it: FastAPI passes an
+    HTTPException through (any other error reading the body becomes a 400)."""
+
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
+        StarletteHTTPException.__init__(self, 413, f"the request body is over {limit:,} "
+                                                   "bytes")
 
 
 def _body(error: str, message: str, detail: list | None = None) -> dict[str, Any]:
@@ -513,7 +410,7 @@ class Backend:
     """What the endpoints share: the workspace, its definitions compiled once, a
     warehouse connection (cursors per thread), the app DB, runs and tokens."""
 
-    def __init__(self, root: Path, tokens: dict | None):
+    def __init__(self, root: Path, tokens: dict | None, token_ttl: float = 1.0):
         from clientlens.compiler.pyplan import CompiledRulebook
         from clientlens.services.workspace import Workspace
 
@@ -522,7 +419,7 @@ class Backend:
         self.defs = self.ws.definitions
         self.compiled = CompiledRulebook(self.defs)
         self._archived: dict[str, tuple[Any, Any]] = {}
-        self.withheld_names = {c.name: c.resolve(self.defs) for c in FIELD_POLICY}
+        self._withholding: dict[tuple[str, str], Withholding] = {}
         self.db = self.ws.app_db()
         self._audit_lock = threading.Lock()
         self._local = threading.local()
@@ -538,25 +435,28 @@ class Backend:
         self.runs: dict[str, RunState] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
         self._runs_lock = threading.Lock()
-        self._fixed_tokens = ({token_hash(k) if not _is_hash(k) else k: v
-                               for k, v in tokens.items()} if tokens is not None else None)
-        self._token_cache: tuple[float, dict] = (-1.0, {})
+        self.tokens = TokenCache(lambda: holders(self.db), ttl=token_ttl)
+        if tokens is not None:  # fixed tokens (tests, benches): the app DB is not read
+            fixed = {token_hash(k) if not _is_hash(k) else k:
+                     TokenHolder(user=str(v.get("user", "?")), role=v["role"])
+                     for k, v in tokens.items() if v.get("role") in ROLES}
+            self.tokens = TokenCache(lambda: fixed, ttl=float("inf"))
+        else:
+            import_legacy(self.db, self.root)
 
-    # tokens
-    def holders(self) -> dict[str, dict]:
-        if self._fixed_tokens is not None:
-            return self._fixed_tokens
-        path = tokens_path(self.root)
-        mtime = path.stat().st_mtime if path.is_file() else 0.0
-        if mtime != self._token_cache[0]:
-            self._token_cache = (mtime, load_tokens(self.root))
-        return self._token_cache[1]
+    # tokens and the field policy
+    async def authenticate(self, token: str) -> TokenHolder | None:
+        return await self.tokens.alookup(token)
 
-    def authenticate(self, token: str) -> TokenHolder | None:
-        holder = self.holders().get(token_hash(token))
-        if not holder or holder.get("role") not in ROLES:
-            return None
-        return TokenHolder(user=str(holder.get("user", "?")), role=holder["role"])
+    def withholding(self, role: str, defs: Any = None) -> Withholding:
+        """What ``role`` may not see in data made with ``defs`` (default: the current
+        definitions); an archived rulebook has its own dependency graph."""
+        defs = defs or self.defs
+        key = (defs.version, role)
+        found = self._withholding.get(key)
+        if found is None:
+            found = self._withholding[key] = withholding(defs, role)
+        return found
 
     # the warehouse
     @contextmanager
@@ -709,58 +609,11 @@ def profile_dict(x: Any, defs: Any, entitlements: list[dict], personal: dict | N
     }
 
 
-def apply_policy(profile: dict[str, Any], role: str, withheld_names: dict[str, frozenset[str]]
-                 ) -> tuple[dict[str, Any], list[str]]:
-    """Remove the field categories ``role`` may not see; say which in ``withheld``.
-    Returns the profile and the categories shown (for the audit)."""
-    shown: list[str] = []
-    hidden: set[str] = set()
-    withheld = []
-    for cat in FIELD_POLICY:
-        names = withheld_names[cat.name]
-        if role in cat.roles:
-            shown.append(cat.name)
-            continue
-        removed: set[str] = set()
-        hidden |= names
-        for key in list(profile["terms"]):
-            if key in names:
-                removed.add(key)
-                del profile["terms"][key]
-        if cat.ratings:
-            kept = [r for r in profile["ratings"] if r["rating"] not in cat.ratings]
-            removed |= {f"ratings.{r['rating']}" for r in profile["ratings"]
-                        if r["rating"] in cat.ratings}
-            profile["ratings"] = kept
-        if cat.customer_columns and profile.get("personal"):
-            removed |= {f"personal.{k}" for k in profile["personal"]}
-            profile["personal"] = None
-        withheld.append({"category": cat.name, "fields": sorted(removed),
-                         "visible_to": sorted(cat.roles),
-                         "reason": f"role '{role}' may not see {cat.description}"})
-    if hidden:
-        _scrub_conditions(profile, hidden)
-    profile["withheld"] = withheld
-    return profile, shown
-
-
-def _scrub_conditions(profile: dict[str, Any], hidden: set[str]) -> None:
-    """Condition values and rating factor values that read a hidden term."""
-    conds: list[dict] = [c for s in profile["services"] for c in s["conditions"]]
-    for group in (profile["explanation"] or {}).values():
-        conds += [c for r in group for c in r["conditions"]]
-    for c in conds:
-        if hidden & set(c["values"]):
-            c["values"] = {k: v for k, v in c["values"].items() if k not in hidden}
-            c["needs"] = None
-    for r in profile["ratings"]:
-        for f in r["factors"]:
-            if f["factor"] in hidden:
-                f["value"] = None
-
-
 def _personal(engine: Any, customer_id: str) -> dict[str, Any] | None:
-    cols = ", ".join(f'"{c}"' for c in PERSONAL_COLUMNS)
+    from sqlglot import exp
+
+    cols = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=engine.dialect)
+                     for c in PERSONAL_COLUMNS)
     rows = engine.fetch_all(f"select {cols} from customers where customer_id = ?",
                             [customer_id])
     return dict(zip(PERSONAL_COLUMNS, rows[0], strict=True)) if rows else None
@@ -768,6 +621,25 @@ def _personal(engine: Any, customer_id: str) -> dict[str, Any] | None:
 
 def _sees(role: str, category: str) -> bool:
     return any(c.name == category and role in c.roles for c in FIELD_POLICY)
+
+
+def police_reevaluation(answer: dict[str, Any], w: Withholding) -> dict[str, Any]:
+    """A re-evaluation's answer without what ``w`` withholds: its profile as a profile,
+    the rest (previous segment, phase and need, whether the segment changed, the
+    entitlement changes) as of a state another rulebook may have decided, so without
+    first-match values. Everything removed is named in the profile's ``withheld``."""
+    profile = answer["profile"]
+    rest = {k: v for k, v in answer.items() if k != "profile"}
+    p_out, removed = redact(profile, w)
+    r_out, removed_rest = redact(rest, w.strict())
+    p_out["withheld"] = withheld_list(w, [*removed, *removed_rest],
+                                      profile.get("withheld") or ())
+    return {**r_out, "profile": p_out}
+
+
+def no_profile(customer_id: str, as_of: dt.date) -> str:
+    return (f"no profile for customer '{customer_id}' in the snapshot of {as_of}: the id "
+            "is unknown, or the customer was not in the rulebook's population then")
 
 
 # -- the app ------------------------------------------------------------------------------
@@ -778,28 +650,39 @@ clientlens workspace.
 **Auth**: `Authorization: Bearer <token>` (create one with `clientlens token add USER
 --role ROLE`). Roles: viewer, analyst, marketing, security_officer, admin.
 
-**Field policy**: security rating fields and the security data behind them are shown to
+Every request but `/health` and these docs is authenticated before its body is read;
+bodies over 64 KiB are refused (413).
+
+**Field policy**: the security service's data and the security rating are shown to
 security_officer and admin only; personal data (customers table: name, birth date,
-declared income, car, document, phone, city, and terms computed directly from them) to
-analyst and admin only. Other roles get the profile without them and a `withheld` list
-naming what was removed.
+declared income, car, home, document, phone, city) to analyst and admin only. Anything
+computed from them, however indirectly (terms, rating factors, scores, grades and
+reasons, explanation conditions, services, entitlements, recommendations, a segment a
+rule over them decided) is withheld with them. Other roles get the answer without those
+fields and a `withheld` list naming what was removed and who may see it.
 
 **Audit**: every write and every read that shows sensitive fields is recorded in the
 application database's audit log (never tokens).
 """
 
 
-def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
+def create_app(workspace: str | Path, tokens: dict | None = None, *,
+               token_ttl: float = 1.0, max_body: int = MAX_BODY_BYTES) -> FastAPI:
     """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
-    replaces the workspace's tokens.yaml, for tests."""
+    replaces the application database's tokens, for tests and benches. A revoked token
+    stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413."""
+    from clientlens.platform.files import use_private_umask
     from clientlens.services import jobs
     from clientlens.services.entitlements import held_entitlements
-    from clientlens.services.explain import explain_customer, stored_summary, why_missing
+    from clientlens.services.explain import explain_customer, stored_summary
     from clientlens.services.history import snapshot_on
     from clientlens.services.segmentation import profile_row, segment_summary
 
-    _install_redaction()
-    backend = Backend(Path(workspace), tokens)
+    # Started without the CLI (uvicorn --factory, a test): files the service makes
+    # (SQLite's -wal, DuckDB's spill) stay private all the same.
+    use_private_umask()
+    install_redaction()
+    backend = Backend(Path(workspace), tokens, token_ttl)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -822,7 +705,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                        "funnel."},
                       {"name": "service", "description": "Health."}])
     app.state.backend = backend
-    app.state.tokens_known = lambda: bool(backend.holders())
+    app.state.tokens_known = backend.tokens.known
 
     # errors: one JSON shape, never a 500 for a user error
     @app.exception_handler(ApiError)
@@ -845,25 +728,29 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
-        name = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        name = {404: "not_found", 405: "method_not_allowed",
+                413: "payload_too_large"}.get(e.status_code, "http_error")
         return JSONResponse(_body(name, str(e.detail)), status_code=e.status_code,
                             headers=getattr(e, "headers", None))
 
+    # The last added runs first: the log sees every request, the guard runs before any
+    # route (and so before any body is read).
+    app.add_middleware(Guard, authenticate=backend.authenticate, max_body=max_body,
+                       too_large=lambda: PayloadTooLarge(max_body))
     app.add_middleware(RequestLog)
 
     bearer = HTTPBearer(auto_error=False, description="A token from `clientlens token add`.")
 
     # Dependencies are coroutines: they only read memory, and a plain function would
-    # cost a hop through the thread pool on every request.
-    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None,
-                                         Depends(bearer)]) -> TokenHolder:
-        if creds is None or not creds.credentials:
+    # cost a hop through the thread pool on every request. The token was checked by the
+    # Guard before the route ran; ``bearer`` puts the scheme in the OpenAPI spec.
+    async def principal(request: Request,
+                        _creds: Annotated[HTTPAuthorizationCredentials | None,
+                                          Depends(bearer)]) -> TokenHolder:
+        who = request.scope.get(SCOPE_KEY)
+        if who is None:  # pragma: no cover - the Guard answers first
             raise ApiError(401, "unauthorized", "missing bearer token: send "
                            "'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"})
-        who = backend.authenticate(creds.credentials)
-        if who is None:
-            raise ApiError(401, "unauthorized", "invalid or revoked token",
-                           {"WWW-Authenticate": "Bearer"})
         return who
 
     def allowed(permission: str) -> Callable[..., TokenHolder]:
@@ -900,26 +787,31 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                 note = f"no run on {as_of}; explained from the snapshot of {day}"
                 as_of = day
         row, held = backend.stored(engine, customer_id, as_of)
-        if row is None and as_of == backend.latest(engine):
-            # not in the latest snapshot: say why, without computing a profile now
-            raise NotFoundError(why_missing(engine, customer_id, as_of))
-        if row is None:
+        if row is None and as_of != backend.latest(engine):
             row = profile_row(engine, customer_id, as_of)
-        defs, compiled = backend.definitions_for(row.get("rulebook_version") if row else None)
-        x = None if explain or row is None else \
-            stored_summary(defs, compiled, customer_id, as_of, row)
+        if row is None:
+            # The same answer for an unknown id, one registered later and one outside the
+            # population, with no "did you mean": the service neither confirms that an id
+            # exists nor suggests other customers' ids, and a miss costs no scan.
+            raise NotFoundError(no_profile(customer_id, as_of))
+        defs, compiled = backend.definitions_for(row.get("rulebook_version"))
+        x = None if explain else stored_summary(defs, compiled, customer_id, as_of, row)
         if x is None:
-            x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled,
-                                 stored_row=row)
+            try:
+                x = explain_customer(engine, defs, customer_id, as_of, compiled=compiled,
+                                     stored_row=row)
+            except NotFoundError:
+                raise NotFoundError(no_profile(customer_id, as_of)) from None
         if held is None:
             held = held_entitlements(engine, customer_id, as_of)
+        w = backend.withholding(who.role, defs)
         personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
         p = profile_dict(x, defs, held, personal)
         if not explain:
             p["explanation"] = None
         if note:
             p["note"] = f"{note}; {p['note']}" if p["note"] else note
-        return apply_policy(p, who.role, backend.withheld_names)
+        return apply_policy(p, w)
 
     @app.get("/customers/{customer_id}/profile", response_model=Profile, tags=["customers"],
              summary="A customer's stored profile with its explanation",
@@ -979,16 +871,14 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
 
         _check_date(as_of)
         reason, note = (body.reason, body.note) if body else (None, None)
-        shown: list[str] = []
+        w = backend.withholding(who.role)
 
         def respond(rec: Any, x: Any) -> dict:
             personal = _personal(engine, customer_id) if _sees(who.role, "personal") else None
-            p, seen = apply_policy(profile_dict(x, backend.defs, rec.held, personal),
-                                   who.role, backend.withheld_names)
-            shown[:] = seen
-            return jsonable({
+            return police_reevaluation(jsonable({
                 "reevaluation_id": rec.reevaluation_id, "recorded": True, "replayed": False,
-                "profile": p, "compared_with": rec.compared_with,
+                "profile": profile_dict(x, backend.defs, rec.held, personal),
+                "compared_with": rec.compared_with,
                 "compared_with_reevaluation": rec.basis_id,
                 "previous_segment": rec.before["segment"],
                 "previous_phase": rec.before["phase"], "previous_need": rec.before["need"],
@@ -996,10 +886,14 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                 "changes": [{"service": e["service"], "change": e["event"],
                              "kept_until": e["kept_until"], "reason": e["reason"],
                              "source": "reevaluation"} for e in rec.events],
-                "reason": rec.reason, "note": rec.note})
+                "reason": rec.reason, "note": rec.note}), w)
 
         try:
             with backend.engine() as engine:
+                if not engine.fetch_all("select count(*) from customers where customer_id = ?",
+                                        [customer_id])[0][0]:
+                    # no "did you mean": the service does not suggest other customers' ids
+                    raise NotFoundError(f"unknown customer '{customer_id}'")
                 try:
                     latest: dt.date | None = backend.latest(engine)
                 except NotFoundError:
@@ -1020,8 +914,6 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                 raise ApiError(409, code, str(e)) from None
             raise
         rec = outcome.record
-        if rec.replayed:  # the first answer again, with the fields it showed
-            shown = [c.name for c in FIELD_POLICY if who.role in c.roles]
         if outcome.response is None:  # pragma: no cover - a key is kept with its answer
             raise ApiError(409, "idempotency_conflict", "the first request with this "
                            "Idempotency-Key has no answer kept; use a new key")
@@ -1031,15 +923,17 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                        "previous_segment": rec.before["segment"],
                        "changes": [(e["service"], e["event"]) for e in rec.events],
                        "reason": rec.reason, "replayed": rec.replayed,
-                       "sensitive_shown": shown})
-        answer = {**outcome.response, "replayed": rec.replayed}
+                       "sensitive_shown": list(w.visible_categories)})
+        # A replayed answer was made for this user, but the token's role may have
+        # changed since: the policy is applied again.
+        answer = {**police_reevaluation(outcome.response, w), "replayed": rec.replayed}
         return Response(json_bytes(answer), media_type="application/json")
 
     @app.get("/customers/{customer_id}/reevaluations", response_model=ReevaluationList,
              tags=["customers"], summary="A customer's recorded re-evaluations",
              responses=ERRORS)
     def reevaluations(customer_id: CustomerId,
-                      _who: Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))],
+                      who: Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))],
                       limit: Annotated[int, Query(ge=1, le=1000, description="At most this "
                                                   "many, newest first.")] = 50
                       ) -> ReevaluationList:
@@ -1052,9 +946,10 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
         with backend.engine() as engine:
             found = rv.list_reevaluations(backend.db, customer_id, limit=limit,
                                           engine=engine)
-        return ReevaluationList.model_validate(jsonable({
-            "customer_id": customer_id,
-            "reevaluations": [{
+        # Records may come from other rulebooks: no first-match value is shown when the
+        # current definitions would withhold some of that decision's values.
+        w = backend.withholding(who.role)
+        records, removed = redact(jsonable([{
                 **{k: getattr(r, k) for k in (
                     "reevaluation_id", "customer_id", "as_of", "compared_with",
                     "superseded_by", "rulebook_version", "requested_by", "role", "via",
@@ -1062,13 +957,16 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
                 "compared_with_reevaluation": r.basis_id,
                 "changes": [{"service": e["service"], "change": e["event"],
                              "kept_until": e["kept_until"], "reason": e["reason"]}
-                            for e in r.events]} for r in found]}))
+                            for e in r.events]} for r in found]), w.strict())
+        return ReevaluationList.model_validate({
+            "customer_id": customer_id, "reevaluations": records,
+            "withheld": withheld_list(w, removed)})
 
     # -- segments and dictionary
     @app.get("/segments", response_model=SegmentSummary, tags=["segments"],
              summary="Customers and mean balances per segment",
              responses={**ERRORS, **NOT_FOUND})
-    def segments(_who: Annotated[TokenHolder, Depends(allowed("segments:read"))],
+    def segments(who: Annotated[TokenHolder, Depends(allowed("segments:read"))],
                  as_of: AsOf = None) -> SegmentSummary:
         """The segment table of a stored run (default: the latest), in rulebook order."""
         _check_date(as_of)
@@ -1076,8 +974,12 @@ def create_app(workspace: str | Path, tokens: dict | None = None) -> FastAPI:
             day = as_of or backend.latest(engine)
             rows = segment_summary(engine, backend.defs, day,
                                    money_unit=backend.ws.settings.base_currency)
+        # Counts are aggregates, shown to every role; means of withheld terms are not.
+        hidden = backend.withholding(who.role).hidden
         return SegmentSummary.model_validate(jsonable({
-            "as_of": day, "segments": [r.__dict__ for r in rows]}))
+            "as_of": day, "segments": [
+                {**r.__dict__, "means": {k: v for k, v in r.means.items() if k not in hidden}}
+                for r in rows]}))
 
     @app.get("/dictionary", response_model=Dictionary, tags=["dictionary"],
              summary="The dictionary of terms", responses=ERRORS)

@@ -1,116 +1,65 @@
 """``clientlens serve`` and ``clientlens token ...``: the HTTP API's commands.
 
-The token store lives here (not in ``api.py``) so managing tokens needs neither
-FastAPI nor uvicorn. Tokens are random strings shown once; the workspace keeps only
-their SHA-256 hashes in ``tokens.yaml``::
-
-    tokens:
-      9f86d081...: {user: ivanova, role: analyst, created: 2026-11-02T10:00:00+00:00}
+Managing tokens needs neither FastAPI nor uvicorn: the store is
+``platform/tokens.py`` (one row per token in the application database, SHA-256 hashes
+only; a ``tokens.yaml`` from an earlier version is imported once).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import hashlib
-import os
-import secrets
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from clientlens.faces.options import Workspace as WorkspaceOpt
-from clientlens.model.errors import ClientlensError, NotFoundError
-
-TOKENS_FILE = "tokens.yaml"
-ROLES = ("viewer", "analyst", "marketing", "security_officer", "admin")
+from clientlens.model.errors import ClientlensError
+from clientlens.platform import tokens as token_store
+from clientlens.platform.access import ROLES
 
 out = Console()
 err = Console(stderr=True)
 
 
-# -- the token store -------------------------------------------------------------------
-def token_hash(token: str) -> str:
-    """The SHA-256 hex digest stored for a token (the token itself is never stored)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+# -- a workspace's token store -------------------------------------------------------------
+def open_store(workspace: str | Path) -> Any:
+    """The workspace's application database, with a legacy tokens.yaml imported."""
+    from clientlens.services.workspace import Workspace
 
-
-@dataclass(frozen=True)
-class TokenHolder:
-    user: str
-    role: str
-
-
-def tokens_path(workspace: str | Path) -> Path:
-    return Path(workspace) / TOKENS_FILE
-
-
-def load_tokens(workspace: str | Path) -> dict[str, dict[str, Any]]:
-    """Hash -> {user, role, created} from the workspace's tokens.yaml (empty when absent)."""
-    path = tokens_path(workspace)
-    if not path.is_file():
-        return {}
+    db = Workspace(workspace).app_db()  # a real workspace, or a clear error
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ClientlensError(f"{path}: not valid YAML: {e}") from None
-    tokens = data.get("tokens") or {}
-    if not isinstance(tokens, dict):
-        raise ClientlensError(f"{path}: 'tokens' must be a mapping of hash -> user and role")
-    for digest, holder in tokens.items():
-        if not isinstance(holder, dict) or holder.get("role") not in ROLES:
-            raise ClientlensError(f"{path}: token {str(digest)[:12]}...: role must be one of "
-                                  f"{', '.join(ROLES)}")
-    return {str(k): v for k, v in tokens.items()}
-
-
-def _save_tokens(workspace: str | Path, tokens: dict[str, dict[str, Any]]) -> None:
-    path = tokens_path(workspace)
-    tmp = path.with_name(path.name + ".partial")
-    text = ("# API tokens: SHA-256 hash -> holder. Raw tokens are never stored; manage with\n"
-            "# `clientlens token add|list|revoke`.\n"
-            + yaml.safe_dump({"tokens": tokens}, sort_keys=True, allow_unicode=True))
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+        token_store.import_legacy(db, workspace)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def add_token(workspace: str | Path, user: str, role: str) -> str:
-    """Create a token for ``user`` with ``role``; returns the raw token (shown once)."""
-    if role not in ROLES:
-        raise ClientlensError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
-    if not user.strip():
-        raise ClientlensError("the user name must not be empty")
-    from clientlens.services.workspace import Workspace
-
-    Workspace(workspace)  # a real workspace, or a clear error
-    tokens = load_tokens(workspace)
-    raw = "cl_" + secrets.token_urlsafe(32)
-    tokens[token_hash(raw)] = {"user": user, "role": role,
-                               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    _save_tokens(workspace, tokens)
-    return raw
+    """Create a token for ``user`` with ``role`` in the workspace; returns it (shown once)."""
+    if role not in ROLES:  # before opening anything
+        raise token_store.TokenError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
+    with open_store(workspace) as db:
+        return token_store.add(db, user, role)
 
 
 def revoke_tokens(workspace: str | Path, who: str) -> int:
-    """Remove every token of user ``who`` (or the one whose hash starts with ``who``)."""
-    tokens = load_tokens(workspace)
-    gone = [h for h, v in tokens.items()
-            if v.get("user") == who or (len(who) >= 8 and h.startswith(who))]
-    if not gone:
-        raise NotFoundError(f"no token for user or hash '{who}'")
-    for h in gone:
-        del tokens[h]
-    _save_tokens(workspace, tokens)
-    return len(gone)
+    """Revoke every token of user ``who`` (or the one whose hash starts with ``who``)."""
+    with open_store(workspace) as db:
+        return token_store.revoke(db, who)
+
+
+def load_tokens(workspace: str | Path) -> dict[str, dict[str, Any]]:
+    """Hash -> {user, role, created} of every token of the workspace."""
+    with open_store(workspace) as db:
+        return {r.token_hash: {"user": r.user, "role": r.role, "created": r.created_at}
+                for r in token_store.records(db)}
 
 
 # -- commands --------------------------------------------------------------------------
@@ -143,7 +92,8 @@ def serve(workspace: WorkspaceOpt = Path("."),
     try:
         import uvicorn
 
-        from clientlens.faces.api import create_app, log_config
+        from clientlens.faces.api import create_app
+        from clientlens.platform.http_guard import log_config
     except ImportError as e:
         raise ClientlensError(f"the HTTP API needs '{e.name}': pip install "
                               "'clientlens[api]'") from None
@@ -168,7 +118,7 @@ token_app = typer.Typer(
 def token_add(user: Annotated[str, typer.Argument(help="Who holds the token.")],
               role: Annotated[str, typer.Option(help="One of: " + ", ".join(ROLES))],
               workspace: WorkspaceOpt = Path(".")) -> None:
-    """Create a token and print it once; the workspace keeps only its hash.
+    """Create a token and print it once; the application database keeps only its hash.
 
     Example: `clientlens token add ivanova --role analyst -w my-bank`
     """
@@ -184,12 +134,14 @@ def token_list(workspace: WorkspaceOpt = Path(".")) -> None:
 
     Example: `clientlens token list -w my-bank`
     """
-    t = Table(title=f"API tokens in {tokens_path(workspace)}")
+    t = Table(title="API tokens (application database)")
     for col in ("user", "role", "hash", "created"):
         t.add_column(col)
-    for digest, v in sorted(load_tokens(workspace).items(), key=lambda kv: kv[1].get("user", "")):
-        t.add_row(escape(str(v.get("user"))), v.get("role"), digest[:12] + "…",
-                  str(v.get("created", "")))
+    with open_store(workspace) as db:
+        found = token_store.records(db)
+    for r in found:
+        t.add_row(escape(r.user), r.role, r.token_hash[:12] + "…",
+                  r.created_at.isoformat(timespec="seconds") if r.created_at else "")
     out.print(t)
 
 

@@ -29,6 +29,7 @@ Answers, by design:
 """
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -39,8 +40,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from clientlens.faces.api import MAX_DATE, MIN_DATE, ErrorBody, _body
-from clientlens.faces.api_cli import TokenHolder
 from clientlens.model.errors import ClientlensError, NotFoundError
+from clientlens.platform.access import TokenHolder
 
 TAG = {"name": "referrals",
        "description": "Member-get-member: programmes, invitation codes, registrations, "
@@ -274,6 +275,18 @@ async def referral_error(_request: Request, e: Exception) -> JSONResponse:
     return JSONResponse(_body(name, str(e)), status_code=status)
 
 
+def _policed(e: Exception, hidden: frozenset[str]) -> Exception:
+    """A refusal whose message quotes a field the role may not see (an eligibility rule
+    over, say, the security grade says which grade the customer has) loses the quote."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(e)))
+    if getattr(e, "reason", None) == "not_eligible" and words & hidden:
+        from clientlens.services.referrals import ReferralError
+
+        return ReferralError("the customer is not eligible for this programme (its rule "
+                             "reads fields your role may not see)", "not_eligible")
+    return e
+
+
 def add_referral_routes(app: FastAPI, backend: Any,
                         allowed: Callable[[str], Callable[..., TokenHolder]]) -> None:
     """Register the referral endpoints (tag ``referrals``) on ``app``: ``backend`` is
@@ -373,13 +386,16 @@ def add_referral_routes(app: FastAPI, backend: Any,
         the latest run; an ineligible customer gets `422 not_eligible` saying which
         rule. The code is valid for the programme's `invitation_expiry_days`."""
         body = body or CodeRequest()
-        inv = audited(who, "referral.code", f"customer/{customer_id}",
-                      {"programme_id": body.programme_id},
-                      lambda: rf.issue_code(
-                          backend.db, body.programme_id, customer_id, referrer_profile,
-                          body.on or dt.date.today(), idempotency_key=idempotency_key,
-                          request={"customer_id": customer_id,
-                                   **body.model_dump(mode="json")}))
+        try:
+            inv = audited(who, "referral.code", f"customer/{customer_id}",
+                          {"programme_id": body.programme_id},
+                          lambda: rf.issue_code(
+                              backend.db, body.programme_id, customer_id, referrer_profile,
+                              body.on or dt.date.today(), idempotency_key=idempotency_key,
+                              request={"customer_id": customer_id,
+                                       **body.model_dump(mode="json")}))
+        except rf.ReferralError as e:
+            raise _policed(e, backend.withholding(who.role).hidden) from None
         backend.audit(who, "referral.code", f"customer/{customer_id}", {
             "programme_id": inv.programme_id, "programme_version": inv.programme_version,
             "expires_on": inv.expires_on, "replayed": inv.replayed,
