@@ -165,6 +165,10 @@ def _create_schema(url: URL, schema: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
+            # "if not exists" is not atomic in PostgreSQL: two processes opening a new
+            # schema at once both pass the check and one fails on the catalogue's unique
+            # index. The migration lock serialises them (released at commit).
+            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             quoted = exp.to_identifier(schema, quoted=True).sql(dialect="postgres")
             conn.execute(text(f"create schema if not exists {quoted}"))
     finally:
