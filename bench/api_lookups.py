@@ -168,11 +168,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     args = parser.parse_args()
 
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     root = args.workspace
     if not (root / "clientlens.yaml").exists():
-        from clientlens.services import jobs
+        from clientlens.services.workspace import jobs
 
         print(f"making a demo workspace of {args.customers:,} customers at {root} ...")
         jobs.demo(root, customers=args.customers, seed=1)

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from clientlens.services.activity_model import (  # noqa: E402
+from clientlens.services.models.bgnbd import (  # noqa: E402
     expected_transactions,
     expected_unconditional,
     fit_bgnbd,

@@ -105,7 +105,7 @@ def load_postgres(warehouse: Path, customers: int, sizes: dict[str, int]) -> flo
 
 def load_lake(warehouse: Path, customers: int) -> float | None:
     from clientlens.engines.duckdb_engine import DuckDBEngine
-    from clientlens.services.lake import export_lake
+    from clientlens.services.workspace.lake import export_lake
 
     folder = lake(customers)
     if (folder / ".done").exists():
@@ -122,8 +122,8 @@ def load_lake(warehouse: Path, customers: int) -> float | None:
 def child(engine_name: str, job: str, customers: int, spark_memory: str) -> None:
     t_start = time.perf_counter()
     from clientlens.definitions.rulebook import load_definitions
-    from clientlens.services.segmentation import run_segmentation
-    from clientlens.services.workspace import DEFAULTS
+    from clientlens.services.profiling.segmentation import run_segmentation
+    from clientlens.services.workspace.folder import DEFAULTS
 
     if engine_name == "duckdb":
         from clientlens.engines.duckdb_engine import DuckDBEngine

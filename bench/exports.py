@@ -32,8 +32,8 @@ def _own_peak_mb() -> float:
 
 
 def child(job: str, root: str, target: str) -> None:
-    from clientlens.services import jobs
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace import jobs
+    from clientlens.services.workspace.folder import Workspace
 
     start = time.perf_counter()
     if job == "copy":
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     root = OUT / f"exports-{args.customers}"
     if not (root / "warehouse.duckdb").exists():
-        from clientlens.services import jobs
+        from clientlens.services.workspace import jobs
 
         OUT.mkdir(exist_ok=True)
         print(f"making a demo bank of {args.customers:,} customers in {root} ...")

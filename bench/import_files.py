@@ -36,7 +36,7 @@ def _own_peak_mb() -> float:
 def child(job: str, data: str, warehouse: str, memory_limit: str) -> None:
     from clientlens.engines.duckdb_engine import DuckDBEngine
     from clientlens.model.tables import TABLES
-    from clientlens.services.importer import import_directory
+    from clientlens.services.ingest.importer import import_directory
 
     engine = DuckDBEngine(warehouse, memory_limit=memory_limit,
                           temp_directory=OUT / "spill")
@@ -85,7 +85,7 @@ def main() -> None:
     print(f"$ python bench/import_files.py {' '.join(sys.argv[1:])}")
     data = OUT / f"data-{args.customers}"
     if not (data / ".done").exists():
-        from clientlens.services.demo_bank import generate_bank
+        from clientlens.demo.generator import generate_bank
 
         generate_bank(data, customers=args.customers, seed=42)
         (data / ".done").touch()

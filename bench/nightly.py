@@ -41,9 +41,9 @@ SCAN_SQL = ("select count(*), sum(n), sum(total), max(last_ts), sum(salaries) fr
 
 
 def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
+    from clientlens.demo.generator import generate_bank
     from clientlens.engines.duckdb_engine import DuckDBEngine
     from clientlens.model.tables import TABLES
-    from clientlens.services.demo_bank import generate_bank
 
     data = OUT / f"data-{customers}"
     warehouse = OUT / f"warehouse-{customers}.duckdb"
@@ -85,8 +85,8 @@ def child(job: str, warehouse: str, memory_limit: str | None) -> None:
     t_start = time.perf_counter()
     from clientlens.definitions.rulebook import load_definitions
     from clientlens.engines.duckdb_engine import DuckDBEngine
-    from clientlens.services.segmentation import run_segmentation
-    from clientlens.services.workspace import DEFAULTS
+    from clientlens.services.profiling.segmentation import run_segmentation
+    from clientlens.services.workspace.folder import DEFAULTS
 
     startup = time.perf_counter() - t_start
     engine = DuckDBEngine(warehouse, threads=os.cpu_count(), memory_limit=memory_limit,
@@ -169,7 +169,7 @@ def in_process_latency(warehouse: Path, sample: int) -> dict:
     from clientlens.compiler.decisions import decision_columns
     from clientlens.compiler.pyplan import CompiledRulebook
     from clientlens.definitions.rulebook import load_definitions
-    from clientlens.services.workspace import DEFAULTS
+    from clientlens.services.workspace.folder import DEFAULTS
 
     defs = load_definitions(DEFAULTS)
     compiled = CompiledRulebook(defs)

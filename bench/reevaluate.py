@@ -12,7 +12,7 @@ bounded by ``--seconds`` and ``--requests``:
   warehouse, the rulebook applied in-process, the re-evaluation and its entitlement
   events recorded in the application database, the audit entry written;
 - then, with the server stopped (DuckDB lets one process open the warehouse), the
-  service function ``services.reevaluation.reevaluate`` in-process for other random
+  service function ``services.relationship.reevaluation.reevaluate`` in-process for other random
   customers: the same work without HTTP, JSON and audit, and its base-terms query alone.
 
 Requests run in a closed loop of ``--clients`` keep-alive connections. Prints
@@ -93,9 +93,9 @@ def in_process(root: Path, ids: list[str], seconds: float, limit: int, profile: 
     """(re-evaluations/s, latencies of the service call in ms, of its base-terms query
     alone in ms), one thread, for customers not used over HTTP."""
     from clientlens.compiler.pyplan import CompiledRulebook
-    from clientlens.services.reevaluation import base_terms_for, reevaluate
-    from clientlens.services.segmentation import latest_as_of
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.profiling.segmentation import latest_as_of
+    from clientlens.services.relationship.reevaluation import base_terms_for, reevaluate
+    from clientlens.services.workspace.folder import Workspace
 
     ws = Workspace(root)
     defs = ws.definitions
@@ -143,11 +143,11 @@ def main() -> None:
                         help="cProfile the in-process re-evaluations")
     args = parser.parse_args()
 
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     root = args.workspace
     if not (root / "clientlens.yaml").exists():
-        from clientlens.services import jobs
+        from clientlens.services.workspace import jobs
 
         print(f"making a demo workspace of {args.customers:,} customers at {root} ...")
         jobs.demo(root, customers=args.customers, seed=1)

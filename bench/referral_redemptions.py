@@ -110,9 +110,9 @@ def seed(root: Path, pairs: int, tag: str) -> tuple[list[str], str, float]:
     programme id, seconds)."""
     import datetime as dt
 
-    from clientlens.services import jobs
-    from clientlens.services import referrals as rf
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.programmes import referrals as rf
+    from clientlens.services.workspace import jobs
+    from clientlens.services.workspace.folder import Workspace
 
     started = time.perf_counter()
     published = jobs.publish_referral_programmes(root)
@@ -141,8 +141,8 @@ def ledger_check(root: Path, before_redeemed: int) -> tuple[dict, int]:
     from sqlalchemy import func, select
 
     from clientlens.appdb.schema import LedgerAccount, LedgerEntry
-    from clientlens.services.referrals import REDEMPTIONS_ACCOUNT
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.programmes.referrals import REDEMPTIONS_ACCOUNT
+    from clientlens.services.workspace.folder import Workspace
 
     with Workspace(root).app_db() as db, db.transaction() as s:
         total = s.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))
@@ -165,8 +165,8 @@ def redeemed_so_far(root: Path) -> int:
     from sqlalchemy import func, select
 
     from clientlens.appdb.schema import LedgerEntry
-    from clientlens.services.referrals import REDEMPTIONS_ACCOUNT
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.programmes.referrals import REDEMPTIONS_ACCOUNT
+    from clientlens.services.workspace.folder import Workspace
 
     with Workspace(root).app_db() as db, db.transaction() as s:
         return int(s.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
@@ -191,7 +191,7 @@ def main() -> None:
 
     root = args.workspace
     if not (root / "clientlens.yaml").exists():
-        from clientlens.services import jobs
+        from clientlens.services.workspace import jobs
 
         print(f"making a demo workspace of {args.customers:,} customers at {root} ...")
         jobs.demo(root, customers=args.customers, seed=1)
@@ -200,7 +200,7 @@ def main() -> None:
         schema = f"bench_ref_{uuid.uuid4().hex[:10]}"
         os.environ["CLIENTLENS_APP_DB"] = args.app_db
         os.environ["CLIENTLENS_APP_DB_SCHEMA"] = schema
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     app_db = Workspace(root).app_db_url.split("://")[0] + (f" (schema {schema})" if schema
                                                            else "")

@@ -41,7 +41,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from clientlens.services.scorecard import (  # noqa: E402
+from clientlens.services.models.scorecard import (  # noqa: E402
     fit_scorecard,
     german_credit,
     raw_score_with_spec,

@@ -21,7 +21,7 @@ import yaml
 from hypothesis import strategies as st
 
 from clientlens.model.tables import TABLES
-from clientlens.services.workspace import DEFAULTS
+from clientlens.services.workspace.folder import DEFAULTS
 
 PUBLIC = ("balance_total", "open_products", "relationship_days", "products_ever",
           "fee_income_1y", "days_since_transaction")

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from clientlens.model.tables import TABLES
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 ENGINES = ("duckdb", "postgres", "spark")

@@ -1,4 +1,4 @@
-"""The BG/NBD fit and forecasts (services/activity_model.py).
+"""The BG/NBD fit and forecasts (services/models/bgnbd.py).
 
 The CDNOW tests need the 1/10 sample of the CDNOW transaction log (2357
 customers, Fader, Hardie and Lee 2005) as shipped in the lifetimes 0.11.3
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 from scipy.stats import chi2
 
-from clientlens.services.activity_model import (
+from clientlens.services.models.bgnbd import (
     ActivitySummary,
     BgNbdFit,
     _loglik_parts,

@@ -19,10 +19,10 @@ import yaml
 from clientlens.appdb import AppDB, open_appdb
 from clientlens.model.errors import ImportFileError
 from clientlens.model.tables import TABLES
-from clientlens.services import jobs
-from clientlens.services import referrals as rf
-from clientlens.services.operational import sync_operational_tables
-from clientlens.services.workspace import DEFAULTS, Workspace
+from clientlens.services.ingest.operational import sync_operational_tables
+from clientlens.services.programmes import referrals as rf
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import DEFAULTS, Workspace
 
 AS_OF = dt.date(2026, 10, 31)  # the demo's run
 INVITED = dt.date(2026, 9, 25)  # before the run, after the end of August

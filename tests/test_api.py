@@ -24,8 +24,8 @@ from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens  # no
 from clientlens.model.errors import ClientlensError  # noqa: E402
 from clientlens.platform.http_guard import RedactSecrets  # noqa: E402
 from clientlens.platform.tokens import token_hash  # noqa: E402
-from clientlens.services import jobs  # noqa: E402
-from clientlens.services.workspace import Workspace  # noqa: E402
+from clientlens.services.workspace import jobs  # noqa: E402
+from clientlens.services.workspace.folder import Workspace  # noqa: E402
 
 TOKENS = {
     "tok-viewer-1111": {"user": "vera", "role": "viewer"},
@@ -148,7 +148,7 @@ def test_viewer_sees_no_security_or_personal_fields(client: TestClient) -> None:
     for name in ("birth_date", "declared_income", "car_year", "age_years", "fraud_alerts_1y"):
         assert name not in p["terms"]
     from clientlens.definitions.rulebook import load_definitions
-    from clientlens.services.workspace import DEFAULTS
+    from clientlens.services.workspace.folder import DEFAULTS
 
     security_terms = [t.name for t in load_definitions(DEFAULTS).terms.values()
                       if t.aggregate and t.aggregate.source == "security_events"]

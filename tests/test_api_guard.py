@@ -23,7 +23,7 @@ pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
 
-from clientlens.services import jobs  # noqa: E402
+from clientlens.services.workspace import jobs  # noqa: E402
 
 TOKEN = "guard-test-token-0001"
 SERVER = """

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 from clientlens.appdb import AuditEntry  # noqa: E402
 from clientlens.appdb.database import database_url  # noqa: E402
 from clientlens.faces.api import Profile, create_app  # noqa: E402
-from clientlens.services import jobs  # noqa: E402
-from clientlens.services.workspace import Workspace, init_workspace  # noqa: E402
+from clientlens.services.workspace import jobs  # noqa: E402
+from clientlens.services.workspace.folder import Workspace, init_workspace  # noqa: E402
 
 URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 AS_OF = dt.date(2026, 10, 31)
@@ -51,7 +51,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
         psycopg.connect(URL, connect_timeout=5).close()
     except Exception as e:  # noqa: BLE001 - missing driver or server
         _unavailable(str(e))
-    from clientlens.services.demo_bank import generate_bank
+    from clientlens.demo.generator import generate_bank
 
     tmp = tmp_path_factory.mktemp("api-pg")
     exports = tmp / "exports"

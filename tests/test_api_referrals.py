@@ -34,8 +34,8 @@ from clientlens.appdb.schema import (  # noqa: E402
     LedgerTransaction,
 )
 from clientlens.faces.api import create_app  # noqa: E402
-from clientlens.services import jobs  # noqa: E402
-from clientlens.services.workspace import Workspace  # noqa: E402
+from clientlens.services.workspace import jobs  # noqa: E402
+from clientlens.services.workspace.folder import Workspace  # noqa: E402
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 TOKENS = {
@@ -418,7 +418,7 @@ def test_idempotency_keys_outlive_the_process(ws: Path, demo: Demo) -> None:
         again = c.post(path, json={"on": ago(20)}, headers=auth("admin", "restart-1"))
         assert again.json() == {**first, "replayed": True}
         # and the CLI's redeem --key is the same key space
-        from clientlens.services.referrals import redeem_points
+        from clientlens.services.programmes.referrals import redeem_points
 
         with Workspace(ws).app_db() as db:
             with pytest.raises(Exception, match="already used for another request"):

@@ -20,8 +20,8 @@ from clientlens.appdb import ApiToken, AppDBError, AuditEntry, TokenImport, open
 from clientlens.appdb.database import database_url
 from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens
 from clientlens.platform.tokens import import_legacy, token_hash
-from clientlens.services import jobs
-from clientlens.services.workspace import Workspace
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import Workspace
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 CLI = str(Path(sys.executable).with_name("clientlens"))

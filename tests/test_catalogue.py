@@ -12,9 +12,9 @@ import pytest
 from clientlens.definitions.rulebook import load_definitions
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import ClientlensError, DefinitionError
-from clientlens.services import targeting
-from clientlens.services.segmentation import run_segmentation
-from clientlens.services.workspace import DEFAULTS
+from clientlens.services.analytics import lists as targeting
+from clientlens.services.profiling.segmentation import run_segmentation
+from clientlens.services.workspace.folder import DEFAULTS
 
 DEFS = load_definitions(DEFAULTS)
 D1 = dt.date(2026, 9, 30)

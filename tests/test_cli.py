@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 AS_OF = "2026-10-31"
 

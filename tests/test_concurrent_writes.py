@@ -26,10 +26,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from clientlens.demo.generator import generate_bank
 from clientlens.faces.cli import app
-from clientlens.services import jobs
-from clientlens.services.demo_bank import generate_bank
-from clientlens.services.workspace import Workspace
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import Workspace
 
 WRITERS = 4  # real processes on a small CI machine: enough to overlap
 

@@ -10,7 +10,7 @@ import pytest
 
 from clientlens.definitions.rulebook import load_definitions
 from clientlens.model.errors import DefinitionError
-from clientlens.services.workspace import DEFAULTS
+from clientlens.services.workspace.folder import DEFAULTS
 
 LABELS = "labels: {en: X, ru: Икс, bg: Икс}"
 

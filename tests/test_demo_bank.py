@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from clientlens.demo.generator import generate_bank
 from clientlens.model.tables import ACCOUNT_SUBTYPES
 from clientlens.model.tables import TABLES as ALL_TABLES
-from clientlens.services.demo_bank import generate_bank
 
 # The bank's exports; cases and departures are recorded in clientlens itself.
 TABLES = {n: t for n, t in ALL_TABLES.items() if t.origin == "import"}

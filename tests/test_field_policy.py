@@ -36,9 +36,9 @@ from clientlens.platform.field_policy import (
     withheld_list,
     withholding,
 )
-from clientlens.services import jobs
-from clientlens.services.explain import explain_customer, stored_summary
-from clientlens.services.workspace import DEFAULTS, Workspace
+from clientlens.services.profiling.explain import explain_customer, stored_summary
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import DEFAULTS, Workspace
 from tests.policy_defs import ROLES, Extras, extras, reference_hidden_terms, root_terms
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from clientlens.services.demo_bank import generate_bank
+from clientlens.demo.generator import generate_bank
 
 AS_OF = "2026-10-31"
 
@@ -139,7 +139,7 @@ def test_the_python_api_keeps_the_workspace_private_under_any_umask(data: Path,
     script = (
         "import os, datetime as dt\n"
         "os.umask(0o022)\n"
-        "from clientlens.services import jobs\n"
+        "from clientlens.services.workspace import jobs\n"
         f"jobs.init('ws')\n"
         f"jobs.import_files('ws', [{str(data)!r}])\n"
         f"jobs.run('ws', dt.date(2026, 10, 31))\n"

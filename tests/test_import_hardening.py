@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from clientlens.engines.duckdb_engine import DuckDBEngine
-from clientlens.services import jobs
-from clientlens.services.importer import import_file
-from clientlens.services.workspace import init_workspace
+from clientlens.services.ingest.importer import import_file
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import init_workspace
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_a_killed_cp1251_import_leaves_no_readable_copy(tmp_path: Path) -> None:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         for p in folder.iterdir():
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
-        from clientlens.services.csv_source import remove_stale_scratch
+        from clientlens.services.ingest.reader import remove_stale_scratch
 
         assert remove_stale_scratch(root) == [] and folder.exists()  # still in use
     finally:

@@ -18,7 +18,7 @@ import pytest
 
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import ImportFileError
-from clientlens.services.importer import (
+from clientlens.services.ingest.importer import (
     ImportReport,
     import_directory,
     import_file,

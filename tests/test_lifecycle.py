@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from clientlens.services import jobs
-from clientlens.services.departures import record_departure
-from clientlens.services.history import backfill_dates, value_on
-from clientlens.services.recovery import close_case, open_case, record_step
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.profiling.history import backfill_dates, value_on
+from clientlens.services.relationship.departures import record_departure
+from clientlens.services.relationship.recovery import close_case, open_case, record_step
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 D0 = dt.date(2025, 1, 31)
 

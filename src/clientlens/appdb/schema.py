@@ -356,7 +356,7 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 class Reevaluation(Base):
-    """One customer re-evaluated on demand (``services/reevaluation.py``): the state
+    """One customer re-evaluated on demand (``services/relationship/reevaluation.py``): the state
     before and after, why, by whom; its entitlement changes are ``ReevaluationEvent`` rows.
 
     ``seq`` numbers a customer's re-evaluations: two writers that compared with the same

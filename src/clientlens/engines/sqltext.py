@@ -12,7 +12,7 @@ rendered at all: they are bound parameters (``?``).
 
 Quoting is the second line of defence. The first is that names from outside are
 checked before any SQL is built: file headers against the data model
-(``services.csv_source``), definition names by the loader (``is_plain_name``), the
+(``services.ingest.reader``), definition names by the loader (``is_plain_name``), the
 PostgreSQL schema by the settings. ``ident`` and ``literal`` still refuse a NUL
 character, which no engine treats alike (PostgreSQL refuses it, C APIs cut the text
 there), so a NUL can never end a name early.

@@ -16,9 +16,10 @@ Concurrency: with DuckDB the app holds one read-write connection to the warehous
 (the file allows one process) and gives each worker thread a cursor of it; runs go
 through ``jobs.run`` in a background thread, one at a time, and share the database
 instance. Runs and Idempotency-Keys are kept in the application database
-(``services/runs.py``, ``services/reevaluation.py``), so they outlive a restart.
+(``services/workspace/runs.py``, ``services/relationship/reevaluation.py``), so
+they outlive a restart.
 
-Lookups: the latest snapshot is held in memory (``services/profile_store.py``),
+Lookups: the latest snapshot is held in memory (``services/profiling/profile_store.py``),
 loaded at start-up and again after a run; a lookup of it by a role that sees no
 audited field does no I/O and is answered on the event loop, others go through the
 thread pool.
@@ -73,8 +74,8 @@ from clientlens.platform.http_guard import (
     log_config,
 )
 from clientlens.platform.tokens import TokenCache, holders, import_legacy, token_hash
-from clientlens.services.profile_store import SnapshotRows
-from clientlens.services.runs import plain
+from clientlens.services.profiling.profile_store import SnapshotRows
+from clientlens.services.workspace.runs import plain
 
 log = logging.getLogger("clientlens.api")
 
@@ -390,7 +391,7 @@ def _check_date(as_of: dt.date | None, name: str = "as_of") -> dt.date | None:
 @dataclass
 class RunState:
     """A run this process started: its thread. Its status is in the application
-    database (``services/runs.py``), so it outlives the process."""
+    database (``services/workspace/runs.py``), so it outlives the process."""
 
     run_id: str
     as_of: dt.date | None
@@ -412,7 +413,7 @@ class Backend:
 
     def __init__(self, root: Path, tokens: dict | None, token_ttl: float = 1.0):
         from clientlens.compiler.pyplan import CompiledRulebook
-        from clientlens.services.workspace import Workspace
+        from clientlens.services.workspace.folder import Workspace
 
         self.root = Path(root)
         self.ws = Workspace(self.root)
@@ -471,7 +472,7 @@ class Backend:
         yield engine
 
     def latest(self, engine: Any) -> dt.date:
-        from clientlens.services.segmentation import latest_as_of
+        from clientlens.services.profiling.segmentation import latest_as_of
 
         if self._latest is None:
             self._latest = latest_as_of(engine)
@@ -518,7 +519,7 @@ class Backend:
     def definitions_for(self, version: str | None) -> tuple[Any, Any]:
         """The definitions (and compiled rulebook) a snapshot was made with."""
         from clientlens.compiler.pyplan import CompiledRulebook
-        from clientlens.services.history import archived_definitions
+        from clientlens.services.profiling.history import archived_definitions
 
         if not version or version == self.defs.version:
             return self.defs, self.compiled
@@ -581,7 +582,7 @@ def _traces(results: list) -> list[dict[str, Any]]:
 
 def profile_dict(x: Any, defs: Any, entitlements: list[dict], personal: dict | None
                  ) -> dict[str, Any]:
-    """An Explanation (services/explain.py) as the API's profile, before the policy."""
+    """An Explanation (services/profiling/explain.py) as the API's profile, before the policy."""
     t = x.terms
     labels = {s.id: s.labels.en for s in defs.segments}
     return {
@@ -672,11 +673,11 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
     replaces the application database's tokens, for tests and benches. A revoked token
     stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413."""
     from clientlens.platform.files import use_private_umask
-    from clientlens.services import jobs
-    from clientlens.services.entitlements import held_entitlements
-    from clientlens.services.explain import explain_customer, stored_summary
-    from clientlens.services.history import snapshot_on
-    from clientlens.services.segmentation import profile_row, segment_summary
+    from clientlens.services.profiling.entitlements import held_entitlements
+    from clientlens.services.profiling.explain import explain_customer, stored_summary
+    from clientlens.services.profiling.history import snapshot_on
+    from clientlens.services.profiling.segmentation import profile_row, segment_summary
+    from clientlens.services.workspace import jobs
 
     # Started without the CLI (uvicorn --factory, a test): files the service makes
     # (SQLite's -wal, DuckDB's spill) stay private all the same.
@@ -867,7 +868,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
         recorded (`GET /customers/{id}/reevaluations`) with the cause in the body, and
         entitlement changes (granted, grace_started, revoked) only when the services held
         change. The nightly run stays authoritative: it does not read re-evaluations."""
-        from clientlens.services import reevaluation as rv
+        from clientlens.services.relationship import reevaluation as rv
 
         _check_date(as_of)
         reason, note = (body.reason, body.note) if body else (None, None)
@@ -941,7 +942,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
         as-of, the cause, segment/phase/need before and after, the entitlement changes
         (source `reevaluation`) and the services held after it. `superseded_by` names the
         nightly run after the snapshot it was compared with."""
-        from clientlens.services import reevaluation as rv
+        from clientlens.services.relationship import reevaluation as rv
 
         with backend.engine() as engine:
             found = rv.list_reevaluations(backend.db, customer_id, limit=limit,
@@ -997,7 +998,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
 
     # -- runs
     def _run(state: RunState) -> None:
-        from clientlens.services import runs
+        from clientlens.services.workspace import runs
 
         def save(**fields: Any) -> None:
             try:
@@ -1035,7 +1036,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
         """Segments every customer for `as_of` and stores the snapshot, one run at a
         time. Poll `GET /runs/{run_id}` for its status and result. The run is recorded
         in the application database."""
-        from clientlens.services import runs
+        from clientlens.services.workspace import runs
 
         as_of = _check_date(body.as_of if body else None)
         with backend._runs_lock:
@@ -1071,7 +1072,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
         """Runs are recorded in the application database, with those started by
         `clientlens run`: a run outlives a restart of the service, and one whose process
         stopped before it finished is reported failed, with stage `interrupted`."""
-        from clientlens.services import runs
+        from clientlens.services.workspace import runs
 
         return RunState.out(runs.get_run(backend.db, run_id))
 

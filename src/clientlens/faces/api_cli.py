@@ -30,7 +30,7 @@ err = Console(stderr=True)
 # -- a workspace's token store -------------------------------------------------------------
 def open_store(workspace: str | Path) -> Any:
     """The workspace's application database, with a legacy tokens.yaml imported."""
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     db = Workspace(workspace).app_db()  # a real workspace, or a clear error
     try:

@@ -1,7 +1,7 @@
 """HTTP endpoints of the member-get-member referral programme: ``add_referral_routes``.
 
-A thin face over ``services/referrals.py`` (the rules, the ledger, idempotency) and
-``services/referral_lookups.py`` (what it reads from the warehouse); ``create_app``
+A thin face over ``services/programmes/referrals.py`` (the rules, the ledger, idempotency) and
+``services/programmes/referral_lookups.py`` (what it reads from the warehouse); ``create_app``
 calls ``add_referral_routes(app, backend, allowed)`` once.
 
 Answers, by design:
@@ -280,7 +280,7 @@ def _policed(e: Exception, hidden: frozenset[str]) -> Exception:
     over, say, the security grade says which grade the customer has) loses the quote."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(e)))
     if getattr(e, "reason", None) == "not_eligible" and words & hidden:
-        from clientlens.services.referrals import ReferralError
+        from clientlens.services.programmes.referrals import ReferralError
 
         return ReferralError("the customer is not eligible for this programme (its rule "
                              "reads fields your role may not see)", "not_eligible")
@@ -292,8 +292,8 @@ def add_referral_routes(app: FastAPI, backend: Any,
     """Register the referral endpoints (tag ``referrals``) on ``app``: ``backend`` is
     the API's Backend (app DB, warehouse, audit), ``allowed(permission)`` its
     dependency checking the token's role."""
-    from clientlens.services import referral_lookups as lookups
-    from clientlens.services import referrals as rf
+    from clientlens.services.programmes import referral_lookups as lookups
+    from clientlens.services.programmes import referrals as rf
 
     app.add_exception_handler(rf.ReferralError, referral_error)
     Reader = Annotated[TokenHolder, Depends(allowed("referrals:read"))]  # noqa: N806

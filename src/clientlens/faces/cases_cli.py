@@ -1,6 +1,6 @@
 """``clientlens cases ...``: service-recovery cases in the application database.
 
-Typer + Rich over ``clientlens.services.recovery``; no business logic here. Every
+Typer + Rich over ``clientlens.services.relationship.recovery``; no business logic here. Every
 command catches user errors itself (one line on stderr, exit 1), so the app behaves
 the same mounted under ``clientlens`` or run on its own.
 """
@@ -23,7 +23,7 @@ from clientlens.appdb import open_appdb
 from clientlens.faces.options import Workspace as WorkspaceOpt
 from clientlens.faces.options import parse_date
 from clientlens.model.errors import ClientlensError
-from clientlens.services import recovery
+from clientlens.services.relationship import recovery
 
 cases_app = typer.Typer(
     name="cases",
@@ -46,7 +46,7 @@ def _open(db: str | None, workspace: Path) -> Any:
     """The --db given, else the workspace's application database."""
     if db:
         return open_appdb(db)
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     return Workspace(workspace).app_db()
 CaseId = Annotated[str, typer.Argument(metavar="CASE_ID", help="Case number, e.g. 12.",
@@ -238,7 +238,7 @@ def from_complaints(
 
     Example: `clientlens cases from-complaints --since 2026-10-01 --owner care-desk -w my-bank`
     """
-    from clientlens.services.workspace import Workspace
+    from clientlens.services.workspace.folder import Workspace
 
     day = _day(since, "--since")
     with Workspace(workspace).engine(read_only=True) as engine:

@@ -1,4 +1,7 @@
-"""The command line: Typer + Rich over ``clientlens.services.jobs``. No business logic here."""
+"""The command line: Typer + Rich over ``clientlens.services.workspace.jobs``.
+
+No business logic here.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from rich.table import Table
 
 from clientlens.faces.options import OUTPUT_HELP, CsvDialect, Workspace, parse_date
 from clientlens.model.errors import ClientlensError
-from clientlens.services import jobs
+from clientlens.services.workspace import jobs
 
 app = typer.Typer(
     name="clientlens",
@@ -137,7 +140,7 @@ def quarantine(workspace: Workspace = Path("."),
 
     Example: `clientlens quarantine -w my-bank --limit 50`
     """
-    from clientlens.services.workspace import Workspace as Ws
+    from clientlens.services.workspace.folder import Workspace as Ws
 
     # Imports are validated in the DuckDB warehouse (the staging area for other engines).
     with Ws(workspace).staging_engine() as engine:
@@ -448,7 +451,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     """Notices from the services (a workspace made private) as one readable line."""
     from rich.markup import escape
 
-    from clientlens.services.workspace import PrivacyWarning
+    from clientlens.services.workspace.folder import PrivacyWarning
 
     if issubclass(category, PrivacyWarning):
         err.print(f"[yellow]note:[/] {escape(str(message))}", highlight=False, soft_wrap=True)

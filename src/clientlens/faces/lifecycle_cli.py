@@ -1,7 +1,8 @@
 """``clientlens migrations`` and ``clientlens kpis``: how customers move between
 snapshots, and the relationship KPIs over time.
 
-Typer + Rich over ``clientlens.services.migrations`` and ``clientlens.services.kpis``;
+Typer + Rich over ``clientlens.services.analytics.matrices`` and
+``clientlens.services.analytics.kpis``;
 no business logic here. Plain functions, registered by the main app with
 ``app.command()(migrations)``; each catches user errors itself (one line on
 stderr, exit 1), so they behave the same in any Typer app.
@@ -25,9 +26,9 @@ from clientlens.faces.options import OUTPUT_HELP, CsvDialect
 from clientlens.faces.options import Workspace as WorkspaceDir
 from clientlens.faces.options import parse_date as _date
 from clientlens.model.errors import ClientlensError
-from clientlens.services import kpis as kpi_service
-from clientlens.services import migrations as mig
-from clientlens.services.workspace import Workspace
+from clientlens.services.analytics import kpis as kpi_service
+from clientlens.services.analytics import matrices as mig
+from clientlens.services.workspace.folder import Workspace
 
 out = Console()
 err = Console(stderr=True)
@@ -179,7 +180,7 @@ def kpis(
     * `clientlens kpis -w my-bank --from 2026-01-31 --json > kpis.json`
     * `clientlens kpis -w my-bank -o kpis.csv`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     ws = Workspace(workspace)
     target = output

@@ -34,7 +34,7 @@ runs_app = typer.Typer(
 
 
 def _json(value: Any) -> None:
-    from clientlens.services.runs import plain
+    from clientlens.services.workspace.runs import plain
 
     out.print_json(json.dumps(plain(value), ensure_ascii=False))
 
@@ -70,7 +70,7 @@ def reevaluate(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
       DEP-GROW"`
     * `clientlens reevaluate C00000042 -w my-bank --json`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     outcome = jobs.reevaluate(workspace, customer_id, parse_date(as_of, "--as-of"),
                               reason=reason, note=note, requested_by=by, via="cli")
@@ -122,7 +122,7 @@ def reevaluations(customer_id: Annotated[str | None, typer.Argument(
     * `clientlens reevaluations C00000042 -w my-bank`
     * `clientlens reevaluations -w my-bank --limit 200 --json`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     found = jobs.reevaluations(workspace, customer_id, limit)
     if as_json:
@@ -146,7 +146,7 @@ def reevaluations(customer_id: Annotated[str | None, typer.Argument(
 
 
 def _print_runs(workspace: Path, limit: int, as_json: bool) -> None:
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     found = jobs.recorded_runs(workspace, limit)
     if as_json:
@@ -200,7 +200,7 @@ def show_run(run_id: Annotated[str, typer.Argument(help="The run's id.")],
 
     Example: `clientlens runs show 3f2a9c0d... -w my-bank`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     r = jobs.recorded_run(workspace, run_id)
     if as_json:

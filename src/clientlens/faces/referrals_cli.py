@@ -1,7 +1,7 @@
 """``clientlens referrals ...``: the member-get-member programme from the command line.
 
-Thin commands over ``clientlens.services.referrals`` and the workspace glue in
-``services.jobs``; every rejection comes back with its reason code.
+Thin commands over ``clientlens.services.programmes.referrals`` and the workspace glue in
+``services.workspace.jobs``; every rejection comes back with its reason code.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _day(value: str | None, option: str = "--on") -> dt.date:
 
 
 def _db(workspace: Path):  # noqa: ANN202 - an AppDB
-    from clientlens.services.workspace import Workspace as Ws
+    from clientlens.services.workspace.folder import Workspace as Ws
 
     return Ws(workspace).app_db()
 
@@ -50,7 +50,7 @@ def publish(files: Annotated[list[Path] | None, typer.Argument(
 
     Example: `clientlens referrals publish -w my-bank`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     for p in jobs.publish_referral_programmes(workspace, files or ()):
         out.print(f"{p.programme_id} version {p.version}"
@@ -66,8 +66,8 @@ def code(referrer: Annotated[str, typer.Argument(help="Customer who refers.")],
 
     Example: `clientlens referrals code C00000042 --programme friends -w my-bank`
     """
-    from clientlens.services import jobs
-    from clientlens.services.referrals import issue_code
+    from clientlens.services.programmes.referrals import issue_code
+    from clientlens.services.workspace import jobs
 
     profile = jobs.referrer_profile(workspace, referrer)
     with _db(workspace) as db:
@@ -88,8 +88,8 @@ def register(invitation: Annotated[str, typer.Argument(metavar="CODE", help="The
 
     Example: `clientlens referrals register K7PX2QHM4A C00100001 --phone "+7 900 000-00-00"`
     """
-    from clientlens.services import jobs
-    from clientlens.services.referrals import register as reg
+    from clientlens.services.programmes.referrals import register as reg
+    from clientlens.services.workspace import jobs
 
     identity = {"document": document, "phone": phone, "address": address}
     with _db(workspace) as db:
@@ -116,7 +116,7 @@ def qualify(new_customer: Annotated[str, typer.Argument(help="The new customer's
 
     Example: `clientlens referrals qualify C00100001 --kind product_opened --product-type card`
     """
-    from clientlens.services.referrals import qualify as qual
+    from clientlens.services.programmes.referrals import qualify as qual
 
     fact = {"kind": kind, "on": _day(on), "product_type": product_type, "amount": amount,
             "held_days": held_days}
@@ -139,7 +139,7 @@ def funnel(programme: Annotated[str, typer.Argument(help="Programme id.")] = "fr
 
     Example: `clientlens referrals funnel friends --point-value 0.5 -w my-bank`
     """
-    from clientlens.services.referrals import funnel as fun
+    from clientlens.services.programmes.referrals import funnel as fun
 
     with _db(workspace) as db:
         f = fun(db, programme, point_value)
@@ -162,7 +162,7 @@ def balance(customer: Annotated[str, typer.Argument(help="Customer id.")],
 
     Example: `clientlens referrals balance C00000042 -w my-bank`
     """
-    from clientlens.services.referrals import balance as bal
+    from clientlens.services.programmes.referrals import balance as bal
 
     with _db(workspace) as db:
         out.print(f"{escape(customer)}: {bal(db, customer):,} points")
@@ -178,7 +178,7 @@ def redeem(customer: Annotated[str, typer.Argument(help="Customer id.")],
 
     Example: `clientlens referrals redeem C00000042 500 --key order-1187 -w my-bank`
     """
-    from clientlens.services.referrals import redeem_points
+    from clientlens.services.programmes.referrals import redeem_points
 
     with _db(workspace) as db:
         r = redeem_points(db, customer, points, key)

@@ -49,8 +49,8 @@ def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     * `clientlens history C0000042 -w my-bank`
     * `clientlens history C0000042 -a segment,loyalty_grade --on 2025-06-15`
     """
-    from clientlens.services import jobs
-    from clientlens.services.history import value_on
+    from clientlens.services.profiling.history import value_on
+    from clientlens.services.workspace import jobs
 
     day = _day(on, "--on")
     attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
@@ -104,7 +104,7 @@ def backfill(workspace: Workspace = Path("."),
 
     Example: `clientlens backfill -w my-bank --from 2024-11-01 --to 2026-10-31 --every month`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     first, last = _day(start or None, "--from"), _day(end or None, "--to")
     if first is None or last is None:
@@ -137,7 +137,7 @@ def win_back(workspace: Workspace = Path("."),
 
     Example: `clientlens win-back -w my-bank --limit 50 -o winback.csv`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     result = jobs.win_back(workspace, _day(as_of, "--as-of"), None if output else limit)
     if output is not None:
@@ -181,8 +181,8 @@ def record(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     Example: `clientlens departures record C0000042 --kind situational --reason "moved to
     Kazan" --by petrova --left-on 2026-09-30`
     """
-    from clientlens.services.departures import record_departure
-    from clientlens.services.workspace import Workspace as Ws
+    from clientlens.services.relationship.departures import record_departure
+    from clientlens.services.workspace.folder import Workspace as Ws
 
     with Ws(workspace).app_db() as db:
         rec = record_departure(db, customer_id, _day(left_on, "--left-on") or dt.date.today(),
@@ -200,8 +200,8 @@ def list_departures(workspace: Workspace = Path("."),
 
     Example: `clientlens departures list -w my-bank`
     """
-    from clientlens.services.departures import list_departures as listed
-    from clientlens.services.workspace import Workspace as Ws
+    from clientlens.services.relationship.departures import list_departures as listed
+    from clientlens.services.workspace.folder import Workspace as Ws
 
     with Ws(workspace).app_db() as db:
         rows = listed(db, customer)
@@ -224,7 +224,7 @@ def fit_activity(workspace: Workspace = Path("."),
 
     Example: `clientlens fit-activity -w my-bank`, then `clientlens run -w my-bank`
     """
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
 
     fit = jobs.fit_activity(workspace, _day(as_of, "--as-of"))
     out.print(f"BG/NBD on {fit.customers:,} customers' own transaction days up to "

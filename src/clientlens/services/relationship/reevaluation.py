@@ -58,10 +58,10 @@ from clientlens.definitions.rulebook import Definitions
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services.entitlements import ENTITLEMENTS, next_held
-from clientlens.services.explain import Explanation, explain_customer
-from clientlens.services.history import snapshot_dates
-from clientlens.services.segmentation import PROFILES
+from clientlens.services.profiling.entitlements import ENTITLEMENTS, next_held
+from clientlens.services.profiling.explain import Explanation, explain_customer
+from clientlens.services.profiling.history import snapshot_dates
+from clientlens.services.profiling.segmentation import PROFILES
 
 REASONS = REEVALUATION_REASONS
 SOURCE = "reevaluation"

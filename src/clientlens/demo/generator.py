@@ -24,9 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from clientlens.demo import vocab
 from clientlens.engines import sqltext
 from clientlens.model.tables import TABLES
-from clientlens.services import demo_vocab as vocab
 
 Progress = Callable[[str, int, int], None]
 FX = {"USD": 92.5, "EUR": 100.1}

@@ -20,7 +20,7 @@ from clientlens.definitions.rulebook import Definitions
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services.entitlements import (
+from clientlens.services.profiling.entitlements import (
     EntitlementChanges,
     count_changes,
     entitlement_steps,

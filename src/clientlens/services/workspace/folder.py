@@ -41,7 +41,7 @@ OWN_FOLDERS = ("definitions", "exports", ".spill", "demo-data")
 OWN_FILES = ("tokens.yaml",)
 
 
-DEFAULTS = Path(__file__).resolve().parent.parent / "defaults"
+DEFAULTS = Path(__file__).resolve().parents[2] / "defaults"
 
 
 class PrivacyWarning(UserWarning):
@@ -216,7 +216,7 @@ class Workspace:
         takes the tables."""
         cls = engine_class("duckdb")
         if not read_only:
-            from clientlens.services.csv_source import remove_stale_scratch
+            from clientlens.services.ingest.reader import remove_stale_scratch
 
             # What an import killed half-way left beside the warehouse (plaintext).
             remove_stale_scratch(self.warehouse_path.parent)

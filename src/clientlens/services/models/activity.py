@@ -4,7 +4,7 @@ its parameters to the workspace's ``definitions/activity_model.yaml``.
 The model's inputs are glossary terms the engine already computed in a snapshot:
 ``own_tx_days`` (x = days with own transactions - 1 repeat days), and the days since
 the first and the last own transaction (age T and recency t_x, in weeks). The fit is
-``services.activity_model.fit_bgnbd`` (maximum likelihood, validated on CDNOW against
+``services.models.bgnbd.fit_bgnbd`` (maximum likelihood, validated on CDNOW against
 Fader, Hardie and Lee 2005). The glossary's ``p_alive`` then evaluates the model inside
 the engine for every customer, and the phase rules use it as an early warning.
 """
@@ -19,7 +19,7 @@ from clientlens.definitions.rulebook import ACTIVITY_FILE, Definitions, load_def
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import files
-from clientlens.services.segmentation import PROFILES, _check_as_of
+from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
 
 TEMPLATE = """\
 # The probability-alive model (BG/NBD, Fader, Hardie and Lee 2005) of customers' own
@@ -79,7 +79,7 @@ def fit_activity(engine: Engine, defs: Definitions, as_of: dt.date, folder: Path
     try:
         import numpy as np
 
-        from clientlens.services.activity_model import fit_bgnbd
+        from clientlens.services.models.bgnbd import fit_bgnbd
     except ImportError:
         raise ClientlensError("fitting needs scipy: pip install 'clientlens[scorecard]'") \
             from None

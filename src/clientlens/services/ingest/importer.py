@@ -25,7 +25,8 @@ from clientlens.engines import sqltext
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.errors import ImportFileError, did_you_mean
 from clientlens.model.tables import TABLES, Table
-from clientlens.services.csv_source import (
+from clientlens.services.ingest.checks import CHECKED, checked_sql, header_columns
+from clientlens.services.ingest.reader import (
     CSV_SUFFIXES,
     REJECTS,
     STAGE,
@@ -38,7 +39,6 @@ from clientlens.services.csv_source import (
     shown,
     stage_file,
 )
-from clientlens.services.import_checks import CHECKED, checked_sql, header_columns
 
 IMPORT_ORDER = tuple(TABLES)  # parents first
 D = "duckdb"  # files are checked and staged in the embedded DuckDB

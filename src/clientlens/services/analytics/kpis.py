@@ -36,7 +36,7 @@ from typing import Any
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services.migrations import NONE, PHASES, PROFILES, snapshot_dates
+from clientlens.services.analytics.matrices import NONE, PHASES, PROFILES, snapshot_dates
 
 LOYAL_GRADES = ("A", "B")
 ROW_FIELDS = ("kpi", "date_from", "date_to", "by", "group", "value", "count", "base")

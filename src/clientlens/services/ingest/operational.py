@@ -21,9 +21,9 @@ import pyarrow as pa
 from clientlens.appdb import AppDB
 from clientlens.engines.base import Engine
 from clientlens.model.tables import TABLES
-from clientlens.services.departures import departure_rows
-from clientlens.services.recovery import case_facts
-from clientlens.services.referrals import referral_facts
+from clientlens.services.programmes.referrals import referral_facts
+from clientlens.services.relationship.departures import departure_rows
+from clientlens.services.relationship.recovery import case_facts
 
 
 def case_rows(db: AppDB) -> pa.Table:

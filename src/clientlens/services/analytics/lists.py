@@ -18,8 +18,8 @@ from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
 from clientlens.platform.exports import format_of, write_table
-from clientlens.services.entitlements import ENTITLEMENTS, EVENTS
-from clientlens.services.segmentation import PROFILES, _check_as_of
+from clientlens.services.profiling.entitlements import ENTITLEMENTS, EVENTS
+from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
 
 
 @dataclass(frozen=True)

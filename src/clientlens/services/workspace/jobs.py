@@ -2,7 +2,7 @@
 
 For notebooks and schedulers::
 
-    from clientlens.services import jobs
+    from clientlens.services.workspace import jobs
     jobs.init("my-bank")
     jobs.import_files("my-bank", ["exports/customers.csv", "exports/accounts.csv"])
     result = jobs.run("my-bank", as_of=date(2026, 10, 31))
@@ -21,15 +21,15 @@ from typing import Any
 from clientlens.engines import sqltext
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import exports
-from clientlens.services import referral_lookups
-from clientlens.services.explain import Explanation, explain_customer
-from clientlens.services.segmentation import (
+from clientlens.services.profiling.explain import Explanation, explain_customer
+from clientlens.services.profiling.segmentation import (
     RunResult,
     latest_as_of,
     run_segmentation,
     segment_summary,
 )
-from clientlens.services.workspace import Workspace, init_workspace
+from clientlens.services.programmes import referral_lookups
+from clientlens.services.workspace.folder import Workspace, init_workspace
 
 Progress = Callable[[str, int, int], None]
 
@@ -51,7 +51,7 @@ def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | 
                  decimal_comma: bool | None = None, force: bool = False,
                  progress: Callable[[str], None] | None = None) -> list:
     """Import files (or folders of files named like the tables) into the warehouse."""
-    from clientlens.services.importer import import_directory, import_file, table_for_file
+    from clientlens.services.ingest.importer import import_directory, import_file, table_for_file
 
     ws = Workspace(path)
     reports = []
@@ -83,7 +83,7 @@ def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
     tables = sorted(tables, key=list(TABLES).index)
     say = progress or (lambda _m: None)
     if ws.settings.engine == "spark":
-        from clientlens.services.lake import export_lake
+        from clientlens.services.workspace.lake import export_lake
 
         say(f"writing {', '.join(tables)} to the lake {ws.settings.lake}")
         export_lake(staging, ws.lake_path, tables=tables)
@@ -114,13 +114,13 @@ def run(path: str | Path, as_of: dt.date | None = None, *, record: bool = True,
     """Segment every customer for ``as_of`` and store the profile snapshot.
 
     The run is recorded in the application database with its status, result or error
-    (``services/runs.py``, ``clientlens runs``); ``record=False`` when the caller
+    (``services/workspace/runs.py``, ``clientlens runs``); ``record=False`` when the caller
     records it itself (the HTTP service)."""
     ws = Workspace(path)
     defs = ws.definitions
     if not record:
         return _run(ws, defs, as_of or default_as_of(path))
-    from clientlens.services import runs
+    from clientlens.services.workspace import runs
 
     with ws.app_db() as db:
         rec, _ = runs.begin(db, as_of=as_of, requested_by=requested_by or runs.current_user(),
@@ -152,7 +152,7 @@ def _run(ws: Workspace, defs: Any, as_of: dt.date) -> RunResult:
 
 
 def _archive(ws: Workspace, defs: Any, as_of: dt.date) -> None:
-    from clientlens.services.history import archive_rulebook
+    from clientlens.services.profiling.history import archive_rulebook
 
     with ws.app_db() as db:
         archive_rulebook(db, defs, as_of)
@@ -170,7 +170,7 @@ def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month
              progress: Callable[[int, int, dt.date], None] | None = None) -> BackfillResult:
     """Run a range of as-of dates, oldest first; dates already run with the current
     rulebook are skipped unless ``force``, so an interrupted backfill resumes."""
-    from clientlens.services.history import backfill_dates, pending_dates
+    from clientlens.services.profiling.history import backfill_dates, pending_dates
 
     ws = Workspace(path)
     defs = ws.definitions
@@ -195,7 +195,7 @@ def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month
 
 def win_back(path: str | Path, as_of: dt.date | None = None, limit: int | None = None) -> Any:
     """Divorced customers to approach after the cooling-off period, likeliest first."""
-    from clientlens.services.departures import win_back_list
+    from clientlens.services.relationship.departures import win_back_list
 
     ws = Workspace(path)
     with ws.engine(read_only=True) as engine:
@@ -205,7 +205,7 @@ def win_back(path: str | Path, as_of: dt.date | None = None, limit: int | None =
 
 def fit_activity(path: str | Path, as_of: dt.date | None = None) -> Any:
     """Fit the BG/NBD probability-alive model on a snapshot; writes activity_model.yaml."""
-    from clientlens.services.activity import fit_activity as fit
+    from clientlens.services.models.activity import fit_activity as fit
 
     ws = Workspace(path)
     with ws.engine(read_only=True) as engine:
@@ -216,7 +216,7 @@ def fit_activity(path: str | Path, as_of: dt.date | None = None) -> Any:
 def publish_referral_programmes(path: str | Path, files: Sequence[str | Path] = ()) -> list:
     """Publish the workspace's referral programmes (definitions/referrals/*.yaml, or the
     files given); unchanged content publishes nothing new."""
-    from clientlens.services.referrals import publish_programme
+    from clientlens.services.programmes.referrals import publish_programme
 
     ws = Workspace(path)
     found = [Path(f) for f in files] or sorted((ws.definitions_dir / "referrals").glob("*.yaml"))
@@ -228,7 +228,7 @@ def publish_referral_programmes(path: str | Path, files: Sequence[str | Path] = 
 
 def referrer_profile(path: str | Path, customer_id: str) -> dict[str, Any]:
     """The referrer's segment, phase and grades from the latest snapshot."""
-    from clientlens.services.segmentation import profile_row
+    from clientlens.services.profiling.segmentation import profile_row
 
     ws = Workspace(path)
     with ws.engine(read_only=True) as engine:
@@ -260,7 +260,7 @@ class History:
 def history(path: str | Path, customer_id: str,
             attributes: tuple[str, ...] | None = None) -> History:
     """The customer's effective-dated segment, phase, need (and any other columns)."""
-    from clientlens.services.history import ATTRIBUTES, intervals, snapshot_dates
+    from clientlens.services.profiling.history import ATTRIBUTES, intervals, snapshot_dates
 
     ws = Workspace(path)
     with ws.engine(read_only=True) as engine:
@@ -272,7 +272,7 @@ def history(path: str | Path, customer_id: str,
 def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
     """Cases, departures and programme referrals from the application database into
     the warehouse."""
-    from clientlens.services.operational import sync_operational_tables
+    from clientlens.services.ingest.operational import sync_operational_tables
 
     with ws.app_db() as db:
         return sync_operational_tables(db, engine)
@@ -292,8 +292,8 @@ def explain(path: str | Path, customer_id: str, as_of: dt.date | None = None) ->
     A date without a snapshot of its own is explained from the newest snapshot before
     it; a snapshot made with an older rulebook is explained with that rulebook (from
     the archive), so the answer is the one given at the time."""
-    from clientlens.services.history import archived_definitions, snapshot_on
-    from clientlens.services.segmentation import profile_row
+    from clientlens.services.profiling.history import archived_definitions, snapshot_on
+    from clientlens.services.profiling.segmentation import profile_row
 
     ws = Workspace(path)
     defs = ws.definitions
@@ -325,7 +325,7 @@ def export(path: str | Path, target: str | Path, as_of: dt.date | None = None, *
 
     ``target`` is a path as given (relative to the current folder, like every output of
     clientlens); the file is written whole and private (``platform/exports.py``)."""
-    from clientlens.services.targeting import profiles
+    from clientlens.services.analytics.lists import profiles
 
     ws = Workspace(path)
     target = Path(target)
@@ -358,7 +358,7 @@ def write_document(target: str | Path, text: str) -> Path:
 
 def dictionary(path: str | Path, fmt: str = "md", lang: str = "en") -> str:
     """The dictionary of terms (словарь терминов) as Markdown or HTML."""
-    from clientlens.services.dictionary import render_dictionary
+    from clientlens.services.profiling.dictionary import render_dictionary
 
     if fmt not in ("md", "html"):
         raise ClientlensError(f"unknown format '{fmt}': use md or html")
@@ -370,7 +370,7 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
          progress: Progress | None = None,
          import_progress: Callable[[str], None] | None = None) -> tuple[list, RunResult]:
     """Generate a demo bank, import it, segment it, export the profiles."""
-    from clientlens.services.demo_bank import generate_bank
+    from clientlens.demo.generator import generate_bank
 
     root = Path(path)
     init_workspace(root, force=True)
@@ -399,7 +399,7 @@ def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
                   csv_dialect: str | None = None, **options: Any) -> ListResult:
     """A customer list over a stored run: leads, survey-due, lookalike or events;
     ``out`` (a path as given) gets the whole list as .csv, .xlsx or .parquet."""
-    from clientlens.services import targeting
+    from clientlens.services.analytics import lists as targeting
 
     ws = Workspace(path)
     if out is not None:
@@ -421,7 +421,7 @@ def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
 
 
 def entitlements(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
-    from clientlens.services.targeting import entitlement_counts
+    from clientlens.services.analytics.lists import entitlement_counts
 
     ws = Workspace(path)
     with ws.engine(read_only=True) as engine:
@@ -434,7 +434,7 @@ def train_scorecard(path: str | Path, labels: str | Path, *, as_of: dt.date | No
                     features: list[str] | None = None, holdout: float = 0.3, seed: int = 0,
                     out: Path | None = None) -> Any:
     """Fit a scorecard on labelled outcomes and write it to the rulebook's scorecards/."""
-    from clientlens.services.training import train_scorecard as train
+    from clientlens.services.models.training import train_scorecard as train
 
     ws = Workspace(path)
     as_of = as_of or default_as_of(path)
@@ -446,7 +446,7 @@ def train_scorecard(path: str | Path, labels: str | Path, *, as_of: dt.date | No
 
 def lake_export(path: str | Path, lake: str | Path) -> list:
     """Write the workspace's DuckDB warehouse as a Parquet lake for the Spark engine."""
-    from clientlens.services.lake import export_lake
+    from clientlens.services.workspace.lake import export_lake
 
     ws = Workspace(path)
     if not ws.warehouse_path.exists():
@@ -461,9 +461,9 @@ def reevaluate(path: str | Path, customer_id: str, as_of: dt.date | None = None,
                reason: str | None = None, note: str | None = None,
                requested_by: str | None = None, via: str = "python") -> Any:
     """Re-evaluate one customer now from the warehouse and record it like a nightly
-    change (``services/reevaluation.py``); returns its ``Outcome``."""
-    from clientlens.services.reevaluation import reevaluate as reevaluate_customer
-    from clientlens.services.runs import current_user
+    change (``services/relationship/reevaluation.py``); returns its ``Outcome``."""
+    from clientlens.services.relationship.reevaluation import reevaluate as reevaluate_customer
+    from clientlens.services.workspace.runs import current_user
 
     ws = Workspace(path)
     defs = ws.definitions
@@ -475,7 +475,7 @@ def reevaluate(path: str | Path, customer_id: str, as_of: dt.date | None = None,
 
 def reevaluations(path: str | Path, customer_id: str | None = None, limit: int = 50) -> list:
     """Recorded re-evaluations (of one customer, or all), newest first."""
-    from clientlens.services.reevaluation import list_reevaluations
+    from clientlens.services.relationship.reevaluation import list_reevaluations
 
     ws = Workspace(path)
     with ws.app_db() as db, ws.engine(read_only=True) as engine:
@@ -484,14 +484,14 @@ def reevaluations(path: str | Path, customer_id: str | None = None, limit: int =
 
 def recorded_runs(path: str | Path, limit: int = 20) -> list:
     """Runs recorded in the application database (HTTP and CLI), newest first."""
-    from clientlens.services.runs import list_runs
+    from clientlens.services.workspace.runs import list_runs
 
     with Workspace(path).app_db() as db:
         return list_runs(db, limit)
 
 
 def recorded_run(path: str | Path, run_id: str) -> Any:
-    from clientlens.services.runs import get_run
+    from clientlens.services.workspace.runs import get_run
 
     with Workspace(path).app_db() as db:
         return get_run(db, run_id)

@@ -32,7 +32,7 @@ from clientlens.definitions.rulebook import Definitions, load_definitions
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services.segmentation import PROFILES
+from clientlens.services.profiling.segmentation import PROFILES
 
 ATTRIBUTES = ("segment", "phase", "need")
 EVERY = ("month", "week", "day")

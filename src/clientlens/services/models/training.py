@@ -61,7 +61,7 @@ def read_outcomes(path: Path, target: str) -> Any:
 
     if not path.exists():
         raise ClientlensError(f"labels file not found: {path}")
-    from clientlens.services.csv_source import readable_path
+    from clientlens.services.ingest.reader import readable_path
 
     reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
     con = duckdb.connect()
@@ -133,7 +133,7 @@ def train_scorecard(engine: Engine, defs: Definitions, labels_path: Path, *, as_
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
 
-    from clientlens.services.scorecard import fit_scorecard
+    from clientlens.services.models.scorecard import fit_scorecard
 
     features = features or default_features(defs)
     unknown = [f for f in features if f not in defs.terms]

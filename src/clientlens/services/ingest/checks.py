@@ -23,7 +23,7 @@ from pathlib import Path
 from clientlens.engines import sqltext
 from clientlens.model.errors import ImportFileError, did_you_mean
 from clientlens.model.tables import ACCOUNT_SUBTYPES, ColumnType, Table
-from clientlens.services.csv_source import Header, Staged, normalised, shown
+from clientlens.services.ingest.reader import Header, Staged, normalised, shown
 
 D = "duckdb"  # files are checked in the embedded DuckDB, whatever the engine
 SQL_TYPE = {ColumnType.TEXT: "varchar", ColumnType.INTEGER: "bigint",

@@ -19,7 +19,7 @@ from clientlens.definitions.catalogue import Service
 from clientlens.definitions.rulebook import Definitions, Rule
 from clientlens.engines.base import Engine
 from clientlens.model.errors import NotFoundError, did_you_mean
-from clientlens.services.segmentation import profile_row
+from clientlens.services.profiling.segmentation import profile_row
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The exit reason is recorded in the application database (``record_departure``):
 situational (moved, changed job) or dissatisfaction, and whether the customer
 asked not to be contacted again. Before each run the records are copied into the
-warehouse table ``departures`` (``services.operational``), where the glossary
+warehouse table ``departures`` (``services.ingest.operational``), where the glossary
 turns them into terms (``left_situational``, ``left_dissatisfied``,
 ``no_contact_requested``) for the phase rules and the ``win_back`` rating.
 
@@ -25,7 +25,7 @@ from clientlens.definitions.rulebook import Definitions
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
 from clientlens.model.errors import ClientlensError
-from clientlens.services.segmentation import PROFILES, _check_as_of
+from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
 
 ROWS_SCHEMA = pa.schema([("departure_id", pa.string()), ("customer_id", pa.string()),
                          ("left_on", pa.date32()), ("exit_kind", pa.string()),

@@ -1,0 +1,3 @@
+"""Analytics over stored snapshots: migration matrices, relationship KPIs, customer
+lists (leads, surveys, look-alikes, entitlement events).
+"""
