@@ -113,6 +113,20 @@ def _number(value: float | int) -> exp.Expression:
     return exp.Cast(this=exp.Literal.number(repr(float(value))), to=exp.DataType.build("DOUBLE"))
 
 
+def _null_typed(sql_type: str) -> Callable[[SqlContext, exp.Expression], exp.Expression]:
+    """The default form, with a bare NULL argument given a type: PostgreSQL cannot
+    choose between -integer and -numeric (or abs, round, extract) for an untyped NULL."""
+    def sql(ctx: SqlContext, node: exp.Expression) -> exp.Expression:
+        new = default_sql(ctx, node)
+        inner = new.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Null):
+            new.set("this", exp.Cast(this=exp.Null(), to=exp.DataType.build(sql_type)))
+        return new
+    return sql
+
+
 def default_sql(ctx: SqlContext, node: exp.Expression) -> exp.Expression:
     """The node itself with its arguments rendered."""
     new = node.copy()
@@ -322,8 +336,9 @@ def _between_type(ty: Typer, node: exp.Expression) -> T:
 
 
 def _between_py(ctx: PyContext, node: exp.Expression) -> str:
-    x = ctx.s(node.this)
-    lo, hi = ctx.s(node.args["low"]), ctx.s(node.args["high"])
+    # Operands converted together, as SQL does: a date between timestamps is compared
+    # as a timestamp (found by the generated differential test).
+    x, lo, hi = ctx.unified([node.this, node.args["low"], node.args["high"]], node)
     return f"_and(_ge({x}, {lo}), _le({x}, {hi}))"
 
 
@@ -441,8 +456,8 @@ _I, _D, _N = T.INTEGER, T.DECIMAL, T.NUMBER
 _ARITH_FORMS = ((_I, _I, _I), (_I, _D, _D), (_D, _D, _D), (_D, _N, _N), (_N, _N, _N))
 ARITHMETIC = (
     Scalar("-x", "arithmetic", (exp.Neg,), "minus a number", typing=lambda ty, n: ty.need(
-        n.this, NUMERIC, "'-'"), python=_neg_py,
-        forms=tuple(Form("(-{0})", (t,), t) for t in (_I, _D, _N))),
+        n.this, NUMERIC, "'-'"), python=_neg_py, sql=_null_typed("BIGINT"),
+        forms=tuple(Form("(- {0})", (t,), t) for t in (_I, _D, _N))),
     *(Scalar(op, "arithmetic", (node,), doc, typing=_arith_type(op), sql=_widened_sql,
              python=_binary_py(helper),
              engines={"duckdb": "integer literals are 32-bit", "postgres": "integer literals "
@@ -488,7 +503,10 @@ def _power_sql(ctx: SqlContext, node: exp.Expression) -> exp.Expression:
     # ln() of a positive number only: PostgreSQL may fold constants before the CASE.
     size = exp.Mul(this=y.copy(), expression=exp.Ln(this=exp.Greatest(
         this=exp.Abs(this=x.copy()), expressions=[_number(1e-300)])))
+    # GREATEST skips NULLs, so an empty operand is decided first.
     return (exp.Case()
+            .when(exp.or_(exp.Is(this=x.copy(), expression=exp.Null()),
+                          exp.Is(this=y.copy(), expression=exp.Null())), exp.Null())
             .when(exp.and_(exp.EQ(this=x.copy(), expression=zero.copy()),
                            exp.LT(this=y.copy(), expression=zero.copy())), exp.Null())
             .when(exp.EQ(this=x.copy(), expression=zero.copy()),
@@ -523,7 +541,7 @@ def _round_sql(ctx: SqlContext, node: exp.Expression) -> exp.Expression:
     same IEEE operations as ``runtime._round``:
     ``x`` when ``|x| * 10**n >= 2**52``, else ``sign(x) * floor(|x| * 10**n + 0.5) / 10**n``."""
     if ctx.type_of(node.this) != T.NUMBER:
-        return default_sql(ctx, node)
+        return _null_typed("BIGINT")(ctx, node)
     x = _double(ctx.r(node.this))
     m = _number(10.0 ** _round_places(node))
     scaled = exp.Mul(this=exp.Abs(this=x.copy()), expression=m.copy())
@@ -623,7 +641,7 @@ FUNCTIONS = (
                   Form("greatest({0}, {1})", (_I, _N), _N),
                   Form("greatest({0}, {1})", (T.DATE, T.DATE), T.DATE))),
     Scalar("abs", "function", (exp.Abs,), "absolute value",
-           typing=lambda ty, n: ty.need(n.this, NUMERIC, "ABS"),
+           typing=lambda ty, n: ty.need(n.this, NUMERIC, "ABS"), sql=_null_typed("BIGINT"),
            python=lambda c, n: f"_abs({c.s(n.this)})",
            forms=tuple(Form("abs({0})", (t,), t) for t in (_I, _D, _N))),
     Scalar("round", "function", (exp.Round,),
@@ -644,10 +662,12 @@ FUNCTIONS = (
            forms=(Form("power({0}, {1})", (_N, _I), _N), Form("power({0}, {1})", (_D, _N), _N),
                   Form("power({0}, {1})", (_I, ("2", "0.5", "-1", "400", "-400")), _N))),
     Scalar("year", "function", (exp.Year,), "the year of a date or timestamp",
-           typing=_temporal_part, python=lambda c, n: f"_year({c.s(n.this)})",
+           typing=_temporal_part, sql=_null_typed("DATE"),
+           python=lambda c, n: f"_year({c.s(n.this)})",
            forms=(Form("year({0})", (T.DATE,), _I), Form("year({0})", (T.TIMESTAMP,), _I))),
     Scalar("month", "function", (exp.Month,), "the month (1-12) of a date or timestamp",
-           typing=_temporal_part, python=lambda c, n: f"_month({c.s(n.this)})",
+           typing=_temporal_part, sql=_null_typed("DATE"),
+           python=lambda c, n: f"_month({c.s(n.this)})",
            forms=(Form("month({0})", (T.DATE,), _I), Form("month({0})", (T.TIMESTAMP,), _I))),
     Scalar("days_between", "function", (exp.Anonymous,),
            "days_between(a, b): whole calendar days from a to b (timestamps by their date)",
