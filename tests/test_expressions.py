@@ -16,6 +16,7 @@ from sqlglot import exp
 from clientlens.compiler.pyeval import compile_expression
 from clientlens.compiler.render import literal, render
 from clientlens.definitions.expressions import Symbol, T, parse
+from clientlens.definitions.language.semantics import SCALARS
 from clientlens.model.errors import ExpressionError
 
 AS_OF = dt.date(2026, 10, 31)
@@ -139,61 +140,19 @@ def _leaf(draw: st.DrawFn, typ: T) -> str:
     return draw(st.sampled_from(names + literals))
 
 
+# The operators and functions come from the semantics table: each entry's forms say
+# which argument types give which result, so a new entry is generated here unasked.
+FORMS = {t: [f for e in SCALARS for f in e.forms if f.result == t] for t in T}
+
+
 @st.composite
 def expression(draw: st.DrawFn, typ: T, depth: int = 0) -> str:
-    if depth >= 3 or draw(st.integers(0, 3)) == 0:
+    if depth >= 3 or draw(st.integers(0, 3)) == 0 or not FORMS[typ]:
         return _leaf(draw, typ)
-    sub = lambda t: draw(expression(t, depth + 1))  # noqa: E731
-    num = lambda: draw(st.sampled_from([T.INTEGER, T.DECIMAL, T.NUMBER]))  # noqa: E731
-    if typ == T.BOOLEAN:
-        choice = draw(st.integers(0, 11))
-        t = num()
-        return [
-            lambda: f"({sub(T.BOOLEAN)} and {sub(T.BOOLEAN)})",
-            lambda: f"({sub(T.BOOLEAN)} or {sub(T.BOOLEAN)})",
-            lambda: f"(not {sub(T.BOOLEAN)})",
-            lambda: f"({sub(t)} {draw(st.sampled_from(['<', '<=', '=', '<>', '>', '>=']))} "
-                    f"{sub(num())})",
-            lambda: f"({sub(t)} between {sub(t)} and {sub(t)})",
-            lambda: f"({sub(T.INTEGER)} in (1, 3, {draw(st.sampled_from(['null', '0']))}))",
-            lambda: f"({sub(draw(st.sampled_from(list(SQL_TYPES))))} is null)",
-            lambda: f"within_days({draw(st.sampled_from(['ts1', 'dt1']))}, "
-                    f"{draw(st.sampled_from(['1', '3', '90', 'window', '0']))})",
-            lambda: f"({sub(T.TEXT)} like {draw(st.sampled_from(['%', 'a%', '_', '%b']))!r})",
-            lambda: f"({sub(T.DATE)} {draw(st.sampled_from(['<', '=', '>=']))} "
-                    f"{sub(T.TIMESTAMP)})",
-            lambda: f"({sub(T.TEXT)} = {sub(T.TEXT)})",
-            lambda: f"({sub(T.BOOLEAN)} = {sub(T.BOOLEAN)})",
-        ][choice]()
-    if typ == T.TEXT:
-        return f"coalesce({sub(T.TEXT)}, {sub(T.TEXT)})" if draw(st.booleans()) else \
-            f"case when {sub(T.BOOLEAN)} then {sub(T.TEXT)} else {sub(T.TEXT)} end"
-    if typ in (T.DATE, T.TIMESTAMP):
-        return f"coalesce({sub(typ)}, {sub(typ)})"
-    if typ == T.INTEGER:
-        choice = draw(st.integers(0, 6))
-        return [
-            lambda: f"({sub(T.INTEGER)} {draw(st.sampled_from(['+', '-', '*', '%']))} "
-                    f"{sub(T.INTEGER)})",
-            lambda: f"abs({sub(T.INTEGER)})",
-            lambda: f"days_between({sub(T.DATE)}, {sub(T.TIMESTAMP)})",
-            lambda: f"coalesce({sub(T.INTEGER)}, {sub(T.INTEGER)})",
-            lambda: f"least({sub(T.INTEGER)}, {sub(T.INTEGER)})",
-            lambda: f"case when {sub(T.BOOLEAN)} then {sub(T.INTEGER)} end",
-            lambda: f"year({sub(T.DATE)})",
-        ][choice]()
-    if typ == T.DECIMAL:
-        choice = draw(st.integers(0, 3))
-        return [
-            lambda: f"({sub(T.DECIMAL)} {draw(st.sampled_from(['+', '-']))} "
-                    f"{sub(draw(st.sampled_from([T.INTEGER, T.DECIMAL])))})",
-            lambda: f"({sub(T.DECIMAL)} * {sub(T.INTEGER)})",
-            lambda: f"greatest({sub(T.DECIMAL)}, {sub(T.DECIMAL)})",
-            lambda: f"abs({sub(T.DECIMAL)})",
-        ][choice]()
-    # NUMBER
-    return f"({sub(num())} / {sub(num())})" if draw(st.booleans()) else \
-        f"({sub(T.NUMBER)} + {sub(num())})"
+    form = draw(st.sampled_from(FORMS[typ]))
+    args = [draw(st.sampled_from(arg)) if isinstance(arg, tuple)
+            else draw(expression(arg, depth + 1)) for arg in form.args]
+    return form.template.format(*args)
 
 
 def _values() -> st.SearchStrategy[dict]:
@@ -231,7 +190,7 @@ CON = duckdb.connect()
 @given(data=st.data())
 def test_python_evaluation_equals_duckdb(data: st.DataObject) -> None:
     typ = data.draw(st.sampled_from([T.BOOLEAN, T.BOOLEAN, T.INTEGER, T.DECIMAL, T.NUMBER,
-                                     T.TEXT]))
+                                     T.TEXT, T.DATE, T.TIMESTAMP]))
     text = data.draw(expression(typ))
     values = data.draw(_values())
     try:

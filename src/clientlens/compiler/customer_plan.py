@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
 
 from clientlens.compiler.plan import _aggregate_cte, _event_filter, _population_on_customers
-from clientlens.compiler.pyeval import compile_expression
+from clientlens.compiler.pyeval import NotExpressible, compile_expression
 from clientlens.compiler.render import literal
 from clientlens.definitions.expressions import T
 from clientlens.definitions.glossary import Term, derived_column, source_symbols
+from clientlens.definitions.language.semantics import AGGREGATES
 from clientlens.definitions.rulebook import Definitions
 from clientlens.model.tables import ENTITY_KEY, ENTITY_TABLE, TABLES, ColumnType
 
@@ -168,41 +168,19 @@ class _Source:
         out: dict[str, Any] = {}
         for a in self.aggregates:
             picked = rows if a.where is None else [v for v in rows if a.where(v) is True]
-            if a.function in ("count", "exists"):
-                value: Any = len(picked)
-                if a.function == "exists":
-                    value = value > 0
-            else:
-                present = [x for x in (a.of(v) for v in picked) if x is not None]
-                value = _aggregate(a, present)
+            meaning = AGGREGATES[a.function]
+            if meaning.needs_of is True:
+                picked = [x for x in (a.of(v) for v in picked) if x is not None]
+            value = meaning.python(picked, a.type)
             out[a.name] = a.default if value is None else value
         return out
-
-
-def _aggregate(a: _Aggregate, present: list[Any]) -> Any:
-    if a.function == "count_distinct":
-        return len(set(present))
-    if not present:
-        return None
-    if a.function == "avg":
-        return math.fsum(float(x) for x in present) / len(present)
-    if a.function == "min":
-        return min(present)
-    if a.function == "max":
-        return max(present)
-    if a.function == "sum":
-        total = sum(present)
-        if a.type == T.DECIMAL:
-            return Decimal(total).quantize(_CENT, rounding=ROUND_HALF_UP)
-        return float(total) if a.type == T.NUMBER else total
-    raise ValueError(f"unknown aggregate function '{a.function}'")  # pragma: no cover
 
 
 def _python_sources(defs: Definitions) -> list[_Source] | None:
     """The aggregates compiled to Python, or None if an expression has no Python form."""
     try:
         return [_Source(source, terms, defs) for source, terms in _by_source(defs).items()]
-    except (TypeError, ValueError, KeyError):
+    except NotExpressible:
         return None
 
 

@@ -32,12 +32,12 @@ from clientlens.definitions.glossary import (
     evaluation_order,
     source_symbols,
 )
+from clientlens.definitions.language.semantics import AGGREGATES, DECIMAL_RESULT
 from clientlens.definitions.rulebook import Definitions
 from clientlens.model.errors import UnsupportedFeature
 from clientlens.model.tables import ENTITY_KEY, ENTITY_TABLE, TABLES, ColumnType
 
 FIXED_COLUMNS = ("as_of", ENTITY_KEY, "segment", "rulebook_version")
-DECIMAL_RESULT = exp.DataType.build("DECIMAL(38, 2)")
 
 
 @dataclass
@@ -242,23 +242,14 @@ def _aggregate_cte(source: str, terms: list[Term], defs: Definitions, as_of: dt.
         agg = term.aggregate
         assert agg is not None
         of = r(agg.of) if agg.of else None
-        fn: exp.Expression
-        if agg.function in ("count", "exists"):
-            fn = exp.Count(this=exp.Star())
-        elif agg.function == "count_distinct":
-            fn = exp.Count(this=exp.Distinct(expressions=[of]))
+        meaning = AGGREGATES[agg.function]
+        fn = meaning.sql(of)
+        if agg.function == "count_distinct":
             features.add("count_distinct")
-        elif agg.function == "avg":
-            fn = exp.Avg(this=exp.Cast(this=of, to=exp.DataType.build("DOUBLE")))
-        else:
-            fn = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[agg.function](this=of)
         if agg.where is not None:
             fn = exp.Filter(this=fn, expression=exp.Where(this=r(agg.where)))
             features.add("aggregate_filter")
-        if agg.function == "exists":
-            fn = exp.GT(this=fn, expression=exp.Literal.number(0))
-        if agg.function == "sum" and term.type == T.DECIMAL:
-            fn = exp.Cast(this=fn, to=DECIMAL_RESULT)
+        fn = meaning.finish(fn, term.type)
         select = select.select(exp.alias_(fn, term.name), copy=False)
     select = select.from_(source).where(_event_filter(source, as_of))
     if customer_ids is not None:

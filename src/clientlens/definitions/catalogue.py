@@ -91,7 +91,8 @@ def _entries(doc: Located, section: str, kind: str, allowed: set[str], out: Coll
             out.add(f"each {kind} must be a mapping with {', '.join(sorted(allowed))}", doc,
                     section)
             continue
-        eid = check_id(node, kind, out)
+        eid = check_id(node, kind, out, longest="holds_{id}" if kind == "product"
+                       else "svc_{id}")
         if eid is None:
             continue
         what = f"{kind} {eid}"

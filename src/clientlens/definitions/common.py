@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from clientlens.definitions.expressions import T
+from clientlens.definitions.language.literals import MAX_INTEGER_DIGITS
 from clientlens.definitions.yamlsrc import Located
 from clientlens.model.errors import Problem
 
@@ -64,7 +65,9 @@ def check_name(name: Any, node: Located, what: str, out: Collector) -> str | Non
         out.add(f"{what} has no name", node, "name")
         return None
     if not NAME_RE.match(name):
-        out.add(f"{what} name '{name}' must be lower-case letters, digits and '_', "
+        # A name with a newline or control character is shown escaped, on one line.
+        shown = name if name.isprintable() else repr(name)[1:-1]
+        out.add(f"{what} name '{shown}' must be lower-case letters, digits and '_', "
                 "starting with a letter", node, "name")
         return None
     if name in RESERVED:
@@ -73,13 +76,29 @@ def check_name(name: Any, node: Located, what: str, out: Collector) -> str | Non
     return name
 
 
-def check_id(node: Located, what: str, out: Collector) -> str | None:
+# PostgreSQL cuts names at 63 bytes (NAMEDATALEN - 1), so two long columns could
+# become one: https://www.postgresql.org/docs/current/sql-syntax-lexical.html
+MAX_IDENTIFIER_BYTES = 63
+
+
+def check_id(node: Located, what: str, out: Collector, *, longest: str = "{id}"
+             ) -> str | None:
     """``check_name`` for the ``id`` of segments, needs, ratings, products and services,
-    with problems pointing at the id's line."""
+    with problems pointing at the id's line. ``longest`` is the longest column name the
+    compiler makes from the id; it must fit PostgreSQL's identifier limit."""
     alias = Located(node)
     alias.file, alias.line = node.file, node.line
     alias.key_lines = {**node.key_lines, "name": node.line_of("id")}
-    return check_name(node.get("id"), alias, what, out)
+    eid = check_name(node.get("id"), alias, what, out)
+    if eid is not None:
+        column = longest.format(id=eid)
+        if len(column.encode()) > MAX_IDENTIFIER_BYTES:
+            room = MAX_IDENTIFIER_BYTES - len(longest.format(id="").encode())
+            out.add(f"{what} id '{eid}' is too long: the column '{column}' made from it "
+                    f"passes PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit for names; use at "
+                    f"most {room} characters", alias, "name")
+            return None
+    return eid
 
 
 def read_text(node: Located, key: str, what: str, out: Collector) -> str:
@@ -121,6 +140,8 @@ def coerce_value(value: Any, typ: T) -> Any:
     if typ == T.BOOLEAN and isinstance(value, bool):
         return value
     if typ == T.INTEGER and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10 ** MAX_INTEGER_DIGITS:
+            raise ValueError(f"{value!r} is out of range (at most {MAX_INTEGER_DIGITS} digits)")
         return value
     if typ in (T.DECIMAL, T.NUMBER) and isinstance(value, int | float | str) \
             and not isinstance(value, bool):
@@ -128,6 +149,13 @@ def coerce_value(value: Any, typ: T) -> Any:
             number = Decimal(str(value))
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a number") from None
+        if not number.is_finite():
+            # NaN, sNaN, Infinity, YAML's .nan/.inf: no engine agrees on them, and as
+            # text they would reach SQL as bare names (issue 16).
+            raise ValueError(f"{value!r} is not a finite number")
+        if abs(number) >= 10 ** MAX_INTEGER_DIGITS:
+            raise ValueError(f"{value!r} is out of range (at most {MAX_INTEGER_DIGITS} digits "
+                             "before the point)")
         return float(number) if typ == T.NUMBER else number
     if typ == T.TEXT and isinstance(value, str):
         return value

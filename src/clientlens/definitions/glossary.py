@@ -27,6 +27,7 @@ from clientlens.definitions.common import (
     read_type,
 )
 from clientlens.definitions.expressions import NUMERIC, Expr, Symbol, T, assignable, parse
+from clientlens.definitions.language.semantics import AGGREGATES
 from clientlens.definitions.yamlsrc import Located
 from clientlens.model.errors import ExpressionError, did_you_mean
 from clientlens.model.tables import ENTITY_TABLE, TABLES, ColumnType
@@ -35,7 +36,7 @@ COLUMN_TYPES = {
     ColumnType.TEXT: T.TEXT, ColumnType.INTEGER: T.INTEGER, ColumnType.DECIMAL: T.DECIMAL,
     ColumnType.DATE: T.DATE, ColumnType.TIMESTAMP: T.TIMESTAMP, ColumnType.BOOLEAN: T.BOOLEAN,
 }
-FUNCTIONS = ("count", "count_distinct", "sum", "avg", "min", "max", "exists")
+FUNCTIONS = tuple(AGGREGATES)
 AS_OF = Symbol("as_of", T.DATE, "builtin")
 
 
@@ -222,20 +223,20 @@ def _read_aggregate(node: Any, typ: T, params: dict[str, Parameter], what: str,
     of = parse(str(node["of"]), symbols) if node.get("of") is not None else None
     where = parse(str(node["where"]), symbols, expect=T.BOOLEAN) \
         if node.get("where") is not None else None
-    if function in ("sum", "avg", "count_distinct", "min", "max") and of is None:
+    meaning = AGGREGATES[function]
+    if meaning.needs_of is True and of is None:
         raise ExpressionError(f"aggregate {function} needs 'of'")
-    if function == "exists" and of is not None:
-        raise ExpressionError("aggregate exists takes no 'of'")
-    if function in ("sum", "avg") and of is not None and of.type not in NUMERIC:
+    if meaning.needs_of is False and of is not None:
+        raise ExpressionError(f"aggregate {function} takes no 'of'")
+    if meaning.numeric_of and of is not None and of.type not in NUMERIC:
         raise ExpressionError(f"{function} needs a number, but '{of.text}' is {of.type}")
-    result = {"count": T.INTEGER, "count_distinct": T.INTEGER, "exists": T.BOOLEAN,
-              "avg": T.NUMBER}.get(function, of.type if of else T.NULL)
+    result = meaning.result(of.type if of else None)
     if not assignable(result, typ):
         raise ExpressionError(f"{function}({of.text if of else ''}) is {result}, "
                               f"but the term is declared {typ}")
-    default: Any = {"count": 0, "count_distinct": 0, "exists": False}.get(function)
+    default: Any = meaning.default
     if node.get("default") is not None:
-        if function in ("count", "count_distinct", "exists"):
+        if meaning.default is not None:
             raise ExpressionError(f"{function} always defaults to {default}; remove 'default'")
         try:
             default = coerce_value(node["default"], typ)

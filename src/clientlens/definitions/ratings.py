@@ -136,7 +136,8 @@ def read_rating(node: Any, symbols: dict[str, Symbol], out: Collector,
         out.add("each rating must be a mapping with id, labels, description, grades, factors",
                 parent, "ratings")
         return None
-    rid = check_id(node, "rating", out)
+    # _rank_<id>_<factor>, with room for 999 factors (compiler/decisions.py)
+    rid = check_id(node, "rating", out, longest="_rank_{id}_999")
     if rid is None:
         return None
     what = f"rating {rid}"

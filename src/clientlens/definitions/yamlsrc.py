@@ -26,7 +26,24 @@ class Located(dict):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Aliases (*name) are refused: a few lines of nested aliases expand to billions
+        # of nodes (a "billion laughs"), and definitions have no need of them.
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(problem=f"aliases (*{event.anchor}) are not allowed "
+                                               "in definitions; write the value out",
+                                       problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """Dates as PyYAML reads them, an impossible one (0000-00-00) a YAML error at its line."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as e:
+        raise yaml.MarkedYAMLError(problem=f"'{node.value}' is not a valid date ({e})",
+                                   problem_mark=node.start_mark) from None
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
@@ -46,6 +63,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_yaml(path: Path) -> Any:

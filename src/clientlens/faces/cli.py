@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -122,14 +123,16 @@ def _print_imports(reports: list) -> None:
                                                      "quarantined") else "left")
     for r in reports:
         if r.already_imported:
-            t.add_row(Path(str(r.file)).name, r.table, "already imported", "", "", "")
+            t.add_row(escape(Path(str(r.file)).name), r.table, "already imported", "", "", "")
             continue
-        t.add_row(Path(str(r.file)).name, r.table, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+        t.add_row(escape(Path(str(r.file)).name), r.table, f"{r.rows_read:,}",
+                  f"{r.rows_loaded:,}",
                   f"{r.rows_updated:,}", f"{r.rows_quarantined:,}")
     out.print(t)
     for r in reports:
         for reason, n in r.reasons.most_common():
-            out.print(f"  quarantined in {Path(str(r.file)).name}: {n:,} × {reason}",
+            out.print(f"  quarantined in {escape(Path(str(r.file)).name)}: {n:,} × "
+                      f"{escape(str(reason))}",
                       highlight=False)
 
 
@@ -153,7 +156,7 @@ def quarantine(workspace: Workspace = Path("."),
     for col in ("table", "file", "line/row", "reason"):
         t.add_column(col)
     for table_name, file, row, reason in rows:
-        t.add_row(table_name, Path(file).name, str(row), reason)
+        t.add_row(table_name, escape(Path(file).name), str(row), escape(str(reason)))
     out.print(t)
 
 
@@ -430,7 +433,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ClientlensError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        # Messages quote user text (rules, values, file names): never read as markup.
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
@@ -442,15 +446,13 @@ def main() -> None:
         if show is not None:
             show()
         else:
-            err.print(f"[red]error:[/] {e}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(getattr(e, "exit_code", 2))
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: object = None, line: str | None = None) -> None:
     """Notices from the services (a workspace made private) as one readable line."""
-    from rich.markup import escape
-
     from clientlens.services.workspace.folder import PrivacyWarning
 
     if issubclass(category, PrivacyWarning):

@@ -1,0 +1,1 @@
+"""The rule language's meaning, written once: types, the semantics table, the Python runtime."""
