@@ -14,7 +14,7 @@ import pytest
 
 from clientlens.definitions.language.literals import literal
 from clientlens.model.errors import ExpressionError
-from clientlens.services.workspace import init_workspace
+from clientlens.services.workspace.folder import init_workspace
 from tests.test_cli import cli
 
 
