@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,31 @@ class PhaseAction:
     department: str
 
 
+class Derived:
+    """What higher layers derive from one loaded ``Definitions`` (a compiled plan's SQL,
+    the re-evaluation queries), kept with it: the definitions never change, so what is
+    derived from them stays right for as long as they live, and goes with them. At most
+    ``keep`` values of each kind (a backfill compiles a plan per date); the oldest used
+    goes first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, OrderedDict[Hashable, Any]] = {}
+
+    def get(self, kind: str, key: Hashable, make: Callable[[], Any], *, keep: int = 8) -> Any:
+        with self._lock:
+            found = self._kinds.setdefault(kind, OrderedDict())
+            if key in found:
+                found.move_to_end(key)
+                return found[key]
+        value = make()  # outside the lock: compiling takes a while; a race makes it twice
+        with self._lock:
+            found[key] = value
+            while len(found) > keep:
+                found.popitem(last=False)
+        return value
+
+
 @dataclass(frozen=True)
 class Definitions:
     """A loaded, checked glossary and rulebook."""
@@ -101,6 +129,8 @@ class Definitions:
     phases: tuple[Rule, ...] = ()
     phase_default: Rule | None = None
     phase_actions: dict[str, tuple[PhaseAction, ...]] = field(default_factory=dict)
+    # Not an argument: a copy made with ``dataclasses.replace`` starts with its own.
+    derived: Derived = field(default_factory=Derived, init=False, repr=False, compare=False)
 
     @property
     def segments(self) -> tuple[Rule, ...]:

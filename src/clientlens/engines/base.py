@@ -1,16 +1,27 @@
 """What every engine adapter provides, and what it declares it can do.
 
-Adapters are thin: they run SQL that the compiler rendered for their sqlglot
-dialect. Capabilities are data, checked at compile time (see
-``compiler.plan.check_capabilities``), so an unsupported feature is a named
-error before anything runs.
+Adapters are thin. A query comes in one of two forms:
+
+- a sqlglot tree (what the services build, ``engines/query.py``): the engine renders it
+  in its own dialect and binds its parameters its own way. Parameters are named
+  placeholders (``exp.Placeholder(this="as_of")``, ``$as_of`` in text the services
+  parse) with their values in a mapping: DuckDB binds ``$as_of``, Spark ``:as_of``,
+  PostgreSQL ``$1``.
+  A value a user typed never becomes SQL text.
+- text already in the engine's dialect (what the compiler renders per dialect, and the
+  engines' own statements), with ``?`` parameters in a list where the driver takes them.
+
+Capabilities are data (``FEATURES``): what a compiled plan may need, checked at compile
+time (see ``compiler.plan.check_capabilities``), so an unsupported feature is a named
+error before anything runs; and what a service may ask of an engine beyond SQL, which
+the service checks instead of asking which engine it has.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeAlias
 
 import pyarrow as pa
 from sqlglot import exp
@@ -18,15 +29,50 @@ from sqlglot import exp
 from clientlens.engines import sqltext
 from clientlens.model.errors import EngineError
 
-# Features a compiled plan may need; an engine lists the ones it supports.
+# What an engine may support; each engine lists the ones it does (``capabilities``).
 FEATURES = frozenset({
+    # needed by a compiled plan (checked by ``compiler.plan``)
     "aggregate_filter",   # SUM(x) FILTER (WHERE ...)
     "count_distinct",
     "date_arithmetic",    # days_between, date literals
     "decimal",            # exact DECIMAL(18, 2) money
     "median",
     "parquet_export",
+    # asked for by services, which check before they ask
+    "partitioned_parquet",  # export(..., partition_by=...): a folder of Parquet partitions
+    "similar_text",         # jaro_winkler_similarity, for "did you mean" over customer ids
 })
+
+# A query: a sqlglot tree, or text already in the engine's dialect.
+Query: TypeAlias = exp.Expression | str
+# Parameters: a mapping for a tree's named placeholders, a list for text's ``?``.
+Params: TypeAlias = Mapping[str, Any] | Sequence[Any] | None
+
+
+def placeholder_names(tree: exp.Expression) -> set[str]:
+    """The names of a tree's parameters; an unnamed placeholder is a bug (a tree binds
+    by name, so the order an engine renders its parts in never matters)."""
+    names = set()
+    for node in tree.find_all(exp.Placeholder):
+        if not node.name:
+            raise TypeError("a query tree takes named parameters (exp.Placeholder(this=...)), "
+                            f"not '?': {tree.sql()[:200]}")
+        names.add(node.name)
+    return names
+
+
+def bind(tree: exp.Expression, params: Params) -> dict[str, Any]:
+    """The tree's parameter values by name: every placeholder has a value, and every
+    value a placeholder (a misspelt name is a bug, not a silently unbound value)."""
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError("a query tree takes its parameters as a mapping by name")
+    given = dict(params or {})
+    names = placeholder_names(tree)
+    if names != set(given):
+        missing, unused = sorted(names - set(given)), sorted(set(given) - names)
+        raise TypeError(f"query parameters do not match: no value for {missing}, "
+                        f"no placeholder for {unused}")
+    return given
 
 
 class Engine(ABC):
@@ -39,20 +85,39 @@ class Engine(ABC):
     # sharing them: the compiled plan then materializes its decision steps.
     fence_stages: ClassVar[bool] = False
 
-    @abstractmethod
-    def execute(self, sql: str, params: list[Any] | None = None) -> None: ...
+    def render(self, query: Query, params: Params = None) -> tuple[str, Any]:
+        """``query`` as text of this engine's dialect, and its parameters as the driver
+        binds them. A tree's named placeholders are rendered as the dialect writes them
+        (``$name`` on DuckDB, ``:name`` on Spark) with the values by name; text is passed
+        as it is, with its list. Engines whose driver binds otherwise override this."""
+        if isinstance(query, str):
+            return query, (list(params) if params else None)
+        values = bind(query, params)
+        return query.sql(dialect=self.dialect), (values or None)
+
+    def sql(self, query: Query) -> str:
+        """A query without parameters as this engine's text (a where clause or select
+        that ``replace_many`` or ``export`` puts into a statement of its own)."""
+        text, values = self.render(query)
+        if values:
+            raise TypeError("this statement takes no parameters")
+        return text
 
     @abstractmethod
-    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table: ...
+    def execute(self, query: Query, params: Params = None) -> None: ...
 
     @abstractmethod
-    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]: ...
+    def fetch_arrow(self, query: Query, params: Params = None) -> pa.Table: ...
 
-    def fetch_batches(self, sql: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+    @abstractmethod
+    def fetch_all(self, query: Query, params: Params = None) -> list[tuple]: ...
+
+    def fetch_batches(self, query: Query, batch_rows: int = 50_000,
+                      params: Params = None) -> pa.RecordBatchReader:
         """A query's result as a stream of batches, which exports write as they come
         (``platform/exports.py``). Engines that can stream override this; the default
         reads the whole result first."""
-        table = self.fetch_arrow(sql)
+        table = self.fetch_arrow(query, params)
         return pa.RecordBatchReader.from_batches(table.schema,
                                                  table.to_batches(max_chunksize=batch_rows))
 
@@ -60,16 +125,18 @@ class Engine(ABC):
     def table_columns(self, table: str) -> list[str] | None:
         """Column names of a table, or None when it does not exist."""
 
-    def replace_rows(self, table: str, where_sql: str, select_sql: str) -> int:
-        """In one transaction: delete rows matching ``where_sql`` and insert ``select_sql``.
+    def replace_rows(self, table: str, where: exp.Expression, select: Query) -> int:
+        """In one transaction: delete rows matching ``where`` and insert ``select``.
 
         Creates ``table`` from the select when it does not exist yet. Readers see
-        either the old rows or the new ones, never a mix.
+        either the old rows or the new ones, never a mix. ``where`` is a tree (an engine
+        that stores tables by partition reads the partition from it); neither takes
+        parameters: their values are literals (``sqltext.literal_node``).
         """
-        return self.replace_many([(table, where_sql, select_sql)])[0]
+        return self.replace_many([(table, where, select)])[0]
 
     @abstractmethod
-    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+    def replace_many(self, steps: list[tuple[str, exp.Expression, Query]]) -> list[int]:
         """``replace_rows`` for several (table, where, select) steps in one transaction,
         in order (a later select may read what an earlier step wrote); all or nothing."""
 
@@ -104,8 +171,11 @@ class Engine(ABC):
         raise EngineError(f"engine '{self.name}' cannot take imported tables")
 
     @abstractmethod
-    def export(self, select_sql: str, path: str, fmt: str) -> None:
-        """Write the result of a query to a CSV or Parquet file."""
+    def export(self, select: Query, path: str, fmt: str, *,
+               partition_by: str | None = None) -> None:
+        """Write the result of a query to a CSV or Parquet file; with ``partition_by``
+        (engines with ``partitioned_parquet``), to a folder of Parquet files, one
+        sub-folder per value of that column."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -13,7 +13,7 @@ from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import create_table, data_type
 from clientlens.engines import sqltext
-from clientlens.engines.base import FEATURES, Engine
+from clientlens.engines.base import FEATURES, Engine, Params, Query
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
 
@@ -21,7 +21,7 @@ from clientlens.model.tables import TABLES
 class DuckDBEngine(Engine):
     name: ClassVar[str] = "duckdb"
     dialect: ClassVar[str] = "duckdb"
-    capabilities: ClassVar[frozenset[str]] = FEATURES
+    capabilities: ClassVar[frozenset[str]] = FEATURES  # every one, partitions included
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False,
                  memory_limit: str | None = None, threads: int | None = None,
@@ -55,21 +55,28 @@ class DuckDBEngine(Engine):
                     self.add_column(table.name, col.name, data_type(col.type))
 
     # -- running ------------------------------------------------------------
-    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+    # A tree's named placeholders render as ``$name`` and bind from a dict
+    # (https://duckdb.org/docs/stable/clients/python/dbapi#named-parameters); text keeps ``?``.
+    def execute(self, query: Query, params: Params = None) -> None:
+        sql, values = self.render(query, params)
         try:
-            self.con.execute(sql, params or [])
+            self.con.execute(sql, values or [])
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
 
-    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        return self.con.sql(sql, params=params or None).to_arrow_table()
+    def fetch_arrow(self, query: Query, params: Params = None) -> pa.Table:
+        sql, values = self.render(query, params)
+        return self.con.sql(sql, params=values or None).to_arrow_table()
 
-    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
+    def fetch_all(self, query: Query, params: Params = None) -> list[tuple]:
+        sql, values = self.render(query, params)
+        return self.con.execute(sql, values or []).fetchall()
 
-    def fetch_batches(self, sql: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+    def fetch_batches(self, query: Query, batch_rows: int = 50_000,
+                      params: Params = None) -> pa.RecordBatchReader:
         # Streamed from DuckDB: an export of any size holds one batch in memory.
-        return self.con.cursor().sql(sql).to_arrow_reader(batch_rows)
+        sql, values = self.render(query, params)
+        return self.con.cursor().sql(sql, params=values or None).to_arrow_reader(batch_rows)
 
     def table_columns(self, table: str) -> list[str] | None:
         rows = self.con.execute(
@@ -87,12 +94,13 @@ class DuckDBEngine(Engine):
         ).fetchall()
         return {name: _type(kind) for name, kind in rows} or None
 
-    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+    def replace_many(self, steps: list[tuple[str, exp.Expression | str, Query]]) -> list[int]:
         con = self.con
         counts = []
         con.execute("begin transaction")
         try:
-            for table, where_sql, select_sql in steps:
+            for table, where, select in steps:
+                where_sql, select_sql = self.sql(where), self.sql(select)
                 name = sqltext.table(table, self.dialect)
                 if self.table_columns(table) is None:
                     con.execute(f"create table {name} as {select_sql}")
@@ -144,9 +152,16 @@ class DuckDBEngine(Engine):
             con.execute("rollback")
             raise
 
-    def export(self, select_sql: str, path: str, fmt: str) -> None:
+    def export(self, select: Query, path: str, fmt: str, *,
+               partition_by: str | None = None) -> None:
         options = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}[fmt]
-        self.con.execute(f"copy ({select_sql}) to ? {options}", [path])
+        if partition_by is not None:
+            if fmt != "parquet":
+                raise EngineError("duckdb: only Parquet exports are partitioned")
+            column = sqltext.ident(partition_by, self.dialect)
+            options = f"(format parquet, partition_by ({column}))"
+        # The path is a bound parameter, after the query's own (positional: ``?`` text).
+        self.execute(f"copy ({self.sql(select)}) to ? {options}", [path])
 
     def close(self) -> None:
         self.con.close()

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import create_table, data_type
 from clientlens.engines import sqltext
-from clientlens.engines.base import FEATURES, Engine
+from clientlens.engines.base import FEATURES, Engine, Params, Query, bind
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
 
@@ -27,15 +29,41 @@ _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
 
 
 def _placeholders(sql: str) -> str:
-    """The services write DuckDB-style ``?`` parameters; psycopg wants ``%s``."""
+    """Text with DuckDB-style ``?`` parameters, for psycopg's ``%s``. Only for text a
+    caller still writes by hand with parameters (``faces/api.py``, until its queries
+    move behind services, issue 18); query trees never come here."""
     sql = sql.replace("%", "%%")
     return _PLACEHOLDER.sub(lambda m: "%s" if m.group(0) == "?" else m.group(0), sql)
+
+
+class _Numbered(Postgres.Generator):
+    """PostgreSQL's own ``$1``, ``$2`` for a tree's named placeholders, numbered by name
+    as the generator meets them (a name used twice is one parameter). Sent through
+    psycopg's RawCursor, which passes ``$n`` to the server as it is, so a ``%`` in the
+    query (a LIKE pattern, a modulo) needs no escaping
+    (https://www.psycopg.org/psycopg3/docs/advanced/cursors.html#raw-query-cursors)."""
+
+    def placeholder_sql(self, expression: exp.Placeholder) -> str:
+        names: dict[str, int] = self.__dict__.setdefault("numbered", {})
+        return f"${names.setdefault(expression.name, len(names) + 1)}"
+
+
+_DIALECT = Postgres()
+_COLUMNS = sqlglot.parse_one(
+    "select column_name from information_schema.columns where table_name = :table "
+    "and table_schema = :schema order by ordinal_position", read="postgres")
+_COLUMN_TYPES = sqlglot.parse_one(
+    "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+    "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+    "where c.relname = :table and n.nspname = :schema and a.attnum > 0 and not a.attisdropped "
+    "order by a.attnum", read="postgres")
 
 
 class PostgresEngine(Engine):
     name: ClassVar[str] = "postgres"
     dialect: ClassVar[str] = "postgres"
-    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median"}
+    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median", "partitioned_parquet",
+                                                         "similar_text"}
     # PostgreSQL inlines single-use CTEs without common-subexpression elimination:
     # unfenced, the ranking of reasons recomputed each points table dozens of times
     # (9 s instead of 0.2 s for 3,000 customers).
@@ -90,48 +118,56 @@ class PostgresEngine(Engine):
                     self.add_column(table.name, col.name, data_type(col.type))
 
     # -- running ------------------------------------------------------------
-    def _run(self, sql: str, params: list[Any] | None = None) -> Any:
-        cur = self.con.cursor()
+    def render(self, query: Query, params: Params = None) -> tuple[str, Any]:
+        if isinstance(query, str):
+            return (_placeholders(query), list(params)) if params else (query, None)
+        values = bind(query, params)
+        generator = _Numbered(dialect=_DIALECT)
+        sql = generator.generate(query)
+        order = generator.__dict__.get("numbered", {})
+        return sql, [values[name] for name in order] if order else None
+
+    def _run(self, query: Query, params: Params = None) -> Any:
+        sql, values = self.render(query, params)
+        # ``$n`` of a rendered tree go to the server as they are (RawCursor); text with
+        # ``?`` was given psycopg's ``%s`` by ``render``.
+        cur = self._psycopg.RawCursor(self.con) if values is not None and \
+            not isinstance(query, str) else self.con.cursor()
         try:
-            cur.execute(_placeholders(sql) if params else sql, params or None)
+            cur.execute(sql, values)
         except self._psycopg.Error as e:
             cur.close()
             raise EngineError(f"postgres: {_first_line(e)}") from None
         return cur
 
-    def execute(self, sql: str, params: list[Any] | None = None) -> None:
-        self._run(sql, params).close()
+    def execute(self, query: Query, params: Params = None) -> None:
+        self._run(query, params).close()
 
-    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        with self._run(sql, params) as cur:
+    def fetch_all(self, query: Query, params: Params = None) -> list[tuple]:
+        with self._run(query, params) as cur:
             return [tuple(r) for r in cur.fetchall()]
 
-    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        with self._run(sql, params) as cur:
+    def fetch_arrow(self, query: Query, params: Params = None) -> pa.Table:
+        with self._run(query, params) as cur:
             names = [d.name for d in cur.description]
             rows = cur.fetchall()
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
 
     def table_columns(self, table: str) -> list[str] | None:
-        rows = self.fetch_all(
-            "select column_name from information_schema.columns where table_name = ? "
-            "and table_schema = ? order by ordinal_position", [table, self.schema])
+        rows = self.fetch_all(_COLUMNS, {"table": table, "schema": self.schema})
         return [r[0] for r in rows] or None
 
     def column_types(self, table: str) -> dict[str, exp.DataType] | None:
         # format_type gives the full type, e.g. numeric(38,2), double precision.
-        rows = self.fetch_all(
-            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
-            "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
-            "where c.relname = ? and n.nspname = ? and a.attnum > 0 and not a.attisdropped "
-            "order by a.attnum", [table, self.schema])
+        rows = self.fetch_all(_COLUMN_TYPES, {"table": table, "schema": self.schema})
         return {name: _type(kind) for name, kind in rows} or None
 
-    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+    def replace_many(self, steps: list[tuple[str, exp.Expression | str, Query]]) -> list[int]:
         counts = []
         try:
             with self.con.transaction():
-                for table, where_sql, select_sql in steps:
+                for table, where, select in steps:
+                    where_sql, select_sql = self.sql(where), self.sql(select)
                     name = sqltext.table(table, self.dialect)
                     if self.table_columns(table) is None:
                         self._run(f"create table {name} as {select_sql}").close()
@@ -170,7 +206,11 @@ class PostgresEngine(Engine):
         except self._psycopg.Error as e:
             raise EngineError(f"postgres: {_first_line(e)}; nothing was changed") from None
 
-    def export(self, select_sql: str, path: str, fmt: str) -> None:
+    def export(self, select: Query, path: str, fmt: str, *,
+               partition_by: str | None = None) -> None:
+        if partition_by is not None:
+            raise EngineError("postgres: exports are single files, not partitioned folders")
+        select_sql = self.sql(select)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 

@@ -19,7 +19,7 @@ over it, so a failed run leaves the previous snapshot of each table.
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import shutil
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,17 +27,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import data_type
 from clientlens.engines import sqltext
-from clientlens.engines.base import FEATURES, Engine
+from clientlens.engines.base import FEATURES, Engine, Params, Query
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
 
 OUTPUT = "_clientlens"
-_AS_OF = re.compile(r"^\s*as_of\s*=\s*(?:DATE|CAST)?\s*\(?'(\d{4}-\d{2}-\d{2})'", re.I)
+# Sessions by master: Spark allows one SparkContext per JVM, and starting one takes
+# seconds, so a session is the process's, shared by its engines (never stopped by them).
 _SESSIONS: dict[str, Any] = {}
 
 
@@ -66,7 +68,8 @@ def spark_session(master: str = "local[*]", config: dict[str, str] | None = None
 class SparkEngine(Engine):
     name: ClassVar[str] = "spark"
     dialect: ClassVar[str] = "spark"
-    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median"}
+    capabilities: ClassVar[frozenset[str]] = FEATURES - {"median", "partitioned_parquet",
+                                                         "similar_text"}
 
     def __init__(self, lake: str | Path, *, master: str = "local[*]",
                  read_only: bool = False, config: dict[str, str] | None = None):
@@ -118,20 +121,23 @@ class SparkEngine(Engine):
         return sqltext.ident(name, self.dialect)
 
     # -- running --------------------------------------------------------------
-    def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
+    # A tree's named placeholders render as ``:name`` and bind from a dict, text's ``?``
+    # from a list (https://spark.apache.org/docs/latest/sql-ref-syntax-aux-param-marker.html).
+    def _sql(self, query: Query, params: Params = None) -> Any:
+        sql, values = self.render(query, params)
         try:
-            return self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+            return self.spark.sql(sql, args=values) if values else self.spark.sql(sql)
         except Exception as e:  # noqa: BLE001 - py4j and pyspark raise many kinds
             raise EngineError(f"spark: {_first_line(e)}") from None
 
-    def execute(self, sql: str, params: list[Any] | None = None) -> None:
-        self._sql(sql, params).collect()
+    def execute(self, query: Query, params: Params = None) -> None:
+        self._sql(query, params).collect()
 
-    def fetch_all(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        return [tuple(r) for r in self._sql(sql, params).collect()]
+    def fetch_all(self, query: Query, params: Params = None) -> list[tuple]:
+        return [tuple(r) for r in self._sql(query, params).collect()]
 
-    def fetch_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        table = self._sql(sql, params).toArrow()
+    def fetch_arrow(self, query: Query, params: Params = None) -> pa.Table:
+        table = self._sql(query, params).toArrow()
         # Spark's TIMESTAMP carries the session zone (UTC); the model's timestamps are
         # wall-clock times without a zone, as DuckDB and PostgreSQL return them.
         fields = [pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
@@ -177,19 +183,17 @@ class SparkEngine(Engine):
             shutil.rmtree(old, ignore_errors=True)
         self.refresh()
 
-    def replace_many(self, steps: list[tuple[str, str, str]]) -> list[int]:
+    def replace_many(self, steps: list[tuple[str, exp.Expression | str, Query]]) -> list[int]:
         if self.read_only:
             raise EngineError("spark: the engine was opened read-only")
         written: list[tuple[Path, Path]] = []
         counts = []
         try:
-            for table, where_sql, select_sql in steps:
-                match = _AS_OF.match(where_sql)
-                if match is None:
-                    raise EngineError(f"spark: can only replace by as_of date, not {where_sql}")
-                target = self.lake / OUTPUT / table / f"as_of={match.group(1)}"
+            for table, where, select in steps:
+                day = _as_of_partition(where)
+                target = self.lake / OUTPUT / table / f"as_of={day.isoformat()}"
                 staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
-                df = self._sql(select_sql)
+                df = self._sql(self.sql(select))
                 if "as_of" in df.columns:
                     df = df.drop("as_of")  # the partition folder carries it
                 df.write.mode("overwrite").parquet(str(staging))
@@ -244,8 +248,12 @@ class SparkEngine(Engine):
             shutil.rmtree(old, ignore_errors=True)
         self.refresh()
 
-    def export(self, select_sql: str, path: str, fmt: str) -> None:
-        table = self.fetch_arrow(select_sql)
+    def export(self, select: Query, path: str, fmt: str, *,
+               partition_by: str | None = None) -> None:
+        if partition_by is not None:
+            raise EngineError("spark: exports are single files; the lake is written by "
+                              "clientlens lake-export")
+        table = self.fetch_arrow(select)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -257,6 +265,26 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         """The session is shared by the process and stopped when it exits."""
+
+
+def _as_of_partition(where: exp.Expression | str) -> dt.date:
+    """The as_of date of a ``where`` that picks one partition: ``as_of = <date>``."""
+    tree = sqlglot.parse_one(where, read="spark") if isinstance(where, str) else where
+    day = None
+    if isinstance(tree, exp.EQ) and isinstance(tree.this, exp.Column) and \
+            tree.this.name == "as_of" and not tree.this.table:
+        value = tree.expression
+        if isinstance(value, exp.Cast | exp.TsOrDsToDate) and value.this.is_string:
+            value = value.this
+        if value.is_string:
+            try:
+                day = dt.date.fromisoformat(value.name)
+            except ValueError:
+                day = None
+    if day is None:
+        text = where if isinstance(where, str) else where.sql(dialect="spark")
+        raise EngineError(f"spark: can only replace by as_of date, not {text}")
+    return day
 
 
 def _first_line(e: Exception) -> str:

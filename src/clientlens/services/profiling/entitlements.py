@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import reduce
 
-import sqlglot
+from sqlglot import exp
 
 from clientlens.definitions.rulebook import Definitions
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, fill, lit, parse, set_cte, set_rows
 
 ENTITLEMENTS = "entitlements"
 EVENTS = "entitlement_events"
 PROFILES = "profiles"
+# One customer's entitlements on a date.
+HELD = ("select service, kind, granted_on, last_qualified_on, kept_until, qualified "
+        "from entitlements where customer_id = $customer_id and as_of = $as_of "
+        "order by service")
 
 
 @dataclass(frozen=True)
@@ -46,123 +51,114 @@ class EntitlementChanges:
 def previous_date(engine: Engine, as_of: dt.date) -> dt.date | None:
     if engine.table_columns(ENTITLEMENTS) is None:
         return None
-    rows = engine.fetch_all(f"select max(as_of) from {ENTITLEMENTS} where as_of < ?", [as_of])
+    rows = engine.fetch_all(parse("select max(as_of) from entitlements where as_of < $as_of"),
+                            {"as_of": as_of})
     return rows[0][0]
 
 
 def later_dates(engine: Engine, as_of: dt.date) -> list[dt.date]:
     if engine.table_columns(ENTITLEMENTS) is None:
         return []
-    rows = engine.fetch_all(f"select distinct as_of from {ENTITLEMENTS} where as_of > ? "
-                            "order by 1", [as_of])
+    rows = engine.fetch_all(parse("select distinct as_of from entitlements "
+                                  "where as_of > $as_of order by 1"), {"as_of": as_of})
     return [r[0] for r in rows]
 
 
-# The steps are written in DuckDB's dialect and transpiled for the engine (``_dialect``);
-# names and literals from the definitions are rendered by sqltext, then re-rendered by
-# sqlglot for the engine.
-D = "duckdb"
-
-
-def _date(d: dt.date) -> str:
-    return sqltext.literal(d, D)
-
-
-def _text(s: str) -> str:
-    return sqltext.literal(s, D)
-
-
-def _int(n: int) -> str:
-    return sqltext.literal(int(n), D)
-
-
-def entitlement_steps(engine: Engine, defs: Definitions, as_of: dt.date,
-                      previous: dt.date | None) -> list[tuple[str, str, str]]:
-    """(table, where, select) steps that replace D's entitlements and events."""
-    d = _date(as_of)
-    grace = ", ".join(f"({_text(s.id)}, {_int(s.grace_days)}, {_text(s.kind)})"
-                      for s in defs.services)
-    qualified = " union all ".join(
-        f"select customer_id, {_text(s.id)} as service from {PROFILES} "
-        f"where as_of = {d} and {sqltext.ident(s.column, D)}" for s in defs.services)
-    has_prev = previous is not None and engine.table_columns(ENTITLEMENTS) is not None
-    prev = (f"select customer_id, service, granted_on, last_qualified_on from {ENTITLEMENTS} "
-            f"where as_of = {_date(previous)}") if has_prev and previous else \
-        ("select cast(null as varchar) as customer_id, cast(null as varchar) as service, "
-         "cast(null as date) as granted_on, cast(null as date) as last_qualified_on "
-         "where false")
-    held = f"""
-    with q as ({qualified}),
-    prev as ({prev}),
-    g(service, grace_days, kind) as (values {grace}),
+# The steps are constant text of the code parsed into trees (``engines/query.py``); the
+# services of the catalogue go in as nodes: ids, kinds and days as literals, columns as
+# quoted names. No parameters: ``replace_many`` writes them into statements of its own.
+_QUALIFIED = "select customer_id, $service as service from profiles where as_of = $as_of and $holds"
+_PREVIOUS = ("select customer_id, service, granted_on, last_qualified_on from entitlements "
+             "where as_of = $previous")
+_NO_PREVIOUS = ("select cast(null as varchar) as customer_id, cast(null as varchar) as service, "
+                "cast(null as date) as granted_on, cast(null as date) as last_qualified_on "
+                "where false")
+_HELD = """
+    with q as (select 1), prev as (select 1),
+    g(service, grace_days, kind) as (values (null, null, null)),
     merged as (
         select coalesce(q.customer_id, prev.customer_id) as customer_id,
             coalesce(q.service, prev.service) as service,
             q.customer_id is not null as qualified,
-            case when q.customer_id is not null then {d} else prev.last_qualified_on end
+            case when q.customer_id is not null then $as_of else prev.last_qualified_on end
                 as last_qualified_on,
             prev.granted_on as previously_granted
         from q full outer join prev
             on q.customer_id = prev.customer_id and q.service = prev.service
     )
-    select {d} as as_of, m.customer_id, m.service, g.kind,
-        coalesce(m.previously_granted, {d}) as granted_on, m.last_qualified_on,
+    select $as_of as as_of, m.customer_id, m.service, g.kind,
+        coalesce(m.previously_granted, $as_of) as granted_on, m.last_qualified_on,
         m.qualified,
         m.last_qualified_on + g.grace_days as kept_until,
-        {_text(defs.version)} as rulebook_version
+        $version as rulebook_version
     from merged m join g on g.service = m.service
-    where date_diff('day', m.last_qualified_on, {d}) <= g.grace_days
-    """
-    reasons = " ".join(
-        f"when {_text(s.id)} then {_text('qualifies: ' + _conditions(s.granted_when))}"
-        for s in defs.services)
-    events = f"""
-    with now_held as (select * from {ENTITLEMENTS} where as_of = {d}),
-    before as ({prev}),
-    g(service, grace_days) as (values {", ".join(f"({_text(s.id)}, {_int(s.grace_days)})"
-                                                 for s in defs.services)})
-    select {d} as as_of, n.customer_id, n.service, 'granted' as event,
+    where date_diff('day', m.last_qualified_on, $as_of) <= g.grace_days
+"""
+_EVENTS = """
+    with now_held as (select * from entitlements where as_of = $as_of),
+    before as (select 1),
+    g(service, grace_days) as (values (null, null))
+    select $as_of as as_of, n.customer_id, n.service, 'granted' as event,
         cast(null as date) as kept_until,
-        case n.service {reasons} end as reason, {_text(defs.version)} as rulebook_version
+        $reason as reason, $version as rulebook_version
     from now_held n left join before b on b.customer_id = n.customer_id
         and b.service = n.service
     where b.customer_id is null
     union all
-    select {d}, n.customer_id, n.service, 'grace_started', n.kept_until,
+    select $as_of, n.customer_id, n.service, 'grace_started', n.kept_until,
         'no longer qualifies; kept for the grace period of ' || cast(g.grace_days as varchar)
-            || ' days', {_text(defs.version)}
+            || ' days', $version
     from now_held n join before b on b.customer_id = n.customer_id and b.service = n.service
         join g on g.service = n.service
-    where not n.qualified and b.last_qualified_on = {_date(previous) if previous else d}
+    where not n.qualified and b.last_qualified_on = $previous
     union all
-    select {d}, b.customer_id, b.service, 'revoked', cast(null as date),
+    select $as_of, b.customer_id, b.service, 'revoked', cast(null as date),
         case when g.service is null then 'the service is no longer in the catalogue'
              else 'no longer qualifies and the grace period is over' end,
-        {_text(defs.version)}
+        $version
     from before b left join now_held n on b.customer_id = n.customer_id
         and b.service = n.service
         left join g on g.service = b.service
     where n.customer_id is null
-    """
-    where = f"as_of = {d}"
-    return [(ENTITLEMENTS, where, _dialect(held, engine)),
-            (EVENTS, where, _dialect(events, engine))]
+"""
+
+
+def entitlement_steps(engine: Engine, defs: Definitions, as_of: dt.date,
+                      previous: dt.date | None
+                      ) -> list[tuple[str, exp.Expression, exp.Expression]]:
+    """(table, where, select) steps that replace D's entitlements and events."""
+    d = lit(as_of)
+    qualified = reduce(lambda a, b: exp.union(a, b, distinct=False), (
+        fill(parse(_QUALIFIED), service=lit(s.id), as_of=d, holds=col(s.column))
+        for s in defs.services))
+    has_prev = previous is not None and engine.table_columns(ENTITLEMENTS) is not None
+    prev = fill(parse(_PREVIOUS), previous=lit(previous)) if has_prev and previous else \
+        parse(_NO_PREVIOUS)
+    version = lit(defs.version)
+    held = fill(parse(_HELD), as_of=d, version=version)
+    set_cte(held, "q", qualified)
+    set_cte(held, "prev", prev)
+    set_rows(held, "g", [(s.id, int(s.grace_days), s.kind) for s in defs.services])
+    reason = exp.Case(this=exp.column("service", table="n"), ifs=[
+        exp.If(this=lit(s.id), true=lit("qualifies: " + _conditions(s.granted_when)))
+        for s in defs.services])
+    events = fill(parse(_EVENTS), as_of=d, version=version, reason=reason,
+                  previous=lit(previous) if previous else d)
+    set_cte(events, "before", prev.copy())
+    set_rows(events, "g", [(s.id, int(s.grace_days)) for s in defs.services])
+    where = exp.column("as_of").eq(d)
+    return [(ENTITLEMENTS, where, held), (EVENTS, where.copy(), events)]
 
 
 def _conditions(conds: tuple) -> str:
     return " and ".join(c.text for c in conds)
 
 
-def _dialect(sql: str, engine: Engine) -> str:
-    if engine.dialect == "duckdb":
-        return sql
-    return sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0]
-
-
 def count_changes(engine: Engine, as_of: dt.date, previous: dt.date | None
                   ) -> EntitlementChanges:
-    rows = dict(engine.fetch_all(f"select event, count(*) from {EVENTS} where as_of = ? "
-                                 "group by event", [as_of]))
+    rows = dict(engine.fetch_all(parse("select event, count(*) from entitlement_events "
+                                       "where as_of = $as_of group by event"),
+                                 {"as_of": as_of}))
     return EntitlementChanges(previous=previous, granted=rows.get("granted", 0),
                               grace_started=rows.get("grace_started", 0),
                               revoked=rows.get("revoked", 0),
@@ -173,10 +169,7 @@ def held_entitlements(engine: Engine, customer_id: str, as_of: dt.date) -> list[
     """One customer's entitlements in the snapshot of ``as_of``."""
     if engine.table_columns(ENTITLEMENTS) is None:
         return []
-    rows = engine.fetch_all(
-        "select service, kind, granted_on, last_qualified_on, kept_until, qualified "
-        f"from {ENTITLEMENTS} where customer_id = ? and as_of = ? order by service",
-        [customer_id, as_of])
+    rows = engine.fetch_all(parse(HELD), {"customer_id": customer_id, "as_of": as_of})
     keys = ("service", "kind", "granted_on", "last_qualified_on", "kept_until", "qualified")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 

@@ -29,12 +29,14 @@ from sqlalchemy import select
 
 from clientlens.appdb import AppDB, RulebookVersion
 from clientlens.definitions.rulebook import Definitions, load_definitions
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, parse
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.profiling.segmentation import PROFILES
 
 ATTRIBUTES = ("segment", "phase", "need")
+# The newest snapshot on or before :day.
+SNAPSHOT_ON = "select max(as_of) from profiles where as_of <= $day"
 EVERY = ("month", "week", "day")
 
 
@@ -94,14 +96,15 @@ def archived_definitions(db: AppDB, version: str) -> Definitions | None:
 def snapshot_dates(engine: Engine) -> list[dt.date]:
     if engine.table_columns(PROFILES) is None:
         return []
-    return [r[0] for r in engine.fetch_all(f"select distinct as_of from {PROFILES} order by 1")]
+    return [r[0] for r in engine.fetch_all(parse("select distinct as_of from profiles "
+                                                 "order by 1"))]
 
 
 def snapshot_on(engine: Engine, day: dt.date) -> dt.date | None:
     """The newest snapshot on or before ``day``."""
     if engine.table_columns(PROFILES) is None:
         return None
-    return engine.fetch_all(f"select max(as_of) from {PROFILES} where as_of <= ?", [day])[0][0]
+    return engine.fetch_all(parse(SNAPSHOT_ON), {"day": day})[0][0]
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,10 @@ def intervals(engine: Engine, customer_id: str, attributes: tuple[str, ...] = AT
         known = [a for a in (*ATTRIBUTES, "loyalty_grade") if a in columns]
         raise ClientlensError(f"unknown profile column(s) {', '.join(unknown)}; use e.g. "
                               f"{', '.join(known)}")
-    cols = sqltext.idents(attributes, engine.dialect)
-    rows = engine.fetch_all(f"select as_of, rulebook_version, {cols} from {PROFILES} "
-                            "where customer_id = ? order by as_of", [customer_id])
+    query = parse("select as_of, rulebook_version from profiles "
+                  "where customer_id = $customer_id order by as_of"
+                  ).select(*(col(a) for a in attributes))
+    rows = engine.fetch_all(query, {"customer_id": customer_id})
     if not rows:
         raise NotFoundError(f"customer '{customer_id}' has no profile on any date")
     out: list[Interval] = []
@@ -187,8 +191,8 @@ def pending_dates(engine: Engine, days: list[dt.date], version: str) -> list[dt.
     """The dates not yet run with rulebook ``version`` (a backfill resumes from here)."""
     if engine.table_columns(PROFILES) is None or not days:
         return list(days)
-    done = {r[0] for r in engine.fetch_all(
-        f"select as_of from {PROFILES} where as_of >= ? and as_of <= ? group by as_of "
-        "having min(rulebook_version) = ? and max(rulebook_version) = ?",
-        [min(days), max(days), version, version])}
+    done = {r[0] for r in engine.fetch_all(parse(
+        "select as_of from profiles where as_of >= $first and as_of <= $last group by as_of "
+        "having min(rulebook_version) = $version and max(rulebook_version) = $version"),
+        {"first": min(days), "last": max(days), "version": version})}
     return [d for d in days if d not in done]

@@ -19,6 +19,8 @@ from clientlens.definitions.expressions import T
 from clientlens.definitions.rulebook import Definitions
 from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col as column
+from clientlens.engines.query import lit, parse
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.profiling.entitlements import (
     EntitlementChanges,
@@ -54,12 +56,13 @@ def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,
                      money_unit: str = "RUB") -> RunResult:
     """Compute and store the profile snapshot for ``as_of``."""
     started = time.perf_counter()
-    if not engine.fetch_all("select count(*) from customers")[0][0]:
+    if not engine.fetch_all(parse("select count(*) from customers"))[0][0]:
         raise ClientlensError("the warehouse has no customers yet: import the bank's exports "
                               "first (clientlens import)")
     sync_columns(engine, defs)
-    where = f"as_of = {sqltext.literal(as_of, engine.dialect)}"
-    steps = [(PROFILES, where, plan_sql(defs, as_of, engine))]
+    where = exp.column("as_of").eq(lit(as_of))
+    steps: list[tuple[str, exp.Expression, exp.Expression | str]] = [
+        (PROFILES, where, plan_sql(defs, as_of, engine))]
     previous = None
     if defs.services:
         previous = previous_date(engine, as_of)
@@ -80,25 +83,22 @@ def phase_counts(engine: Engine, defs: Definitions, as_of: dt.date
     """Customers per relationship phase on ``as_of``, in the rulebook's order."""
     if defs.phase_default is None:
         return None
-    found = dict(engine.fetch_all(f"select phase, count(*) from {PROFILES} where as_of = ? "
-                                  "group by phase", [as_of]))
+    found = dict(engine.fetch_all(parse("select phase, count(*) from profiles "
+                                        "where as_of = $as_of group by phase"),
+                                  {"as_of": as_of}))
     return [(r.id, int(found.get(r.id, 0))) for r in defs.all_phases]
 
 
-_PLANS: dict[tuple, str] = {}
-
-
 def plan_sql(defs: Definitions, as_of: dt.date, engine: Engine) -> str:
-    """The compiled profile query; the same definitions (by content version), date and
-    engine compile once per process."""
-    key = (defs.version, as_of, engine.name, engine.dialect, engine.capabilities)
-    sql = _PLANS.get(key)
-    if sql is None:
+    """The compiled profile query, rendered for the engine; kept with the definitions
+    (``Definitions.derived``), so the same date and engine compile once while they
+    are loaded."""
+    def make() -> str:
         plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
-        sql = _PLANS[key] = plan.sql(engine.dialect, fence_stages=engine.fence_stages)
-        if len(_PLANS) > 64:
-            _PLANS.pop(next(iter(_PLANS)))
-    return sql
+        return plan.sql(engine.dialect, fence_stages=engine.fence_stages)
+
+    key = (as_of, engine.name, engine.dialect, engine.capabilities, engine.fence_stages)
+    return defs.derived.get("profile_plan", key, make, keep=64)
 
 
 # The stored type of a term's column; rendered per dialect (DOUBLE is DOUBLE PRECISION
@@ -148,7 +148,7 @@ def sync_columns(engine: Engine, defs: Definitions) -> list[str]:
 def latest_as_of(engine: Engine) -> dt.date:
     if engine.table_columns(PROFILES) is None:
         raise NotFoundError("no profiles yet: run `clientlens run` first")
-    (value,) = engine.fetch_all(f"select max(as_of) from {PROFILES}")[0]
+    (value,) = engine.fetch_all(parse("select max(as_of) from profiles"))[0]
     if value is None:
         raise NotFoundError("no profiles yet: run `clientlens run` first")
     return value
@@ -157,9 +157,11 @@ def latest_as_of(engine: Engine) -> dt.date:
 def _check_as_of(engine: Engine, as_of: dt.date) -> None:
     if engine.table_columns(PROFILES) is None:
         raise NotFoundError("no profiles yet: run `clientlens run` first")
-    rows = engine.fetch_all(f"select count(*) from {PROFILES} where as_of = ?", [as_of])
+    rows = engine.fetch_all(parse("select count(*) from profiles where as_of = $as_of"),
+                            {"as_of": as_of})
     if rows[0][0] == 0:
-        dates = engine.fetch_all(f"select distinct as_of from {PROFILES} order by 1 desc limit 5")
+        dates = engine.fetch_all(parse("select distinct as_of from profiles "
+                                       "order by 1 desc limit 5"))
         known = ", ".join(str(d[0]) for d in dates) or "none"
         raise NotFoundError(f"no profiles for {as_of}; dates run: {known}")
 
@@ -175,10 +177,9 @@ def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
         _check_as_of(engine, as_of)
     money = [m for m in money_terms(defs, money_unit)
              if m in (engine.table_columns(PROFILES) or [])]
-    means = "".join(f", avg({sqltext.ident(m, engine.dialect)})" for m in money)
-    rows = engine.fetch_all(
-        f"select segment, count(*){means} from {PROFILES} where as_of = ? group by segment",
-        [as_of])
+    query = parse("select segment, count(*) from profiles where as_of = $as_of "
+                  "group by segment").select(*(exp.Avg(this=column(m)) for m in money))
+    rows = engine.fetch_all(query, {"as_of": as_of})
     total = sum(r[1] for r in rows) or 1
     by_id = {r[0]: r for r in rows}
     labels = {s.id: s.labels.en for s in defs.segments}
@@ -199,6 +200,7 @@ def profile_row(engine: Engine, customer_id: str, as_of: dt.date) -> dict | None
     if engine.table_columns(PROFILES) is None:
         return None
     table = engine.fetch_arrow(
-        f"select * from {PROFILES} where customer_id = ? and as_of = ?", [customer_id, as_of])
+        parse("select * from profiles where customer_id = $customer_id and as_of = $as_of"),
+        {"customer_id": customer_id, "as_of": as_of})
     rows = table.to_pylist()
     return rows[0] if rows else None

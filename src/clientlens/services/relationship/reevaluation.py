@@ -47,6 +47,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlglot import exp
 
 from clientlens.appdb import AppDB
 from clientlens.appdb.schema import REEVALUATION_REASONS, REEVALUATION_VIAS
@@ -55,12 +56,12 @@ from clientlens.appdb.schema import ReevaluationEvent as EventRow
 from clientlens.compiler.customer_plan import BaseTerms
 from clientlens.compiler.pyplan import CompiledRulebook
 from clientlens.definitions.rulebook import Definitions
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, parse
 from clientlens.model.errors import ClientlensError, NotFoundError
-from clientlens.services.profiling.entitlements import ENTITLEMENTS, next_held
+from clientlens.services.profiling.entitlements import ENTITLEMENTS, HELD, next_held
 from clientlens.services.profiling.explain import Explanation, explain_customer
-from clientlens.services.profiling.history import snapshot_dates
+from clientlens.services.profiling.history import SNAPSHOT_ON, snapshot_dates
 from clientlens.services.profiling.segmentation import PROFILES
 
 REASONS = REEVALUATION_REASONS
@@ -127,19 +128,10 @@ class Outcome:
 Respond = Callable[[Recorded, Explanation], dict]
 Stored = Callable[[dt.date], tuple[dict | None, list[dict] | None]]
 
-_BASE_TERMS: dict[int, tuple[Definitions, BaseTerms]] = {}
-_BASE_TERMS_LOCK = threading.Lock()
-
-
 def base_terms_for(defs: Definitions) -> BaseTerms:
-    """The base-terms queries of these definitions, compiled once per process."""
-    with _BASE_TERMS_LOCK:
-        found = _BASE_TERMS.get(id(defs))
-        if found is None or found[0] is not defs:
-            if len(_BASE_TERMS) >= 8:
-                _BASE_TERMS.clear()
-            found = _BASE_TERMS[id(defs)] = (defs, BaseTerms(defs))
-        return found[1]
+    """The base-terms queries of these definitions, kept with them
+    (``Definitions.derived``): made once while they are loaded."""
+    return defs.derived.get("base_terms", None, lambda: BaseTerms(defs))
 
 
 def _text(value: str | None, name: str, limit: int, *, required: bool = False) -> str:
@@ -239,16 +231,14 @@ def _nightly_state(engine: Engine, customer_id: str, day: dt.date | None,
         columns = set(engine.table_columns(PROFILES) or ())
         shown = _ATTRIBUTES[engine] = tuple(a for a in ATTRIBUTES if a in columns)
     if shown:
-        rows = engine.fetch_all(f"select {sqltext.idents(shown, engine.dialect)} from {PROFILES} "
-                                "where customer_id = ? and as_of = ?", [customer_id, day])
+        query = exp.select(*(col(a) for a in shown)).from_(PROFILES).where(
+            parse("customer_id = $customer_id and as_of = $as_of"))
+        rows = engine.fetch_all(query, {"customer_id": customer_id, "as_of": day})
         if rows:
             before.update(zip(shown, rows[0], strict=True))
     if not _has(engine, ENTITLEMENTS):
         return before, []
-    held = engine.fetch_all(
-        "select service, kind, granted_on, last_qualified_on, kept_until, qualified "
-        f"from {ENTITLEMENTS} where customer_id = ? and as_of = ? order by service",
-        [customer_id, day])
+    held = engine.fetch_all(parse(HELD), {"customer_id": customer_id, "as_of": day})
     return before, [dict(zip(_HELD_KEYS, h, strict=True)) for h in held]
 
 
@@ -389,18 +379,18 @@ def _has_basis(db: AppDB, customer_id: str, base: dt.date | None) -> bool:
 def _latest_or_none(engine: Engine) -> dt.date | None:
     if not _has(engine, PROFILES):
         return None
-    return engine.fetch_all(f"select max(as_of) from {PROFILES}")[0][0]
+    return engine.fetch_all(parse("select max(as_of) from profiles"))[0][0]
 
 
 def _snapshot_on(engine: Engine, day: dt.date) -> dt.date | None:
     """The newest snapshot on or before ``day`` (``history.snapshot_on``)."""
     if not _has(engine, PROFILES):
         return None
-    return engine.fetch_all(f"select max(as_of) from {PROFILES} where as_of <= ?", [day])[0][0]
+    return engine.fetch_all(parse(SNAPSHOT_ON), {"day": day})[0][0]
 
 
 def _newest_transaction(engine: Engine) -> dt.date:
-    rows = engine.fetch_all("select cast(max(ts) as date) from transactions")
+    rows = engine.fetch_all(parse("select cast(max(ts) as date) from transactions"))
     return rows[0][0] or dt.date.today()
 
 
