@@ -68,7 +68,7 @@ def lit(value: object) -> exp.Expression:
     return sqltext.literal_node(value)
 
 
-def limit(query: exp.Select, rows: int | None) -> exp.Select:
+def limit_rows(query: exp.Select, rows: int | None) -> exp.Select:
     """``query`` limited to ``rows`` (a literal whole number), or as it is for None."""
     return query if rows is None else query.limit(lit(int(rows)))
 

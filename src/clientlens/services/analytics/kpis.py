@@ -33,8 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clientlens.engines import sqltext
+from sqlglot import exp
+
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, lit, parse
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.analytics.matrices import NONE, PHASES, PROFILES, snapshot_dates
 
@@ -161,11 +163,12 @@ def kpis(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | No
                             f"{every[-1]}")
     columns = set(engine.table_columns(PROFILES) or [])
     notes = []
-    for col, what in (("loyalty_grade", "loyal share"), ("open_products", "retention and churn"),
-                      ("segment", "retention by segment"),
-                      ("phase", "retention by phase and time in phase")):
-        if col not in columns:
-            notes.append(f"no {col} column in the profiles: no {what}")
+    for needed, what in (("loyalty_grade", "loyal share"),
+                         ("open_products", "retention and churn"),
+                         ("segment", "retention by segment"),
+                         ("phase", "retention by phase and time in phase")):
+        if needed not in columns:
+            notes.append(f"no {needed} column in the profiles: no {what}")
     bounds = [dates[0], dates[-1]]
     return Kpis(dates=dates,
                 per_date=_per_date(engine, bounds, "loyalty_grade" in columns),
@@ -175,17 +178,18 @@ def kpis(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | No
                 notes=notes)
 
 
-_DATES = (f"select as_of, row_number() over (order by as_of) as k from "
-          f"(select distinct as_of from {PROFILES} where as_of >= ? and as_of <= ?) x")
+# The snapshot dates from $first to $last, numbered k = 1, 2, ... in order.
+_DATES = ("select as_of, row_number() over (order by as_of) as k from "
+          "(select distinct as_of from profiles where as_of >= $first and as_of <= $last) x")
 
 
 def _per_date(engine: Engine, bounds: list[dt.date], has_loyalty: bool) -> list[DateKpi]:
-    grades = sqltext.literals(LOYAL_GRADES, engine.dialect)
-    loyal = f"sum(case when loyalty_grade in ({grades}) then 1 else 0 end)" if has_loyalty \
-        else "0"
-    rows = engine.fetch_all(f"select as_of, count(*), {loyal} from {PROFILES} "
-                            "where as_of >= ? and as_of <= ? group by as_of order by as_of",
-                            bounds)
+    loyal: exp.Expression = exp.Sum(this=exp.case().when(
+        exp.column("loyalty_grade").isin(*(lit(g) for g in LOYAL_GRADES)), lit(1)
+    ).else_(lit(0))) if has_loyalty else lit(0)
+    query = parse("select as_of, count(*) from profiles where as_of >= $first "
+                  "and as_of <= $last group by as_of order by as_of").select(loyal)
+    rows = engine.fetch_all(query, {"first": bounds[0], "last": bounds[1]})
     return [DateKpi(_day(d), int(n), int(loyal_n or 0) if has_loyalty else None)
             for d, n, loyal_n in rows]
 
@@ -198,17 +202,25 @@ def _retention(engine: Engine, dates: list[dt.date], columns: set[str]) -> list[
     if len(dates) < 2:
         return []
     groups = [c for c in ("segment", "phase") if c in columns]
-    keys = "".join(f", {sqltext.column(c, engine.dialect, 'a1')}" for c in groups)
-    rows = engine.fetch_all(f"""
+    # ``groups`` are constants of the code; their columns are still quoted nodes.
+    query = parse(f"""
         with d as ({_DATES}),
-        a as (select p.customer_id, d.k, p.open_products{
-            "".join(f", {sqltext.column(c, engine.dialect, 'p')}" for c in groups)}
-              from {PROFILES} p join d on p.as_of = d.as_of)
-        select a1.k{keys}, count(*) as base,
+        a as (select p.customer_id, d.k, p.open_products
+              from profiles p join d on p.as_of = d.as_of)
+        select a1.k, count(*) as base,
             sum(case when a2.open_products > 0 then 1 else 0 end) as retained
         from a a1 left join a a2 on a2.customer_id = a1.customer_id and a2.k = a1.k + 1
-        where a1.open_products > 0 and a1.k < ?
-        group by a1.k{keys}""", [dates[0], dates[-1], len(dates)])
+        where a1.open_products > 0 and a1.k < $dates
+        group by a1.k""")
+    # The group columns go after the customer's in ``a``, after k in the select and the
+    # group by (the loop below reads them between k and the counts).
+    a = next(cte for cte in query.find_all(exp.CTE) if cte.alias == "a")
+    a.this.select(*(col(c, "p") for c in groups), copy=False)
+    keys = [col(c, "a1") for c in groups]
+    query.set("expressions", [query.expressions[0], *keys, *query.expressions[1:]])
+    query = query.group_by(*(k.copy() for k in keys))
+    rows = engine.fetch_all(query, {"first": dates[0], "last": dates[-1],
+                                    "dates": len(dates)})
     totals: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
         k, values, base, retained = int(row[0]), row[1:-2], int(row[-2]), int(row[-1] or 0)
@@ -232,9 +244,9 @@ def _retention(engine: Engine, dates: list[dt.date], columns: set[str]) -> list[
 
 def _durations(engine: Engine, dates: list[dt.date]) -> list[PhaseDuration]:
     over = "over (partition by customer_id order by k)"
-    rows = engine.fetch_all(f"""
+    rows = engine.fetch_all(parse(f"""
         with d as ({_DATES}),
-        p as (select p.customer_id, d.k, p.phase from {PROFILES} p
+        p as (select p.customer_id, d.k, p.phase from profiles p
               join d on p.as_of = d.as_of where p.phase is not null),
         m as (select customer_id, k, phase,
                   case when lag(k) {over} = k - 1 and lag(phase) {over} = phase
@@ -250,7 +262,8 @@ def _durations(engine: Engine, dates: list[dt.date]) -> list[PhaseDuration]:
             case when n.customer_id is null then 0 else 1 end as ended, count(*) as runs
         from runs left join p n on n.customer_id = runs.customer_id and n.k = runs.last_k + 1
         group by runs.phase, runs.first_k, runs.last_k,
-            case when n.customer_id is null then 0 else 1 end""", [dates[0], dates[-1]])
+            case when n.customer_id is null then 0 else 1 end"""),
+        {"first": dates[0], "last": dates[-1]})
     done: dict[str, list[tuple[int, int]]] = defaultdict(list)
     open_: dict[str, list[tuple[int, int]]] = defaultdict(list)
     left: dict[str, int] = defaultdict(int)

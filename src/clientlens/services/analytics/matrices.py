@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, fill, lit, parse
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
 from clientlens.platform import exports, files
 
@@ -126,7 +127,7 @@ def snapshot_dates(engine: Engine) -> list[dt.date]:
     """Every as-of date with stored profiles, oldest first."""
     if engine.table_columns(PROFILES) is None:
         raise NotFoundError("no profiles yet: run `clientlens run` first")
-    rows = engine.fetch_all(f"select distinct as_of from {PROFILES} order by as_of")
+    rows = engine.fetch_all(parse("select distinct as_of from profiles order by as_of"))
     return [_as_date(r[0]) for r in rows]
 
 
@@ -167,9 +168,8 @@ def check_group_column(engine: Engine, by: str) -> None:
     if by in _NOT_GROUPS:
         raise ClientlensError(f"'{by}' identifies customers; migrate by a text column such "
                               f"as {', '.join(texts) or 'segment'}")
-    column = sqltext.ident(by, engine.dialect)
-    sample = engine.fetch_arrow(f"select {column} from {PROFILES} where {column} is not null "
-                                "limit 1")
+    sample = engine.fetch_arrow(exp.select(col(by)).from_(PROFILES).where(
+        col(by).is_(exp.null()).not_()).limit(1))
     kind = sample.schema.field(0).type
     is_text = (pa.types.is_string(kind) or pa.types.is_large_string(kind)
                or pa.types.is_null(kind) or str(kind) == "string_view")
@@ -196,16 +196,20 @@ def migration_matrix(engine: Engine, date_from: dt.date, date_to: dt.date,
     if measure == "balance" and not has_balance:
         raise ClientlensError("--measure balance needs the column balance_total in the "
                               "stored profiles")
-    bal = sqltext.ident(BALANCE, engine.dialect) if has_balance else "0"
-    snapshot = (f"select customer_id, {sqltext.ident(by, engine.dialect)} as v, {bal} as bal "
-                f"from {PROFILES} where as_of = ?")
-    gone = "case when b.customer_id is null then 1 else 0 end"
-    new = "case when a.customer_id is null then 1 else 0 end"
-    rows = engine.fetch_all(f"""
-        select a.v, b.v, {new} as is_new, {gone} as is_gone, count(*) as customers,
+    # ``$by`` and ``$bal`` are the column nodes filled in; the dates are parameters.
+    query = fill(parse("""
+        select a.v, b.v, case when a.customer_id is null then 1 else 0 end as is_new,
+            case when b.customer_id is null then 1 else 0 end as is_gone,
+            count(*) as customers,
             sum(case when b.customer_id is null then a.bal else b.bal end) as balance
-        from ({snapshot}) a full outer join ({snapshot}) b on a.customer_id = b.customer_id
-        group by a.v, b.v, {new}, {gone}""", [date_from, date_to])
+        from (select customer_id, $by as v, $bal as bal from profiles
+              where as_of = $date_from) a
+        full outer join (select customer_id, $by as v, $bal as bal from profiles
+                         where as_of = $date_to) b on a.customer_id = b.customer_id
+        group by a.v, b.v, case when a.customer_id is null then 1 else 0 end,
+            case when b.customer_id is null then 1 else 0 end"""),
+        by=col(by), bal=col(BALANCE) if has_balance else lit(0))
+    rows = engine.fetch_all(query, {"date_from": date_from, "date_to": date_to})
 
     def label(value: Any, absent: int) -> str:
         return ABSENT if absent else NONE if value is None else str(value)

@@ -18,6 +18,7 @@ from clientlens.compiler.pyplan import CompiledRulebook, ConditionResult, RuleRe
 from clientlens.definitions.catalogue import Service
 from clientlens.definitions.rulebook import Definitions, Rule
 from clientlens.engines.base import Engine
+from clientlens.engines.query import parse
 from clientlens.model.errors import NotFoundError, did_you_mean
 from clientlens.services.profiling.segmentation import profile_row
 
@@ -106,13 +107,14 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
 def why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:
     """Why a customer has no profile on ``as_of``: unknown (with a did-you-mean),
     registered later, or outside the population."""
-    rows = engine.fetch_all(
-        "select registered_on, customer_type from customers where customer_id = ?",
-        [customer_id])
+    rows = engine.fetch_all(parse("select registered_on, customer_type from customers "
+                                  "where customer_id = $customer_id"),
+                            {"customer_id": customer_id})
     if not rows:
-        close = engine.fetch_all(
-            "select customer_id from customers order by jaro_winkler_similarity(customer_id, ?) "
-            "desc limit 1", [customer_id]) if engine.name == "duckdb" else []
+        close = engine.fetch_all(parse(
+            "select customer_id from customers "
+            "order by jaro_winkler_similarity(customer_id, $customer_id) desc limit 1"),
+            {"customer_id": customer_id}) if "similar_text" in engine.capabilities else []
         hint = did_you_mean(customer_id, [c[0] for c in close])
         return f"unknown customer '{customer_id}'.{hint}"
     registered_on, customer_type = rows[0]

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from clientlens.engines.query import parse
+
 PROFILE_FIELDS = ("segment", "phase", "need")
 
 
@@ -25,8 +27,9 @@ def is_customer(engine: Any) -> Callable[[str], bool]:
     """A check answering from the warehouse's customers table, one id at a time."""
 
     def check(customer_id: str) -> bool:
-        return bool(engine.fetch_all("select count(*) from customers where customer_id = ?",
-                                     [customer_id])[0][0])
+        return bool(engine.fetch_all(parse("select count(*) from customers "
+                                           "where customer_id = $customer_id"),
+                                     {"customer_id": customer_id})[0][0])
 
     return check
 
@@ -37,8 +40,9 @@ def identity(engine: Any) -> Callable[[str], dict[str, str] | None]:
     new customer's registration fail for the referrer's bad data)."""
 
     def lookup(customer_id: str) -> dict[str, str] | None:
-        rows = engine.fetch_all("select document_id, phone from customers "
-                                "where customer_id = ?", [customer_id])
+        rows = engine.fetch_all(parse("select document_id, phone from customers "
+                                      "where customer_id = $customer_id"),
+                                {"customer_id": customer_id})
         if not rows:
             return None
         document, phone = rows[0]

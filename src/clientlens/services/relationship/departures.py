@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from sqlalchemy import select
+from sqlglot import exp
 
 from clientlens.appdb import AppDB, Departure
 from clientlens.appdb.schema import EXIT_KINDS
 from clientlens.definitions.rulebook import Definitions
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col, limit_rows, parse
 from clientlens.model.errors import ClientlensError
 from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
 
@@ -120,19 +121,17 @@ def win_back_list(engine: Engine, defs: Definitions, as_of: dt.date, *,
     cooling = int(param.value)
     _check_as_of(engine, as_of)
     since = as_of - dt.timedelta(days=cooling)
-    base = (f"from {PROFILES} where as_of = ? and phase = 'divorce' ")
-    excluded, inside = engine.fetch_all(
-        f"select count(*) filter (where no_contact_requested), "
-        f"count(*) filter (where not no_contact_requested and last_closed_on > ?) {base}",
-        [since, as_of])[0]
+    excluded, inside = engine.fetch_all(parse(
+        "select count(*) filter (where no_contact_requested), "
+        "count(*) filter (where not no_contact_requested and last_closed_on > $since) "
+        "from profiles where as_of = $as_of and phase = 'divorce'"),
+        {"since": since, "as_of": as_of})[0]
     columns = ["customer_id", "segment", "last_closed_on", "left_situational",
                "left_dissatisfied", "win_back_score", "win_back_grade", "win_back_reason_1",
                "win_back_reason_2", "win_back_reason_3"]
-    sql = (f"select {sqltext.idents(columns, engine.dialect)} {base} and not "
-           "no_contact_requested and last_closed_on <= ? order by win_back_score desc, "
-           "customer_id")
-    if limit is not None:
-        sql += f" limit {sqltext.literal(int(limit), engine.dialect)}"
-    rows = engine.fetch_all(sql, [as_of, since])
+    query = exp.select(*(col(c) for c in columns)).from_(PROFILES).where(parse(
+        "as_of = $as_of and phase = 'divorce' and not no_contact_requested "
+        "and last_closed_on <= $since")).order_by(parse("win_back_score desc"), "customer_id")
+    rows = engine.fetch_all(limit_rows(query, limit), {"as_of": as_of, "since": since})
     return WinBackList(as_of=as_of, cooling_off_days=cooling, columns=columns, rows=rows,
                        excluded_no_contact=int(excluded or 0), cooling_off=int(inside or 0))
