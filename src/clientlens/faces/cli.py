@@ -35,7 +35,7 @@ AsOf = Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-D
 
 
 @app.callback()
-def _options(engine: Annotated[str | None, typer.Option(
+def _options(ctx: typer.Context, engine: Annotated[str | None, typer.Option(
         "--engine", help="Engine for this command: duckdb, postgres or spark (overrides the "
         "workspace's clientlens.yaml).")] = None) -> None:
     """Customer segmentation and relationship engine for retail banks.
@@ -43,12 +43,12 @@ def _options(engine: Annotated[str | None, typer.Option(
     Quick start: `clientlens demo demo-bank`
     """
     if engine is not None:
-        import os
-
         from clientlens.engines.registry import engine_class
 
         engine_class(engine)  # an unknown name is an error naming the engines
-        os.environ["CLIENTLENS_ENGINE"] = engine
+    # Kept for this command's --workspace (faces/options.py), which carries it to the
+    # services: no environment variable, nothing left behind for the next command.
+    ctx.obj = engine
 
 
 def _date(value: str | None) -> dt.date | None:

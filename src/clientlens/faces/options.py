@@ -10,9 +10,19 @@ from typing import Annotated
 import typer
 
 from clientlens.model.errors import ClientlensError
+from clientlens.services.workspace.folder import WorkspaceFolder
 
+
+def _with_engine(ctx: typer.Context, value: Path) -> WorkspaceFolder:
+    """The folder with the engine chosen by ``clientlens --engine`` (kept by the app's
+    callback in the root context), which the services open it with."""
+    return WorkspaceFolder(value, engine=ctx.find_root().obj)
+
+
+# A path to the command; a ``WorkspaceFolder`` (path-like) carrying --engine to the services.
 Workspace = Annotated[Path, typer.Option("--workspace", "-w", envvar="CLIENTLENS_WORKSPACE",
-                                         help="Workspace folder.", show_default=True)]
+                                         help="Workspace folder.", show_default=True,
+                                         callback=_with_engine)]
 
 
 def parse_date(value: str | None, option: str, *, or_today: bool = False) -> dt.date | None:

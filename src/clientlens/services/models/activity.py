@@ -17,9 +17,10 @@ from pathlib import Path
 
 from clientlens.definitions.rulebook import ACTIVITY_FILE, Definitions, load_definitions
 from clientlens.engines.base import Engine
+from clientlens.engines.query import parse
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import files
-from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
+from clientlens.services.profiling.segmentation import _check_as_of
 
 TEMPLATE = """\
 # The probability-alive model (BG/NBD, Fader, Hardie and Lee 2005) of customers' own
@@ -89,10 +90,10 @@ def fit_activity(engine: Engine, defs: Definitions, as_of: dt.date, folder: Path
         raise ClientlensError(f"the glossary lacks the terms {', '.join(missing)} the model "
                               "is fitted on")
     _check_as_of(engine, as_of)
-    rows = engine.fetch_all(
-        f"select own_tx_days - 1, first_own_tx_days_ago - last_own_tx_days_ago, "
-        f"first_own_tx_days_ago from {PROFILES} where as_of = ? and own_tx_days > 0",
-        [as_of])
+    rows = engine.fetch_all(parse(
+        "select own_tx_days - 1, first_own_tx_days_ago - last_own_tx_days_ago, "
+        "first_own_tx_days_ago from profiles where as_of = $as_of and own_tx_days > 0"),
+        {"as_of": as_of})
     if len(rows) < 100:
         raise ClientlensError(f"only {len(rows)} customers with own transactions on {as_of}; "
                               "the model needs at least 100")

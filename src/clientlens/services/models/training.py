@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlglot import exp
 
 from clientlens.compiler.plan import compile_plan
 from clientlens.definitions.expressions import NUMERIC, T
 from clientlens.definitions.rulebook import SCORECARDS_FOLDER, Definitions, load_definitions
-from clientlens.engines import sqltext
 from clientlens.engines.base import Engine
+from clientlens.engines.query import col as column
 from clientlens.model.errors import ClientlensError, DefinitionError, did_you_mean
 from clientlens.model.tables import ENTITY_KEY
 from clientlens.platform import files
@@ -104,9 +105,9 @@ def feature_table(engine: Engine, defs: Definitions, as_of: dt.date, labels: Any
     import pandas as pd
 
     plan = compile_plan(defs, as_of, capabilities=engine.capabilities, engine=engine.name)
-    rows = engine.fetch_arrow(
-        f"select {ENTITY_KEY}, {sqltext.idents(features, engine.dialect)} "
-        f"from ({plan.sql(engine.dialect)}) p").to_pandas()
+    # The plan is a tree (``compiler/plan.py``): the engine renders it, fenced or not.
+    rows = engine.fetch_arrow(exp.select(ENTITY_KEY, *(column(f) for f in features)).from_(
+        plan.query.subquery("p"))).to_pandas()
     merged = labels.merge(rows, on=ENTITY_KEY, how="left", indicator=True)
     absent = merged.loc[merged["_merge"] == "left_only", ENTITY_KEY].tolist()
     if absent:
@@ -216,9 +217,8 @@ def _check_in_engine(engine: Engine, defs: Definitions, as_of: dt.date, text: st
             raise ClientlensError(f"the trained scorecard does not load: {e}") from None
     ids = data[ENTITY_KEY].tolist()
     plan = compile_plan(trial, as_of, capabilities=engine.capabilities, engine=engine.name)
-    score = sqltext.ident(f"{rating_id}_score", engine.dialect)
-    got = engine.fetch_arrow(f"select {ENTITY_KEY}, {score} as s from "
-                             f"({plan.sql(engine.dialect)}) p").to_pandas()
+    got = engine.fetch_arrow(exp.select(ENTITY_KEY, exp.alias_(column(f"{rating_id}_score"), "s"))
+                             .from_(plan.query.subquery("p"))).to_pandas()
     got = got[got[ENTITY_KEY].isin(set(ids))].set_index(ENTITY_KEY)["s"]
     want = fitted.optbinning_score(data)
     differ = [(cid, float(got[cid]), float(w)) for cid, w in zip(ids, want, strict=True)

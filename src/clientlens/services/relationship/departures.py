@@ -24,7 +24,7 @@ from clientlens.appdb import AppDB, Departure
 from clientlens.appdb.schema import EXIT_KINDS
 from clientlens.definitions.rulebook import Definitions
 from clientlens.engines.base import Engine
-from clientlens.engines.query import col, limit_rows, parse
+from clientlens.engines.query import READ, col, limit_rows, parse
 from clientlens.model.errors import ClientlensError
 from clientlens.services.profiling.segmentation import PROFILES, _check_as_of
 
@@ -131,7 +131,8 @@ def win_back_list(engine: Engine, defs: Definitions, as_of: dt.date, *,
                "win_back_reason_2", "win_back_reason_3"]
     query = exp.select(*(col(c) for c in columns)).from_(PROFILES).where(parse(
         "as_of = $as_of and phase = 'divorce' and not no_contact_requested "
-        "and last_closed_on <= $since")).order_by(parse("win_back_score desc"), "customer_id")
+        "and last_closed_on <= $since")).order_by(
+        "win_back_score desc", "customer_id", dialect=READ)
     rows = engine.fetch_all(limit_rows(query, limit), {"as_of": as_of, "since": since})
     return WinBackList(as_of=as_of, cooling_off_days=cooling, columns=columns, rows=rows,
                        excluded_no_contact=int(excluded or 0), cooling_off=int(inside or 0))

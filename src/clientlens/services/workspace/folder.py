@@ -13,7 +13,9 @@ A workspace made before that, or loosened since, is tightened when opened, with 
 
 from __future__ import annotations
 
+import os
 import warnings
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -106,8 +108,29 @@ class Settings(BaseSettings):
         return init_settings, env_settings
 
 
+@dataclass(frozen=True)
+class WorkspaceFolder:
+    """A workspace's folder with the engine to open it with instead of its settings' (the
+    command line's ``--engine``). Whatever takes a workspace's path takes one."""
+
+    path: Path
+    engine: str | None = None
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
 class Workspace:
-    def __init__(self, root: str | Path):
+    """A workspace folder, opened. ``engine`` names the engine to use instead of the one
+    in ``clientlens.yaml`` (given by the caller: the command line's ``--engine``, a
+    ``WorkspaceFolder``, a program embedding clientlens)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, engine: str | None = None):
+        if engine is None and isinstance(root, WorkspaceFolder):
+            engine = root.engine
         self.root = Path(root)
         settings_path = self.root / SETTINGS_FILE
         if not settings_path.is_file():
@@ -123,6 +146,9 @@ class Workspace:
             raise WorkspaceError(f"{settings_path}: {where}: {err['msg']}") from None
         except Exception as e:  # YAML syntax errors come in several types
             raise WorkspaceError(f"{settings_path}: {e}") from None
+        if engine is not None:
+            engine_class(engine)  # an unknown name is an error naming the engines
+            self.settings = self.settings.model_copy(update={"engine": engine})
         self._make_private()
 
     def _make_private(self) -> None:

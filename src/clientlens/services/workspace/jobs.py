@@ -8,6 +8,10 @@ For notebooks and schedulers::
     result = jobs.run("my-bank", as_of=date(2026, 10, 31))
     why = jobs.explain("my-bank", "C0000042")
     jobs.export("my-bank", "profiles.xlsx")   # a path as given: here, ./profiles.xlsx
+
+A workspace path may carry the engine to use instead of the one in its settings::
+
+    jobs.run(WorkspaceFolder(Path("my-bank"), engine="postgres"))
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clientlens.engines import sqltext
+from sqlglot import exp
+
+from clientlens.engines.query import col, parse, table
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import exports
 from clientlens.services.profiling.explain import Explanation, explain_customer
@@ -90,11 +96,10 @@ def publish_tables(ws: Workspace, staging: Any, tables: Sequence[str],
         return
 
     def reader(name: str) -> Callable[[], Any]:
-        cols = sqltext.idents(TABLES[name].column_names, "duckdb")
-        source = sqltext.table(name, "duckdb")
-        # A cursor of its own per table: a streamed result keeps its connection busy.
-        return lambda: staging.con.cursor().sql(
-            f"select {cols} from {source}").to_arrow_reader(100_000)
+        query = exp.select(*(col(c) for c in TABLES[name].column_names)).from_(table(name))
+        # Streamed (DuckDB reads each from a cursor of its own: a streamed result keeps
+        # its connection busy).
+        return lambda: staging.fetch_batches(query, 100_000)
 
     say(f"copying {', '.join(tables)} to engine '{ws.settings.engine}'")
     with ws.engine() as engine:
@@ -105,7 +110,7 @@ def default_as_of(path: str | Path) -> dt.date:
     """The date of the newest transaction in the warehouse, else today."""
     ws = Workspace(path)
     with ws.engine() as engine:
-        rows = engine.fetch_all("select cast(max(ts) as date) from transactions")
+        rows = engine.fetch_all(parse("select cast(max(ts) as date) from transactions"))
     return rows[0][0] or dt.date.today()
 
 
@@ -454,7 +459,7 @@ def lake_export(path: str | Path, lake: str | Path) -> list:
                               "the bank's files first (clientlens import)")
     # With another engine, the DuckDB warehouse is the staging area imports went through.
     with ws.staging_engine(read_only=True) as engine:
-        return export_lake(engine, Path(lake))  # type: ignore[arg-type]
+        return export_lake(engine, Path(lake))
 
 
 def reevaluate(path: str | Path, customer_id: str, as_of: dt.date | None = None, *,

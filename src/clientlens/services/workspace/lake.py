@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from clientlens.engines import sqltext
-from clientlens.engines.duckdb_engine import DuckDBEngine
+from sqlglot import exp
+
+from clientlens.engines.base import Engine
+from clientlens.engines.query import col, lit, table
 from clientlens.model.errors import ClientlensError
 from clientlens.model.tables import TABLES, ColumnType
 from clientlens.platform import files
@@ -37,10 +39,11 @@ class LakeTable:
     path: Path
 
 
-def export_lake(engine: DuckDBEngine, lake: Path,
+def export_lake(engine: Engine, lake: Path,
                 tables: Sequence[str] | None = None) -> list[LakeTable]:
-    """Write ``tables`` (default: every canonical table) as lake folders."""
-    if not isinstance(engine, DuckDBEngine):
+    """Write ``tables`` (default: every canonical table) as lake folders, from an engine
+    that writes partitioned Parquet (the embedded DuckDB warehouse)."""
+    if "partitioned_parquet" not in engine.capabilities:
         raise ClientlensError("lake-export reads the embedded DuckDB warehouse")
     if "://" in str(lake):
         raise ClientlensError(f"lake {lake}: clientlens writes local lake folders only; copy "
@@ -51,19 +54,16 @@ def export_lake(engine: DuckDBEngine, lake: Path,
         spec = TABLES[name]
         target = lake / name
         staging = Path(tempfile.mkdtemp(dir=lake, prefix=f".{name}.", suffix=".writing"))
-        d = engine.dialect
-        cols, source = sqltext.idents(spec.column_names, d), sqltext.table(name, d)
-        (rows,) = engine.fetch_all(f"select count(*) from {source}")[0]
+        select = exp.select(*(col(c) for c in spec.column_names)).from_(table(name))
+        (rows,) = engine.fetch_all(exp.select(exp.Count(this=exp.Star())).from_(table(name)))[0]
         time_col = spec.event_time
-        # The paths are bound parameters.
         if name in PARTITIONED and time_col and \
                 spec.column(time_col).type == ColumnType.TIMESTAMP:
-            engine.execute(
-                f"copy (select {cols}, strftime({sqltext.ident(time_col, d)}, '%Y-%m') as month "
-                f"from {source}) to ? (format parquet, partition_by (month))", [str(staging)])
+            month = exp.TimeToStr(this=col(time_col), format=lit("%Y-%m"))
+            engine.export(select.select(exp.alias_(month, "month")), str(staging), "parquet",
+                          partition_by="month")
         else:
-            engine.execute(f"copy (select {cols} from {source}) to ? (format parquet)",
-                           [str(staging / "part-0.parquet")])
+            engine.export(select, str(staging / "part-0.parquet"), "parquet")
         _swap(staging, target)
         out.append(LakeTable(name, int(rows), target))
     return out
