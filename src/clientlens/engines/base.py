@@ -54,7 +54,7 @@ def placeholder_names(tree: exp.Expression) -> set[str]:
     by name, so the order an engine renders its parts in never matters)."""
     names = set()
     for node in tree.find_all(exp.Placeholder):
-        if not node.name:
+        if not node.this:
             raise TypeError("a query tree takes named parameters (exp.Placeholder(this=...)), "
                             f"not '?': {tree.sql()[:200]}")
         names.add(node.name)
