@@ -19,8 +19,12 @@ customer of a demo bank):
   seventy aggregates in tens of milliseconds, every time (DuckDB re-plans a prepared
   statement with parameters too); this costs a few.
 - ``sql``: the ``agg_*`` and ``base`` steps of the plan for one customer, built once
-  per as-of date and dialect with the customer id as a ``?`` parameter. Used when an
+  per as-of date and engine with the customer id as a parameter. Used when an
   expression has no Python form.
+
+Each query is a tree with the customer id as the named parameter ``customer_id``,
+rendered once by the engine (``Engine.prepare``) and then run for one customer after
+another with the id bound.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -50,11 +54,14 @@ _CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class BaseQuery:
-    sql: str  # with ``?`` for the customer id, ``repeats`` times
-    repeats: int
+    tree: exp.Expression  # with the customer id as the parameter ``customer_id``
+    prepared: Any = None  # the tree as the engine renders it (``Engine.prepare``)
 
-    def params(self, customer_id: str) -> list[str]:
-        return [customer_id] * self.repeats
+    def params(self, customer_id: str) -> dict[str, str]:
+        return {"customer_id": customer_id}
+
+    def for_engine(self, engine: Any) -> BaseQuery:
+        return replace(self, prepared=engine.prepare(self.tree))
 
 
 def _by_source(defs: Definitions) -> dict[str, list[Term]]:
@@ -94,9 +101,16 @@ def _customer_select(defs: Definitions, as_of: dt.date, features: set[str],
 
 
 def _with_parameter(select: exp.Select, dialect: str) -> BaseQuery:
-    sql = select.sql(dialect=dialect)
-    quoted = f"'{_MARKER}'"
-    return BaseQuery(sql.replace(quoted, "?"), sql.count(quoted))
+    """The query with the parameter ``customer_id`` where the marker stood (``dialect``
+    is the engine's: the queries differ a little per dialect)."""
+    del dialect
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Literal) and node.is_string and node.this == _MARKER:
+            return exp.Placeholder(this="customer_id")
+        return node
+
+    return BaseQuery(select.transform(swap))
 
 
 def base_query(defs: Definitions, as_of: dt.date, dialect: str) -> BaseQuery:
@@ -261,18 +275,24 @@ class BaseTerms:
         self._keep = keep
         self._python = _python_sources(defs) if how == "rows" else None
         self.how = "rows" if self._python is not None else "sql"
-        self._queries: OrderedDict[tuple[dt.date, str], Any] = OrderedDict()
+        self._queries: OrderedDict[tuple[dt.date, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _query(self, as_of: dt.date, dialect: str) -> Any:
-        key = (as_of, dialect)
+    def _query(self, as_of: dt.date, engine: Any) -> Any:
+        key = (as_of, engine.name, engine.dialect)
         with self._lock:
             found = self._queries.get(key)
             if found is not None:
                 self._queries.move_to_end(key)
                 return found
-        made = (row_queries(self.defs, as_of, dialect) if self._python is not None
-                else base_query(self.defs, as_of, dialect))
+        if self._python is not None:
+            rows = row_queries(self.defs, as_of, engine.dialect)
+            made: Any = RowQueries(
+                rows.customer.for_engine(engine),
+                tuple(q.for_engine(engine) for q in rows.sources),
+                rows.together.for_engine(engine) if rows.together is not None else None)
+        else:
+            made = base_query(self.defs, as_of, engine.dialect).for_engine(engine)
         with self._lock:
             self._queries[key] = made
             while len(self._queries) > self._keep:
@@ -282,25 +302,26 @@ class BaseTerms:
     def fetch(self, engine: Any, customer_id: str, as_of: dt.date) -> dict[str, Any] | None:
         """The customer's base terms on ``as_of``, or None when the customer is unknown,
         registered after ``as_of`` or outside a population of customer columns only."""
-        q = self._query(as_of, engine.dialect)
+        q = self._query(as_of, engine)
         if self._python is None:
-            rows = engine.fetch_arrow(q.sql, q.params(customer_id)).to_pylist()
+            rows = engine.fetch_arrow(q.prepared, q.params(customer_id)).to_pylist()
             return rows[0] if rows else None
         if q.together is not None:
             return self._from_json(engine, q.together, customer_id, as_of)
-        found = engine.fetch_arrow(q.customer.sql, q.customer.params(customer_id)).to_pylist()
+        found = engine.fetch_arrow(q.customer.prepared,
+                                   q.customer.params(customer_id)).to_pylist()
         if not found:
             return None
         row = found[0]
         for source, query in zip(self._python, q.sources, strict=True):
-            rows = engine.fetch_arrow(query.sql, query.params(customer_id)).to_pylist()
+            rows = engine.fetch_arrow(query.prepared, query.params(customer_id)).to_pylist()
             row.update(source.values(rows, as_of))
         return row
 
     def _from_json(self, engine: Any, query: BaseQuery, customer_id: str, as_of: dt.date
                    ) -> dict[str, Any] | None:
         by_source: dict[str, list[dict[str, Any]]] = {}
-        for source, text in engine.fetch_all(query.sql, query.params(customer_id)):
+        for source, text in engine.fetch_all(query.prepared, query.params(customer_id)):
             by_source.setdefault(source, []).append(
                 _typed(ENTITY_TABLE if source == _CUSTOMER else source, text))
         found = by_source.get(_CUSTOMER)

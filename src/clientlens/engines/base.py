@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 import pyarrow as pa
@@ -43,8 +44,18 @@ FEATURES = frozenset({
     "similar_text",         # jaro_winkler_similarity, for "did you mean" over customer ids
 })
 
-# A query: a sqlglot tree, or text already in the engine's dialect.
-Query: TypeAlias = exp.Expression | str
+@dataclass(frozen=True)
+class Prepared:
+    """A tree as one engine renders it (``Engine.prepare``), to run many times with other
+    values without rendering it again (a large query for one customer at a time)."""
+
+    engine: str  # the name of the engine that rendered it
+    sql: str
+    names: tuple[str, ...]  # its parameters, in the order the engine binds them
+
+
+# A query: a sqlglot tree, text already in the engine's dialect, or a prepared tree.
+Query: TypeAlias = exp.Expression | str | Prepared
 # Parameters: a mapping for a tree's named placeholders, a list for text's ``?``.
 Params: TypeAlias = Mapping[str, Any] | Sequence[Any] | None
 
@@ -85,15 +96,35 @@ class Engine(ABC):
     # sharing them: the compiled plan then materializes its decision steps.
     fence_stages: ClassVar[bool] = False
 
+    def prepare(self, tree: exp.Expression) -> Prepared:
+        """The tree rendered once for this engine. Its named placeholders are rendered as
+        the dialect writes them (``$name`` on DuckDB, ``:name`` on Spark) and bound by
+        name; engines whose driver binds otherwise override this and ``bind_prepared``."""
+        return Prepared(self.name, tree.sql(dialect=self.dialect),
+                        tuple(sorted(placeholder_names(tree))))
+
+    def bind_prepared(self, prepared: Prepared, params: Params) -> Any:
+        """The parameters of a prepared query as the driver binds them (by name here)."""
+        if prepared.engine != self.name:
+            raise TypeError(f"a query prepared for {prepared.engine}, run on {self.name}")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError("a prepared query takes its parameters as a mapping by name")
+        given = dict(params or {})
+        if set(given) != set(prepared.names):
+            raise TypeError(f"query parameters do not match: {sorted(prepared.names)} "
+                            f"expected, {sorted(given)} given")
+        return given or None
+
     def render(self, query: Query, params: Params = None) -> tuple[str, Any]:
         """``query`` as text of this engine's dialect, and its parameters as the driver
-        binds them. A tree's named placeholders are rendered as the dialect writes them
-        (``$name`` on DuckDB, ``:name`` on Spark) with the values by name; text is passed
-        as it is, with its list. Engines whose driver binds otherwise override this."""
+        binds them: a tree is prepared (``prepare``), text is passed as it is, with its
+        list for its ``?``."""
         if isinstance(query, str):
             return query, (list(params) if params else None)
-        values = bind(query, params)
-        return query.sql(dialect=self.dialect), (values or None)
+        if isinstance(query, exp.Expression):
+            bind(query, params)  # every placeholder a value, every value a placeholder
+            query = self.prepare(query)
+        return query.sql, self.bind_prepared(query, params)
 
     def sql(self, query: Query) -> str:
         """A query without parameters as this engine's text (a where clause or select

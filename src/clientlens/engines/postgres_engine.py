@@ -21,7 +21,7 @@ from sqlglot.errors import SqlglotError
 
 from clientlens.compiler.ddl import create_table, data_type
 from clientlens.engines import sqltext
-from clientlens.engines.base import FEATURES, Engine, Params, Query, bind
+from clientlens.engines.base import FEATURES, Engine, Params, Prepared, Query
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
 
@@ -118,14 +118,19 @@ class PostgresEngine(Engine):
                     self.add_column(table.name, col.name, data_type(col.type))
 
     # -- running ------------------------------------------------------------
+    def prepare(self, tree: exp.Expression) -> Prepared:
+        generator = _Numbered(dialect=_DIALECT)
+        sql = generator.generate(tree)
+        return Prepared(self.name, sql, tuple(generator.__dict__.get("numbered", {})))
+
+    def bind_prepared(self, prepared: Prepared, params: Params) -> Any:
+        values = super().bind_prepared(prepared, params)
+        return [values[name] for name in prepared.names] if values else None
+
     def render(self, query: Query, params: Params = None) -> tuple[str, Any]:
         if isinstance(query, str):
             return (_placeholders(query), list(params)) if params else (query, None)
-        values = bind(query, params)
-        generator = _Numbered(dialect=_DIALECT)
-        sql = generator.generate(query)
-        order = generator.__dict__.get("numbered", {})
-        return sql, [values[name] for name in order] if order else None
+        return super().render(query, params)
 
     def _run(self, query: Query, params: Params = None) -> Any:
         sql, values = self.render(query, params)

@@ -242,9 +242,7 @@ def from_complaints(
 
     day = _day(since, "--since")
     with Workspace(workspace).engine(read_only=True) as engine:
-        rows = engine.fetch_arrow(
-            "select interaction_id, customer_id, ts from interactions "
-            "where kind = 'complaint' and ts >= ? order by ts", [day])
+        rows = recovery.complaints_since(engine, day)
     with _open(db, workspace) as appdb:
         new = recovery.cases_from_complaints(appdb, rows, owner, sla_days)
     out.print(f"{rows.num_rows:,} complaints since {day}: {new:,} new cases, "

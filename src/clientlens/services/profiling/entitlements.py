@@ -24,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import reduce
 
+import pyarrow as pa
 from sqlglot import exp
 
 from clientlens.definitions.rulebook import Definitions
@@ -163,6 +164,17 @@ def count_changes(engine: Engine, as_of: dt.date, previous: dt.date | None
                               grace_started=rows.get("grace_started", 0),
                               revoked=rows.get("revoked", 0),
                               later_dates=later_dates(engine, as_of))
+
+
+def entitlements_on(engine: Engine, as_of: dt.date) -> pa.Table:
+    """Every customer's entitlements in the snapshot of ``as_of``, by customer and
+    service (none when no run has written entitlements)."""
+    if engine.table_columns(ENTITLEMENTS) is None:
+        return pa.table({})
+    return engine.fetch_arrow(parse(
+        "select customer_id, service, kind, granted_on, last_qualified_on, kept_until, "
+        "qualified from entitlements where as_of = $as_of order by customer_id, service"),
+        {"as_of": as_of})
 
 
 def held_entitlements(engine: Engine, customer_id: str, as_of: dt.date) -> list[dict]:

@@ -9,8 +9,11 @@ balance_total >= 1,500,000; has 1,120,000").
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlglot import exp
 
 from clientlens.compiler.customer_plan import BaseTerms
 from clientlens.compiler.pydecisions import RatingResult
@@ -18,7 +21,7 @@ from clientlens.compiler.pyplan import CompiledRulebook, ConditionResult, RuleRe
 from clientlens.definitions.catalogue import Service
 from clientlens.definitions.rulebook import Definitions, Rule
 from clientlens.engines.base import Engine
-from clientlens.engines.query import parse
+from clientlens.engines.query import col, parse
 from clientlens.model.errors import NotFoundError, did_you_mean
 from clientlens.services.profiling.segmentation import profile_row
 
@@ -102,6 +105,16 @@ def explain_customer(engine: Engine, defs: Definitions, customer_id: str, as_of:
                        source=source, note=note, rules=rules, terms=values, needs=needs,
                        ratings=ratings, services=services, phases=phases,
                        actions=defs.phase_actions.get(values.get("phase") or "", ()))
+
+
+def customer_fields(engine: Engine, customer_id: str, columns: Sequence[str]
+                    ) -> dict[str, Any] | None:
+    """Columns of the customer's row in the customers table, or None for an unknown
+    customer."""
+    query = exp.select(*(col(c) for c in columns)).from_("customers").where(
+        parse("customer_id = $customer_id"))
+    rows = engine.fetch_all(query, {"customer_id": customer_id})
+    return dict(zip(columns, rows[0], strict=True)) if rows else None
 
 
 def why_missing(engine: Engine, customer_id: str, as_of: dt.date) -> str:

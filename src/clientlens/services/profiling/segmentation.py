@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import pyarrow as pa
 from sqlglot import exp
 
 from clientlens.compiler.decisions import decision_columns
@@ -194,6 +195,13 @@ def segment_summary(engine: Engine, defs: Definitions, as_of: dt.date, *,
             means={m: (float(row[2 + i]) if row and row[2 + i] is not None else None)
                    for i, m in enumerate(money)}))
     return out
+
+
+def snapshot_table(engine: Engine, as_of: dt.date) -> pa.Table:
+    """Every profile row of the snapshot of ``as_of`` (for a face that keeps one in
+    memory)."""
+    return engine.fetch_arrow(parse("select * from profiles where as_of = $as_of"),
+                              {"as_of": as_of})
 
 
 def profile_row(engine: Engine, customer_id: str, as_of: dt.date) -> dict | None:

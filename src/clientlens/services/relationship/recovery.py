@@ -33,6 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clientlens.appdb import AppDB
 from clientlens.appdb.schema import CASE_STATUSES, STEP_KINDS, RecoveryCase, RecoveryStep
+from clientlens.engines.base import Engine
+from clientlens.engines.query import parse
 from clientlens.model.errors import ClientlensError, NotFoundError, did_you_mean
 
 CLOSED_STATUSES = ("resolved", "failed")
@@ -344,6 +346,14 @@ def _complaint(row: Mapping[str, Any], number: int) -> tuple[str, str, dt.date]:
         raise RecoveryError(f"complaint row {number}, ts: {ts!r} is not a date or "
                             "timestamp like 2026-10-30 09:12:00") from None
     return str(ref).strip(), str(customer).strip(), day
+
+
+def complaints_since(engine: Engine, day: dt.date) -> pa.Table:
+    """The warehouse's complaints from ``day`` on (interaction_id, customer_id, ts),
+    oldest first: what ``cases_from_complaints`` takes."""
+    return engine.fetch_arrow(parse(
+        "select interaction_id, customer_id, ts from interactions "
+        "where kind = 'complaint' and ts >= $day order by ts"), {"day": day})
 
 
 def cases_from_complaints(db: AppDB, rows: Iterable[Mapping[str, Any]] | pa.Table,
