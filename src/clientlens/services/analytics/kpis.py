@@ -202,7 +202,8 @@ def _retention(engine: Engine, dates: list[dt.date], columns: set[str]) -> list[
     if len(dates) < 2:
         return []
     groups = [c for c in ("segment", "phase") if c in columns]
-    # ``groups`` are constants of the code; their columns are still quoted nodes.
+    # ``groups`` are constants of the code; their columns are still quoted nodes. The
+    # f-strings here splice only constants of this module (_DATES, the window).
     query = parse(f"""
         with d as ({_DATES}),
         a as (select p.customer_id, d.k, p.open_products
