@@ -8,8 +8,6 @@ cannot be imported from a file, while the bank's own ``referrals`` file still is
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -173,36 +171,20 @@ def synced_counts(engine, db: AppDB) -> None:  # noqa: ANN001
         ("C1", INVITED, NEW_CUSTOMER, QUALIFIED), ("C1", QUALIFIED, None, None)]
 
 
-def test_postgres_takes_the_programme_referrals(tmp_path: Path) -> None:
-    pytest.importorskip("psycopg")
+def test_postgres_takes_the_programme_referrals(postgres_url: str, pg_schema: str,
+                                                tmp_path: Path) -> None:
     from clientlens.engines.postgres_engine import PostgresEngine
-    from clientlens.model.errors import WorkspaceError
 
-    url = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
-    schema = f"cl_adv_{uuid.uuid4().hex[:8]}"
-    try:
-        engine = PostgresEngine(url, schema=schema)
-    except WorkspaceError as e:
-        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-            pytest.fail(f"PostgreSQL is required here: {e}")
-        pytest.skip(f"no PostgreSQL: {e}")
+    engine = PostgresEngine(postgres_url, schema=pg_schema)
     db = programme_db(tmp_path)
     try:
         synced_counts(engine, db)
     finally:
         db.close()
-        engine.execute(f'drop schema "{schema}" cascade')
         engine.close()
 
 
-def test_spark_takes_the_programme_referrals(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
-    import shutil
-
-    if shutil.which("java") is None:
-        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-            pytest.fail("Spark needs Java 17 on PATH")
-        pytest.skip("no java for Spark")
+def test_spark_takes_the_programme_referrals(spark_available: None, tmp_path: Path) -> None:
     from clientlens.engines.spark_engine import SparkEngine
 
     db = programme_db(tmp_path)

@@ -5,9 +5,7 @@ workspace made from the same bank exports."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,15 +14,14 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
-from clientlens.appdb.database import database_url  # noqa: E402
 from clientlens.faces.api import Profile, create_app  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
 from clientlens.services.workspace.folder import Workspace, init_workspace  # noqa: E402
+from tests.support.services import drop_pg_schema, new_pg_schema  # noqa: E402
 
-URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 AS_OF = dt.date(2026, 10, 31)
 TOKENS = {"tok-analyst": {"user": "anna", "role": "analyst"},
           "tok-marketing": {"user": "mark", "role": "marketing"},
@@ -35,48 +32,32 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-        pytest.fail(f"PostgreSQL is required here: {reason}")
-    pytest.skip(f"no PostgreSQL: {reason}")
-
-
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def twins(postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[Path, Path]]:
     """(DuckDB workspace, PostgreSQL workspace) imported from the same exports and run
     for the same date."""
-    try:
-        import psycopg
-
-        psycopg.connect(URL, connect_timeout=5).close()
-    except Exception as e:  # noqa: BLE001 - missing driver or server
-        _unavailable(str(e))
     from clientlens.demo.generator import generate_bank
 
     tmp = tmp_path_factory.mktemp("api-pg")
     exports = tmp / "exports"
     generate_bank(exports, customers=300, seed=5, fmt="csv")
-    schema = f"cl_api_{uuid.uuid4().hex[:8]}"
+    schema = new_pg_schema("api")
     duck_root, pg_root = tmp / "duck", tmp / "pg"
     init_workspace(duck_root)
     init_workspace(pg_root)
     settings = pg_root / "clientlens.yaml"
     settings.write_text(settings.read_text().replace("engine: duckdb", "engine: postgres")
-                        + f"postgres_url: {URL}\npostgres_schema: {schema}\n"
-                        f"app_db: {URL}\napp_db_schema: {schema}_app\n")
+                        + f"postgres_url: {postgres_url}\npostgres_schema: {schema}\n"
+                        f"app_db: {postgres_url}\napp_db_schema: {schema}_app\n")
     try:
         for root in (duck_root, pg_root):
             jobs.import_files(root, [exports])
             jobs.run(root, AS_OF)
         yield duck_root, pg_root
     finally:
-        engine = create_engine(database_url(URL))
-        try:
-            with engine.begin() as conn:
-                for name in (schema, f"{schema}_app"):
-                    conn.execute(text(f'drop schema if exists "{name}" cascade'))
-        finally:
-            engine.dispose()
+        for name in (schema, f"{schema}_app"):
+            drop_pg_schema(name)
 
 
 def _profiles(root: Path, ids: list[str], token: str) -> dict[str, dict]:

@@ -8,22 +8,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
-from clientlens.appdb import ApiToken, AppDBError, AuditEntry, TokenImport, open_appdb
-from clientlens.appdb.database import database_url
+from clientlens.appdb import ApiToken, AuditEntry, TokenImport
 from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens
 from clientlens.platform.tokens import import_legacy, token_hash
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import Workspace
 
-PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 CLI = str(Path(sys.executable).with_name("clientlens"))
 ADDS = 30
 
@@ -35,35 +31,15 @@ def _legacy(root: Path, holders: dict[str, tuple[str, str]]) -> None:
         for raw, (user, role) in holders.items()}}), encoding="utf-8")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture
+def workspace(app_db_settings: str, tmp_path: Path) -> Path:
     """A fresh workspace whose application database does not exist yet (SQLite) or is
     an empty PostgreSQL schema, dropped afterwards."""
     root = tmp_path / "bank"
     jobs.init(root)
-    if request.param == "sqlite":
-        yield root
-        return
-    try:
-        import psycopg  # noqa: F401
-
-        open_appdb(PG_URL, migrate=False).close()
-    except (ImportError, AppDBError) as e:
-        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-            pytest.fail(f"PostgreSQL is required here: {e}")
-        pytest.skip(f"no PostgreSQL: {e}")
-    schema = f"cl_tokens_{uuid.uuid4().hex[:10]}"
     with (root / "clientlens.yaml").open("a", encoding="utf-8") as f:
-        f.write(f"app_db: {PG_URL}\napp_db_schema: {schema}\n")
-    try:
-        yield root
-    finally:
-        engine = create_engine(database_url(PG_URL))
-        try:
-            with engine.begin() as conn:
-                conn.execute(text(f'drop schema if exists "{schema}" cascade'))
-        finally:
-            engine.dispose()
+        f.write(app_db_settings)
+    return root
 
 
 def test_parallel_adds_racing_revokes_and_the_legacy_import(workspace: Path) -> None:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from clientlens.services.workspace.folder import Workspace, init_workspace
+from tests.support.cli import cli
 
 AS_OF = "2026-10-31"
-
-
-def cli(*args: str, check: bool = True, cwd: Path | None = None
-        ) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "clientlens.faces.cli", *args],
-                          capture_output=True, text=True, cwd=cwd,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
-    return proc
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ with trust auth); scripts/test starts it when it is not running.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,27 +22,20 @@ from hypothesis import strategies as st
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.model.tables import TABLES
 from clientlens.services.profiling.segmentation import run_segmentation, segment_summary
-from tests.test_segmentation_reference import AS_OF, DEFS, banks, load, same
-
-URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+from tests.oracle.banks import AS_OF, DEFS, banks, load, same
+from tests.support.cli import cli
+from tests.support.services import drop_pg_schema, new_pg_schema
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator:
-    pytest.importorskip("psycopg")
+def pg(postgres_url: str) -> Iterator:
     from clientlens.engines.postgres_engine import PostgresEngine
-    from clientlens.model.errors import WorkspaceError
 
-    schema = f"cl_test_{uuid.uuid4().hex[:8]}"
-    try:
-        engine = PostgresEngine(URL, schema=schema)
-    except WorkspaceError as e:
-        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-            pytest.fail(f"PostgreSQL is required here: {e}")
-        pytest.skip(f"no PostgreSQL: {e}")
+    schema = new_pg_schema("test")
+    engine = PostgresEngine(postgres_url, schema=schema)
     yield engine
-    engine.execute(f'drop schema "{schema}" cascade')
     engine.close()
+    drop_pg_schema(schema)
 
 
 def load_pg(engine, bank: dict[str, list[dict]]) -> None:  # noqa: ANN001
@@ -143,67 +135,52 @@ def test_duckdb_and_postgres_give_identical_profiles(pg, bank: dict[str, list[di
         lifecycle_agrees(duck, pg, AS_OF, later)
 
 
-def test_a_postgres_workspace_from_the_cli(pg, tmp_path) -> None:  # noqa: ANN001
+def test_a_postgres_workspace_from_the_cli(postgres_url: str, pg_schema: str,
+                                          tmp_path: Path) -> None:
     """Settings choose the engine. The same CSV exports (with bad rows) imported into a
     DuckDB and a PostgreSQL workspace give the same quarantine and the same profiles;
     run, explain and lists work on PostgreSQL."""
     from clientlens.demo.generator import generate_bank
     from clientlens.engines.postgres_engine import PostgresEngine
     from clientlens.services.workspace.folder import Workspace, init_workspace
-    from tests.test_cli import cli
 
     exports = tmp_path / "exports"
     generate_bank(exports, customers=300, seed=3, fmt="csv", bad_rows=5)
-    schema = f"cl_cli_{uuid.uuid4().hex[:8]}"
+    schema = pg_schema
     duck_root, pg_root = tmp_path / "duck", tmp_path / "pg"
     init_workspace(duck_root)
     init_workspace(pg_root)
     settings = pg_root / "clientlens.yaml"
     settings.write_text(settings.read_text().replace("engine: duckdb", "engine: postgres")
-                        + f"postgres_url: {URL}\npostgres_schema: {schema}\n")
-    try:
-        for root in (duck_root, pg_root):
-            cli("import", "-w", str(root), str(exports))
-        w = str(pg_root)
-        quarantined = [cli("quarantine", "-w", str(r), "--limit", "100").stdout
-                       for r in (duck_root, pg_root)]
-        assert quarantined[0] == quarantined[1] and "unknown customer_id" in quarantined[1]
-        # Importing the same files again changes nothing and still leaves PostgreSQL whole.
-        again = cli("import", "-w", w, str(exports)).stdout
-        assert "already imported" in again
-        cli("run", "-w", str(duck_root), "--as-of", "2026-10-31")
-        run = cli("run", "-w", w, "--as-of", "2026-10-31")
-        assert "customers segmented" in run.stdout
-        pg_engine = PostgresEngine(URL, schema=schema)
-        duck = Workspace(duck_root).engine()
-        for name in TABLES:
-            want = duck.fetch_all(f"select count(*) from {name}")[0][0]
-            assert pg_engine.fetch_all(f"select count(*) from {name}")[0][0] == want, name
-        want, got = profiles(duck, AS_OF), profiles(pg_engine, AS_OF)
-        assert want and set(want) == set(got)
-        for cid, row in want.items():
-            for col, value in row.items():
-                assert same(value, got[cid][col]), (cid, col, value, got[cid][col])
-        duck.close()
-        pg_engine.close()
-        customer = next(iter(want))
-        shown = cli("explain", customer, "-w", w).stdout
-        assert f"{customer}" in shown and "Solvency rating:" in shown
-        assert "customers" in cli("survey-due", "-w", w).stdout
-    finally:
-        with PostgresEngine(URL, schema=schema) as engine:
-            engine.execute(f'drop schema "{schema}" cascade')
-
-
-@pytest.fixture(scope="module")
-def spark_available() -> None:
-    pytest.importorskip("pyspark")
-    import shutil as sh
-
-    if sh.which("java") is None:
-        if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-            pytest.fail("Spark needs Java 17 on PATH")
-        pytest.skip("no java for Spark")
+                        + f"postgres_url: {postgres_url}\npostgres_schema: {schema}\n")
+    for root in (duck_root, pg_root):
+        cli("import", "-w", str(root), str(exports))
+    w = str(pg_root)
+    quarantined = [cli("quarantine", "-w", str(r), "--limit", "100").stdout
+                   for r in (duck_root, pg_root)]
+    assert quarantined[0] == quarantined[1] and "unknown customer_id" in quarantined[1]
+    # Importing the same files again changes nothing and still leaves PostgreSQL whole.
+    again = cli("import", "-w", w, str(exports)).stdout
+    assert "already imported" in again
+    cli("run", "-w", str(duck_root), "--as-of", "2026-10-31")
+    run = cli("run", "-w", w, "--as-of", "2026-10-31")
+    assert "customers segmented" in run.stdout
+    pg_engine = PostgresEngine(postgres_url, schema=schema)
+    duck = Workspace(duck_root).engine()
+    for name in TABLES:
+        want = duck.fetch_all(f"select count(*) from {name}")[0][0]
+        assert pg_engine.fetch_all(f"select count(*) from {name}")[0][0] == want, name
+    want, got = profiles(duck, AS_OF), profiles(pg_engine, AS_OF)
+    assert want and set(want) == set(got)
+    for cid, row in want.items():
+        for col, value in row.items():
+            assert same(value, got[cid][col]), (cid, col, value, got[cid][col])
+    duck.close()
+    pg_engine.close()
+    customer = next(iter(want))
+    shown = cli("explain", customer, "-w", w).stdout
+    assert f"{customer}" in shown and "Solvency rating:" in shown
+    assert "customers" in cli("survey-due", "-w", w).stdout
 
 
 def merged(parts: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:

@@ -39,7 +39,7 @@ from clientlens.platform.field_policy import (
 from clientlens.services.profiling.explain import explain_customer, stored_summary
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import DEFAULTS, Workspace
-from tests.policy_defs import ROLES, Extras, extras, reference_hidden_terms, root_terms
+from tests.support.policy_defs import ROLES, Extras, extras, reference_hidden_terms, root_terms
 
 
 @pytest.fixture(scope="module")

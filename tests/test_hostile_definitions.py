@@ -15,7 +15,7 @@ import pytest
 from clientlens.definitions.language.literals import literal
 from clientlens.model.errors import ExpressionError
 from clientlens.services.workspace.folder import init_workspace
-from tests.test_cli import cli
+from tests.support.cli import cli
 
 
 @pytest.fixture

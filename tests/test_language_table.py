@@ -34,8 +34,8 @@ from clientlens.definitions.language.semantics import (
     Form,
     entry_for,
 )
+from tests.support.services import URL
 
-URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 AS_OF = dt.date(2026, 10, 31)
 FIXTURES = Path(__file__).parent / "fixtures" / "expressions"
 

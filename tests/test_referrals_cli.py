@@ -9,7 +9,7 @@ from pathlib import Path
 
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import DEFAULTS, Workspace
-from tests.test_cli import cli
+from tests.support.cli import cli
 
 
 def test_member_get_member_from_the_cli(tmp_path: Path) -> None:

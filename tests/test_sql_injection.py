@@ -40,7 +40,7 @@ from clientlens.model.tables import TABLES
 from clientlens.services.ingest.importer import import_file
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import Workspace, init_workspace
-from tests.sqli_support import (
+from tests.support.services import (
     ENGINES,
     URL,
     drop_pg_schema,

@@ -25,7 +25,7 @@ from clientlens.definitions.rulebook import load_definitions
 from clientlens.services.profiling.segmentation import PROFILES
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import Workspace, init_workspace
-from tests.sqli_support import engine_workspace, require
+from tests.support.services import engine_workspace, require
 
 DAYS = [dt.date(2026, 10, d) for d in (28, 29, 30, 31)]
 CUSTOMERS = ("customer_id,full_name,customer_type,registered_on\n"

@@ -26,7 +26,7 @@ URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.
 ENGINES = ("duckdb", "postgres", "spark")
 
 
-def _unavailable(why: str) -> None:
+def unavailable(why: str) -> None:
     if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
         pytest.fail(f"required here: {why}")
     pytest.skip(why)
@@ -39,11 +39,11 @@ def require(engine: str) -> None:
         try:
             psycopg.connect(URL, connect_timeout=5).close()
         except psycopg.Error as e:
-            _unavailable(f"no PostgreSQL at {URL}: {e}")
+            unavailable(f"no PostgreSQL at {URL}: {e}")
     elif engine == "spark":
         pytest.importorskip("pyspark")
         if shutil.which("java") is None:
-            _unavailable("Spark needs Java 17 on PATH")
+            unavailable("Spark needs Java 17 on PATH")
 
 
 #: Schemas that tests make for themselves (``cl_<module>_<hex>``): other tests running at
@@ -59,6 +59,11 @@ def pg_schemas() -> set[str]:
     with psycopg.connect(URL) as con:
         return {r[0] for r in con.execute("select nspname from pg_namespace").fetchall()
                 if not TEST_SCHEMA.fullmatch(r[0])}
+
+
+def new_pg_schema(prefix: str) -> str:
+    """A fresh schema name for one test (``cl_<prefix>_<hex>``, see TEST_SCHEMA)."""
+    return f"cl_{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 def drop_pg_schema(schema: str) -> None:
@@ -77,7 +82,7 @@ def make_workspace(root: Path, engine: str) -> tuple[Path, str | None]:
     text = settings.read_text(encoding="utf-8")
     schema = None
     if engine == "postgres":
-        schema = f"cl_sqli_{uuid.uuid4().hex[:10]}"
+        schema = new_pg_schema("sqli")
         text = text.replace("engine: duckdb", "engine: postgres") + \
             f"postgres_url: {URL}\npostgres_schema: {schema}\n"
     elif engine == "spark":
