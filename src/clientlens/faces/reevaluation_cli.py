@@ -34,7 +34,7 @@ runs_app = typer.Typer(
 
 
 def _json(value: Any) -> None:
-    from clientlens.services.workspace.runs import plain
+    from clientlens.platform.jsonsafe import plain
 
     out.print_json(json.dumps(plain(value), ensure_ascii=False))
 
