@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
 from clientlens.appdb.database import database_url  # noqa: E402
-from clientlens.faces.api import Profile, create_app  # noqa: E402
+from clientlens.faces.http.app import create_app  # noqa: E402
+from clientlens.faces.http.schemas import Profile  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
 from clientlens.services.workspace.folder import Workspace, init_workspace  # noqa: E402
 

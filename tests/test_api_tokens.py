@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, select, text
 
 from clientlens.appdb import ApiToken, AppDBError, AuditEntry, TokenImport, open_appdb
 from clientlens.appdb.database import database_url
-from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens
 from clientlens.platform.tokens import import_legacy, token_hash
 from clientlens.services.workspace import jobs
+from clientlens.services.workspace.api_tokens import add_token, load_tokens, revoke_tokens
 from clientlens.services.workspace.folder import Workspace
 
 PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
