@@ -19,12 +19,17 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
-from clientlens.faces.api import FIELD_POLICY, create_app  # noqa: E402
-from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens  # noqa: E402
+from clientlens.faces.http.app import create_app  # noqa: E402
 from clientlens.model.errors import ClientlensError  # noqa: E402
+from clientlens.platform.field_policy import FIELD_POLICY  # noqa: E402
 from clientlens.platform.http_guard import RedactSecrets  # noqa: E402
 from clientlens.platform.tokens import token_hash  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
+from clientlens.services.workspace.api_tokens import (  # noqa: E402
+    add_token,
+    load_tokens,
+    revoke_tokens,
+)
 from clientlens.services.workspace.folder import Workspace  # noqa: E402
 
 TOKENS = {
@@ -311,7 +316,7 @@ def test_a_second_run_while_one_is_running_is_409(client: TestClient) -> None:
 
 # -- re-evaluation ----------------------------------------------------------------------------
 def test_reevaluation_sees_changed_accounts(ws: Path) -> None:
-    from clientlens.faces.api import Reevaluation, ReevaluationList
+    from clientlens.faces.http.schemas import Reevaluation, ReevaluationList
 
     with Workspace(ws).engine() as engine:
         (before,) = engine.fetch_all("select segment from profiles where customer_id = ?",
@@ -480,7 +485,7 @@ def test_profiles_match_the_stored_snapshot_and_the_schema(ws: Path) -> None:
 
 
 def _compare(client: TestClient, stored: list[dict]) -> None:
-    from clientlens.faces.api import Profile
+    from clientlens.faces.http.schemas import Profile
 
     for i, row in enumerate(stored):
         role = ("marketing", "viewer", "analyst", "admin")[i % 4]
@@ -510,7 +515,8 @@ def test_fast_json_equals_the_plain_conversion() -> None:
     """The lookups' orjson path writes what ``jsonable`` + json would."""
     from decimal import Decimal
 
-    from clientlens.faces.api import json_bytes, jsonable
+    from clientlens.platform.jsonsafe import json_bytes
+    from clientlens.platform.jsonsafe import plain as jsonable
 
     value = {"score": Decimal("71.50"), "day": dt.date(2026, 1, 2), "nan": float("nan"),
              "inf": Decimal("Infinity"), "at": dt.datetime(2026, 1, 1, 3, 4),
@@ -522,7 +528,7 @@ def test_fast_json_equals_the_plain_conversion() -> None:
 def test_profile_without_explanation_keeps_the_decisions(client: TestClient) -> None:
     """explain=false: the same stored decisions, ratings with their reasons and
     services, without rule traces or rating factors; the field policy still applies."""
-    from clientlens.faces.api import Profile
+    from clientlens.faces.http.schemas import Profile
 
     for role in ("viewer", "analyst", "security_officer"):
         full = client.get(f"/customers/{CUSTOMER}/profile", headers=auth(role)).json()

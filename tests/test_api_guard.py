@@ -28,7 +28,7 @@ from clientlens.services.workspace import jobs  # noqa: E402
 TOKEN = "guard-test-token-0001"
 SERVER = """
 import sys, uvicorn
-from clientlens.faces.api import create_app
+from clientlens.faces.http.app import create_app
 from clientlens.platform.http_guard import log_config
 app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "guard", "role": "admin"}})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=log_config())

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from clientlens.appdb import AuditEntry  # noqa: E402
-from clientlens.faces.api import Profile, create_app  # noqa: E402
+from clientlens.faces.http.app import create_app  # noqa: E402
+from clientlens.faces.http.schemas import Profile  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
 from clientlens.services.workspace.folder import Workspace, init_workspace  # noqa: E402
 from tests.support.services import drop_pg_schema, new_pg_schema  # noqa: E402

@@ -31,7 +31,7 @@ from clientlens.appdb.schema import (  # noqa: E402
     LedgerEntry,
     LedgerTransaction,
 )
-from clientlens.faces.api import create_app  # noqa: E402
+from clientlens.faces.http.app import create_app  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
 from clientlens.services.workspace.folder import Workspace  # noqa: E402
 
@@ -463,7 +463,8 @@ def test_roles_and_the_audit(client: TestClient, ws: Path, demo: Demo) -> None:
 # -- real concurrent requests against PostgreSQL ----------------------------------------------
 SERVER = """
 import sys, uvicorn
-from clientlens.faces.api import create_app, log_config
+from clientlens.faces.http.app import create_app
+from clientlens.platform.http_guard import log_config
 app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "loadtest", "role": "marketing"}})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_config=log_config())
 """

@@ -15,9 +15,9 @@ import yaml
 from sqlalchemy import select
 
 from clientlens.appdb import ApiToken, AuditEntry, TokenImport
-from clientlens.faces.api_cli import add_token, load_tokens, revoke_tokens
 from clientlens.platform.tokens import import_legacy, token_hash
 from clientlens.services.workspace import jobs
+from clientlens.services.workspace.api_tokens import add_token, load_tokens, revoke_tokens
 from clientlens.services.workspace.folder import Workspace
 
 CLI = str(Path(sys.executable).with_name("clientlens"))

@@ -55,7 +55,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[dt.date, list[dict]]
 
 def _answers(defs: Any, compiled: CompiledRulebook, base: dict, as_of: dt.date,
              w: Withholding) -> str:
-    from clientlens.faces.api import profile_dict
+    from clientlens.faces.http.presenters import profile_dict
 
     values = compiled.evaluate(base, as_of)
     assert values["in_population"]

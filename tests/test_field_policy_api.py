@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from clientlens.definitions.rulebook import load_definitions  # noqa: E402
-from clientlens.faces.api import create_app  # noqa: E402
+from clientlens.faces.http.app import create_app  # noqa: E402
 from clientlens.services.workspace import jobs  # noqa: E402
 from clientlens.services.workspace.folder import Workspace  # noqa: E402
 from tests.support.policy_defs import ROLES, SEES, Extras, extras, reference_hidden_terms  # noqa: E402
