@@ -58,8 +58,8 @@ class Extras:
             path = folder / name
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             change(doc)
-            path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
-                            encoding="utf-8")
+            path.write_text(yaml.dump(doc, Dumper=_Plain, allow_unicode=True,
+                                      sort_keys=False), encoding="utf-8")
 
         edit("glossary.yaml", lambda d: d["terms"].extend(self.terms))
         if self.rating:
@@ -83,6 +83,14 @@ class Extras:
 
         edit("catalogue.yaml", catalogue)
         return folder
+
+
+class _Plain(yaml.SafeDumper):
+    """Writes a value shared by several entries (the labels) out in full each time: the
+    loader refuses YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _rule(rid: str, when: str) -> dict:
