@@ -3,7 +3,7 @@
 ``plain`` turns a value into one ``json.dumps`` accepts without surprises (decimals
 to floats, dates to ISO strings, NaN and infinities to None, sets sorted, tuples to
 lists; recursively). ``json_bytes`` gives the same JSON straight from orjson, the
-HTTP lookups' fast path (``tests/test_api.py`` holds the two to the same output).
+HTTP lookups' fast path (``tests/faces/http/test_api.py`` holds the two to the same output).
 """
 
 from __future__ import annotations

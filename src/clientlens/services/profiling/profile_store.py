@@ -13,7 +13,7 @@ Each column is kept compactly:
   reasons and dates;
 - types neither covers (lists, structs) stay Arrow arrays read one value at a time.
 
-The values equal ``table.to_pylist()`` (``tests/test_profile_store.py``).
+The values equal ``table.to_pylist()`` (``tests/services/profiling/test_profile_store.py``).
 
 ``LatestSnapshot`` is the cache a service owns (one per app, never a global): the
 latest snapshot's profile rows and entitlements, loaded once and dropped when a run

@@ -24,6 +24,7 @@ from clientlens.services.ingest.importer import (
     import_file,
     table_for_file,
 )
+from tests.support.paths import DOCS
 
 NBSP = "\u00a0"
 CUSTOMERS_CP1251 = (
@@ -522,7 +523,7 @@ def test_duplicates_in_parquet_point_at_the_first_row(engine: DuckDBEngine, tmp_
 
 def test_the_example_in_the_data_model_doc_does_what_the_doc_says(engine: DuckDBEngine,
                                                                   tmp_path: Path) -> None:
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "data-model.md").read_text(
+    doc = (DOCS / "data-model.md").read_text(
         encoding="utf-8")
     example = doc.split("## Example", 1)[1].split("```\n", 2)[1]
     write(tmp_path / "customers.csv", "customer_id,full_name,customer_type,registered_on\n"

@@ -18,7 +18,6 @@ import math
 import os
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -34,10 +33,11 @@ from clientlens.definitions.language.semantics import (
     Form,
     entry_for,
 )
+from tests.support.paths import FIXTURES as FIXTURE_ROOT
 from tests.support.services import URL
 
 AS_OF = dt.date(2026, 10, 31)
-FIXTURES = Path(__file__).parent / "fixtures" / "expressions"
+FIXTURES = FIXTURE_ROOT / "expressions"
 
 COLUMNS = {  # name -> (type, SQL type, values cycled over the rows)
     "i1": (T.INTEGER, "BIGINT", [None, 0, 1, -2, 5, 125, -125, 1500000, 3, 90]),

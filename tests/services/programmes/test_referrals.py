@@ -1,5 +1,6 @@
 """The member-get-member referral programme over the application database, on SQLite
-and a real PostgreSQL (a fresh schema per test, like tests/test_recovery.py)."""
+and a real PostgreSQL (a fresh schema per test, like
+tests/services/relationship/test_recovery.py)."""
 
 from __future__ import annotations
 
