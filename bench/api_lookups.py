@@ -42,7 +42,8 @@ TARGET_RPS, TARGET_P99_MS = 500, 20.0
 
 SERVER = """
 import sys, uvicorn
-from clientlens.faces.api import create_app, log_config
+from clientlens.faces.http.app import create_app
+from clientlens.platform.http_guard import log_config
 app = create_app(sys.argv[1], tokens={sys.argv[2]: {"user": "bench", "role": sys.argv[4]}})
 config = log_config()
 config["loggers"]["uvicorn.access"]["level"] = "WARNING"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from clientlens.model.tables import ACCOUNT_SUBTYPES, TABLES
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+from tests.support.paths import DOCS
 
 
 def test_data_model_doc_lists_every_table_column_and_subtype() -> None:

@@ -41,6 +41,8 @@ _MIGRATION_LOCK = 7_316_007_301  # pg_advisory_xact_lock key: one migrator at a 
 class AppDBError(ClientlensError):
     """An application database that cannot be opened, reached or migrated."""
 
+    code = "app_db_error"
+
 
 @dataclass
 class AppDB:

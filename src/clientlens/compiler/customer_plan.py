@@ -7,8 +7,8 @@ decision are then computed in-process by ``CompiledRulebook``, which follows the
 semantics. (The full plan for one customer costs seconds to build, its decision steps
 being large trees, and as long again for the engine to plan.)
 
-Two ways, with the same answer (``tests/test_reevaluation.py`` compares them on every
-customer of a demo bank):
+Two ways, with the same answer (``tests/services/relationship/test_reevaluation.py``
+compares them on every customer of a demo bank):
 
 - ``rows`` (the default): the customer's row and their rows of each source table as
   they stood on the as-of date, without any aggregate (on DuckDB one UNION ALL query

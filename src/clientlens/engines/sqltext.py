@@ -44,6 +44,8 @@ PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 class UnsafeSqlText(ClientlensError):
     """A name or value that cannot be put into SQL text (a NUL character, not finite)."""
 
+    code = "unsafe_sql_text"
+
 
 def is_plain_name(name: object) -> bool:
     """True for lower-case letters, digits and '_', starting with a letter or '_'."""

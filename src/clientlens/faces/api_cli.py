@@ -2,82 +2,32 @@
 
 Managing tokens needs neither FastAPI nor uvicorn: the store is
 ``platform/tokens.py`` (one row per token in the application database, SHA-256 hashes
-only; a ``tokens.yaml`` from an earlier version is imported once).
+only), opened for a workspace by ``services/workspace/api_tokens.py``. ``serve``
+imports the app (``faces/http/app.py``) only when it runs; nothing imports this
+module but the CLI.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.cli_errors import user_errors
 from clientlens.faces.options import Workspace as WorkspaceOpt
 from clientlens.model.errors import ClientlensError
-from clientlens.platform import tokens as token_store
 from clientlens.platform.access import ROLES
+from clientlens.services.workspace.api_tokens import add_token, revoke_tokens, token_records
 
 out = Console()
 err = Console(stderr=True)
 
 
-# -- a workspace's token store -------------------------------------------------------------
-def open_store(workspace: str | Path) -> Any:
-    """The workspace's application database, with a legacy tokens.yaml imported."""
-    from clientlens.services.workspace.folder import Workspace
-
-    db = Workspace(workspace).app_db()  # a real workspace, or a clear error
-    try:
-        token_store.import_legacy(db, workspace)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def add_token(workspace: str | Path, user: str, role: str) -> str:
-    """Create a token for ``user`` with ``role`` in the workspace; returns it (shown once)."""
-    if role not in ROLES:  # before opening anything
-        raise token_store.TokenError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
-    with open_store(workspace) as db:
-        return token_store.add(db, user, role)
-
-
-def revoke_tokens(workspace: str | Path, who: str) -> int:
-    """Revoke every token of user ``who`` (or the one whose hash starts with ``who``)."""
-    with open_store(workspace) as db:
-        return token_store.revoke(db, who)
-
-
-def load_tokens(workspace: str | Path) -> dict[str, dict[str, Any]]:
-    """Hash -> {user, role, created} of every token of the workspace."""
-    with open_store(workspace) as db:
-        return {r.token_hash: {"user": r.user, "role": r.role, "created": r.created_at}
-                for r in token_store.records(db)}
-
-
-# -- commands --------------------------------------------------------------------------
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ClientlensError as e:
-            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-
-    return run
-
-
-
-
-@_user_errors
+@user_errors
 def serve(workspace: WorkspaceOpt = Path("."),
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
@@ -92,7 +42,7 @@ def serve(workspace: WorkspaceOpt = Path("."),
     try:
         import uvicorn
 
-        from clientlens.faces.api import create_app
+        from clientlens.faces.http.app import create_app
         from clientlens.platform.http_guard import log_config
     except ImportError as e:
         raise ClientlensError(f"the HTTP API needs '{e.name}': pip install "
@@ -114,7 +64,7 @@ token_app = typer.Typer(
 
 
 @token_app.command("add")
-@_user_errors
+@user_errors
 def token_add(user: Annotated[str, typer.Argument(help="Who holds the token.")],
               role: Annotated[str, typer.Option(help="One of: " + ", ".join(ROLES))],
               workspace: WorkspaceOpt = Path(".")) -> None:
@@ -128,7 +78,7 @@ def token_add(user: Annotated[str, typer.Argument(help="Who holds the token.")],
 
 
 @token_app.command("list")
-@_user_errors
+@user_errors
 def token_list(workspace: WorkspaceOpt = Path(".")) -> None:
     """List token holders, roles and hash prefixes (never the tokens).
 
@@ -137,16 +87,14 @@ def token_list(workspace: WorkspaceOpt = Path(".")) -> None:
     t = Table(title="API tokens (application database)")
     for col in ("user", "role", "hash", "created"):
         t.add_column(col)
-    with open_store(workspace) as db:
-        found = token_store.records(db)
-    for r in found:
+    for r in token_records(workspace):
         t.add_row(escape(r.user), r.role, r.token_hash[:12] + "…",
                   r.created_at.isoformat(timespec="seconds") if r.created_at else "")
     out.print(t)
 
 
 @token_app.command("revoke")
-@_user_errors
+@user_errors
 def token_revoke(who: Annotated[str, typer.Argument(help="User name, or a hash prefix "
                                                          "(8+ characters) from `token list`.")],
                  workspace: WorkspaceOpt = Path(".")) -> None:

@@ -8,9 +8,6 @@ the same mounted under ``clientlens`` or run on its own.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clientlens.appdb import open_appdb
+from clientlens.faces.cli_errors import user_errors
 from clientlens.faces.options import Workspace as WorkspaceOpt
 from clientlens.faces.options import parse_date
-from clientlens.model.errors import ClientlensError
 from clientlens.services.relationship import recovery
+from clientlens.services.workspace.folder import open_app_db
 
 cases_app = typer.Typer(
     name="cases",
@@ -44,33 +41,12 @@ Db = Annotated[str | None, typer.Option(
 
 def _open(db: str | None, workspace: Path) -> Any:
     """The --db given, else the workspace's application database."""
-    if db:
-        return open_appdb(db)
-    from clientlens.services.workspace.folder import Workspace
+    return open_app_db(db, workspace)
 
-    return Workspace(workspace).app_db()
+
 CaseId = Annotated[str, typer.Argument(metavar="CASE_ID", help="Case number, e.g. 12.",
                                        show_default=False)]
 On = Annotated[str | None, typer.Option("--on", help="Date, YYYY-MM-DD; default today.")]
-
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """User errors print one line and exit 1; bugs keep their traceback.
-
-    SystemExit, not typer.Exit: ``clientlens``'s main() runs the app with
-    standalone_mode=False, where a typer.Exit is returned as a value and the
-    process would exit 0.
-    """
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ClientlensError as e:
-            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-
-    return run
 
 
 def _day(value: str | None, option: str) -> dt.date:
@@ -78,7 +54,7 @@ def _day(value: str | None, option: str) -> dt.date:
 
 
 @cases_app.command("open")
-@_user_errors
+@user_errors
 def open_(
     customer: Annotated[str, typer.Argument(help="Customer id.", show_default=False)],
     category: Annotated[str, typer.Option(help="What went wrong, e.g. card_fee.")],
@@ -105,7 +81,7 @@ def open_(
 
 
 @cases_app.command()
-@_user_errors
+@user_errors
 def step(
     case_id: CaseId,
     kind: Annotated[str, typer.Argument(help="apology, fix, compensation or note.",
@@ -136,7 +112,7 @@ def step(
 
 
 @cases_app.command()
-@_user_errors
+@user_errors
 def close(
     case_id: CaseId,
     status: Annotated[str, typer.Argument(help="resolved or failed.", show_default=False)],
@@ -158,7 +134,7 @@ def close(
 
 
 @cases_app.command("list")
-@_user_errors
+@user_errors
 def list_(
     status: Annotated[str | None, typer.Option(help="open, resolved or failed.")] = None,
     overdue_on: Annotated[str | None, typer.Option(
@@ -193,7 +169,7 @@ def list_(
 
 
 @cases_app.command()
-@_user_errors
+@user_errors
 def show(case_id: CaseId, db: Db = DEFAULT_DB, workspace: WorkspaceOpt = Path(".")) -> None:
     """Show a case and its steps.
 
@@ -225,7 +201,7 @@ def show(case_id: CaseId, db: Db = DEFAULT_DB, workspace: WorkspaceOpt = Path(".
 
 
 @cases_app.command("from-complaints")
-@_user_errors
+@user_errors
 def from_complaints(
     owner: Annotated[str, typer.Option(help="Employee who gets the new cases.")],
     since: Annotated[str, typer.Option(help="Complaints from this day on, YYYY-MM-DD.")],

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clientlens.faces.cli_errors import report
 from clientlens.faces.options import OUTPUT_HELP, CsvDialect, Workspace, parse_date
 from clientlens.model.errors import ClientlensError
 from clientlens.services.workspace import jobs
@@ -422,7 +423,8 @@ def _program() -> str:
 
 
 def main() -> None:
-    """Entry point: user errors print one message and exit 1; bugs keep their traceback.
+    """Entry point: user errors print one message and exit non-zero (``cli_errors``);
+    bugs keep their traceback.
 
     Every file the process creates is private to the user (umask 077): the warehouse,
     its WAL and spill files, the application database, exports."""
@@ -434,8 +436,7 @@ def main() -> None:
         app(standalone_mode=False)
     except ClientlensError as e:
         # Messages quote user text (rules, values, file names): never read as markup.
-        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        report(e)
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)

@@ -10,10 +10,8 @@ stderr, exit 1), so they behave the same in any Typer app.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from clientlens.faces.cli_errors import user_errors
 from clientlens.faces.options import OUTPUT_HELP, CsvDialect
 from clientlens.faces.options import Workspace as WorkspaceDir
 from clientlens.faces.options import parse_date as _date
@@ -40,24 +39,6 @@ To = Annotated[str | None, typer.Option("--to", metavar="DATE", show_default=Fal
                                         help="Last as-of date, YYYY-MM-DD.")]
 
 
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """User errors print one line and exit 1; bugs keep their traceback.
-
-    SystemExit, not typer.Exit: ``clientlens``'s main() runs the app with
-    standalone_mode=False, where a typer.Exit is returned as a value.
-    """
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ClientlensError as e:
-            err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-
-    return run
-
-
 def _order(ws: Workspace, by: str) -> list[str] | None:
     """The rulebook's order of segments, needs or phases, when the definitions load."""
     if by not in ("segment", "need", "phase"):
@@ -68,7 +49,7 @@ def _order(ws: Workspace, by: str) -> list[str] | None:
         return None  # broken definitions do not stop a report over stored profiles
 
 
-@_user_errors
+@user_errors
 def migrations(
     workspace: WorkspaceDir = Path("."),
     date_from: From = None,
@@ -157,7 +138,7 @@ def _print_matrix(m: mig.MigrationMatrix, measure: str) -> None:
     out.print(t)
 
 
-@_user_errors
+@user_errors
 def kpis(
     workspace: WorkspaceDir = Path("."),
     date_from: From = None,

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clientlens.appdb.schema import REEVALUATION_REASONS
 from clientlens.faces.options import Workspace, parse_date
+from clientlens.services.relationship.reevaluation import REASONS as REEVALUATION_REASONS
 
 out = Console()
 
@@ -34,7 +34,7 @@ runs_app = typer.Typer(
 
 
 def _json(value: Any) -> None:
-    from clientlens.services.workspace.runs import plain
+    from clientlens.platform.jsonsafe import plain
 
     out.print_json(json.dumps(plain(value), ensure_ascii=False))
 

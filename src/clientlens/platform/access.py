@@ -21,7 +21,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "runs:write": frozenset({"analyst", "admin"}),
     "runs:read": frozenset({"analyst", "admin"}),
     "customer:reevaluate": frozenset({"analyst", "admin"}),
-    # the referral programme (faces/api_referrals.py)
+    # the referral programme (faces/http/routers/referrals.py)
     "referrals:read": frozenset({"analyst", "marketing", "admin"}),
     "referrals:write": frozenset({"marketing", "admin"}),
     "points:write": frozenset({"marketing", "admin"}),

@@ -36,6 +36,8 @@ _SHARED_BITS = 0o077  # group and other: read, write, execute
 class OutputError(ClientlensError):
     """A file that cannot be written where the user asked (no such folder, no rights)."""
 
+    code = "output_error"
+
 
 def use_private_umask() -> int:
     """Make every file and folder this process creates from now on private to its owner

@@ -19,9 +19,7 @@ is enough to store it: there is nothing to guess. Adding and revoking are audite
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import json
 import re
 import secrets
 import threading
@@ -35,9 +33,10 @@ import yaml
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from clientlens.appdb import ApiToken, AuditEntry, TokenImport
+from clientlens.appdb import ApiToken, TokenImport
 from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.platform.access import ROLES, TokenHolder
+from clientlens.platform.audit import add_local, local_user
 
 LEGACY_FILE = "tokens.yaml"
 TOKEN_PREFIX = "cl_"
@@ -66,18 +65,6 @@ class TokenRecord:
     created_by: str
 
 
-def _local_user() -> str:
-    try:
-        return f"local:{getpass.getuser()}"[:128]
-    except Exception:  # noqa: BLE001 - no login name (a container): still audited
-        return "local:?"
-
-
-def _audit(session: Any, action: str, resource: str, detail: dict[str, Any]) -> None:
-    session.add(AuditEntry(actor=_local_user(), role="local", action=action,
-                           resource=resource, detail=json.dumps(detail, ensure_ascii=False)))
-
-
 def add(db: Any, user: str, role: str) -> str:
     """Create a token for ``user`` with ``role``; returns the raw token (shown once)."""
     if role not in ROLES:
@@ -88,8 +75,8 @@ def add(db: Any, user: str, role: str) -> str:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = token_hash(raw)
     with db.transaction() as s:
-        s.add(ApiToken(token_hash=digest, holder=user, role=role, created_by=_local_user()))
-        _audit(s, "token.add", f"token/{digest[:12]}", {"user": user, "role": role})
+        s.add(ApiToken(token_hash=digest, holder=user, role=role, created_by=local_user()))
+        add_local(s, "token.add", f"token/{digest[:12]}", {"user": user, "role": role})
     return raw
 
 
@@ -103,7 +90,7 @@ def revoke(db: Any, who: str) -> int:
         gone = s.execute(delete(ApiToken).where(or_(*match))
                          .returning(ApiToken.token_hash)).scalars().all()
         if gone:
-            _audit(s, "token.revoke", f"user/{who}", {"tokens": [h[:12] for h in gone]})
+            add_local(s, "token.revoke", f"user/{who}", {"tokens": [h[:12] for h in gone]})
     if not gone:
         raise NotFoundError(f"no token for user or hash '{who}'")
     return len(gone)
@@ -160,7 +147,7 @@ def import_legacy(db: Any, workspace: str | Path) -> int | None:
             new = [ApiToken(token_hash=h, holder=str(v.get("user", "?"))[:128], role=v["role"],
                             created_by="tokens.yaml") for h, v in tokens.items() if h not in known]
             s.add_all(new)
-            _audit(s, "token.import", LEGACY_FILE, {"tokens": len(new)})
+            add_local(s, "token.import", LEGACY_FILE, {"tokens": len(new)})
             added = len(new)
     except IntegrityError:
         added = None  # imported by another process (or earlier)

@@ -14,7 +14,7 @@ Each entry says, in one place, what a construct means:
 
 A sqlglot node with no entry is refused by the checker (``expressions.parse``), so
 adding a construct means adding an entry here, and the tests then compare its SQL
-on every engine with its Python form (``tests/test_language_table.py``).
+on every engine with its Python form (``tests/definitions/test_language_table.py``).
 Aggregates of the glossary are the ``AGGREGATES`` table at the end.
 """
 

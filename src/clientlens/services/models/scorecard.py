@@ -6,7 +6,7 @@ score a customer as ``base + sum of per-bin points``, clipped to ``scale``.
 reproduces ``optbinning.Scorecard.score`` exactly, row for row.
 
 How optbinning 1.0.0 assigns points at score time (checked in its source and
-by the tests in tests/test_scorecard_fit.py), which the spec reproduces:
+by the tests in tests/services/models/test_scorecard_fit.py), which the spec reproduces:
 
 - numeric bins are ``[a, b)`` (``np.digitize(x, splits, right=False)``): a
   value equal to a split goes to the upper bin, so a bin ``{below: s}`` means

@@ -13,11 +13,17 @@ Each column is kept compactly:
   reasons and dates;
 - types neither covers (lists, structs) stay Arrow arrays read one value at a time.
 
-The values equal ``table.to_pylist()`` (``tests/test_profile_store.py``).
+The values equal ``table.to_pylist()`` (``tests/services/profiling/test_profile_store.py``).
+
+``LatestSnapshot`` is the cache a service owns (one per app, never a global): the
+latest snapshot's profile rows and entitlements, loaded once and dropped when a run
+finishes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -81,3 +87,66 @@ class SnapshotRows:
         if i is None:
             return None
         return {n: g(i) for n, g in zip(self.names, self._getters, strict=True)}
+
+
+Snapshot = tuple[dt.date, SnapshotRows, dict[str, list[dict]]]
+
+
+def load_snapshot(engine: Any, as_of: dt.date) -> Snapshot:
+    """The profile rows of the snapshot of ``as_of`` and its entitlements by customer."""
+    rows = SnapshotRows(engine.fetch_arrow("select * from profiles where as_of = ?",
+                                           [as_of]))
+    entitlements: dict[str, list[dict]] = {}
+    if engine.table_columns("entitlements") is not None:
+        for row in engine.fetch_arrow(
+                "select customer_id, service, kind, granted_on, last_qualified_on, kept_until, "
+                "qualified from entitlements where as_of = ? order by customer_id, service",
+                [as_of]).to_pylist():
+            entitlements.setdefault(row.pop("customer_id"), []).append(row)
+    return as_of, rows, entitlements
+
+
+class LatestSnapshot:
+    """The latest snapshot in memory (profile rows by customer, their entitlements):
+    a lookup of it reads no table. ``forget()`` when a run has stored a new one."""
+
+    def __init__(self) -> None:
+        self._latest: dt.date | None = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def latest(self, engine: Any) -> dt.date:
+        """The latest snapshot's date (``NotFoundError`` before the first run)."""
+        from clientlens.services.profiling.segmentation import latest_as_of
+
+        if self._latest is None:
+            self._latest = latest_as_of(engine)
+        return self._latest
+
+    def stored(self, engine: Any, customer_id: str, as_of: dt.date
+               ) -> tuple[dict | None, list[dict] | None]:
+        """The stored profile row and entitlements of a customer in the latest
+        snapshot, from memory; (None, None) for other dates (read them from the
+        warehouse)."""
+        if as_of != self.latest(engine):
+            return None, None
+        snap = self._snapshot
+        if snap is None or snap[0] != as_of:
+            with self._lock:
+                snap = self._snapshot
+                if snap is None or snap[0] != as_of:
+                    snap = self._snapshot = load_snapshot(engine, as_of)
+        _, rows, entitlements = snap
+        row = rows.get(customer_id)
+        if row is None:
+            return None, None
+        return row, entitlements.get(customer_id, [])
+
+    def loaded(self) -> bool:
+        """Whether the latest snapshot is in memory (a lookup of it needs no I/O)."""
+        return (self._snapshot is not None and self._latest is not None
+                and self._snapshot[0] == self._latest)
+
+    def forget(self) -> None:
+        self._latest = None
+        self._snapshot = None

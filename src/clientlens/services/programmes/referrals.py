@@ -42,7 +42,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -52,12 +52,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clientlens.appdb import AppDB
 from clientlens.appdb.schema import (
-    IdempotencyKey,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
@@ -66,6 +64,7 @@ from clientlens.appdb.schema import (
     ReferralRegistration,
 )
 from clientlens.model.errors import ClientlensError, DefinitionError, NotFoundError, Problem
+from clientlens.platform import idempotency
 
 # reason codes
 UNKNOWN_CODE = "unknown_code"
@@ -85,7 +84,7 @@ FACT_REASONS = (FACT_BEFORE_REGISTRATION, FACT_AFTER_EXPIRY, WRONG_EVENT, EVENT_
 CAPPED = "capped"
 NOT_ELIGIBLE = "not_eligible"
 INSUFFICIENT_POINTS = "insufficient_points"
-IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+IDEMPOTENCY_CONFLICT = idempotency.IDEMPOTENCY_CONFLICT
 
 #: What each reason code means, for people (the faces show it next to the code).
 REASON_MESSAGES: dict[str, str] = {
@@ -124,20 +123,32 @@ FACTS_SCHEMA = pa.schema([
 
 
 class ReferralError(ClientlensError):
-    """A referral request that breaks a rule or gives a bad value. ``reason`` is a short
-    machine-readable code where there is one (e.g. ``not_eligible``)."""
+    """A referral request that breaks a rule or gives a bad value. ``code`` is the
+    rule's reason code when one was given (e.g. ``not_eligible``), else
+    ``invalid_request``."""
+
+    code = "invalid_request"
 
     def __init__(self, message: str, reason: str | None = None):
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, code=reason)
+
+    @property
+    def reason(self) -> str | None:
+        """The reason code given when raised (the precise ``code``), else None: the
+        audit names the error's class for a refusal without one."""
+        return vars(self).get("code")
 
 
 class ProgrammeNotFound(ReferralError, NotFoundError):
     """A programme id that was never published, or an unknown registration."""
 
+    code = "not_found"
+
 
 class InsufficientPoints(ReferralError):
     """A redemption larger than the customer's balance."""
+
+    code = INSUFFICIENT_POINTS
 
 
 class ProgrammeDefinitionError(DefinitionError, ReferralError):
@@ -145,7 +156,7 @@ class ProgrammeDefinitionError(DefinitionError, ReferralError):
 
     def __init__(self, problems: Iterable[Problem]):
         DefinitionError.__init__(self, problems)
-        self.reason = "invalid_definition"
+        self.code = "invalid_definition"
 
 
 # -- programme definitions (YAML, validated) -----------------------------------------
@@ -887,52 +898,13 @@ def _iso(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
-def _replay(row: IdempotencyKey, scope: str, request_hash: str) -> dict[str, Any]:
-    if row.scope != scope or row.request_hash != request_hash:
-        raise ReferralError(f"idempotency key '{row.key}' was already used for another "
-                            "request", IDEMPOTENCY_CONFLICT)
-    return json.loads(row.response)
-
-
-def _request_hash(request: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()
-                          ).hexdigest()
-
-
 def _once(db: AppDB, scope: str, key: str | None, request: Mapping[str, Any],
           work: Callable[[Session], Any], replay: Callable[[dict[str, Any]], Any]) -> Any:
-    """``work(session)`` in one transaction; with an idempotency ``key``, once.
-
-    The key is claimed in the work's own transaction and keeps the answer, so the two
-    commit together or not at all: a request that fails burns no key. A parallel
-    request with the same key waits on the claim, then replays the stored answer
-    (``replay``); the same key with another request, or for another kind of request
-    (``scope``), is refused with reason ``idempotency_conflict``. When a unique
-    constraint refuses the work (a parallel request did it first) it is tried once more.
-    """
-    digest = _request_hash(request)
-    for attempt in (1, 2):
-        try:
-            with db.transaction() as s:
-                claim = None
-                if key is not None:
-                    known = s.get(IdempotencyKey, key)
-                    if known is not None:
-                        return replay(_replay(known, scope, digest))
-                    claim = IdempotencyKey(key=key, scope=scope, request_hash=digest,
-                                           response="{}")
-                    s.add(claim)
-                    s.flush()  # a parallel request with this key waits here
-                result = work(s)
-                if claim is not None:
-                    answer = {k: v for k, v in asdict(result).items() if k != "replayed"}
-                    claim.response = json.dumps(answer, sort_keys=True, default=str)
-                    s.flush()
-                return result
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    """``work(session)`` in one transaction; with an idempotency ``key``, once
+    (``platform/idempotency.py``): a key used for another request is refused with
+    reason ``idempotency_conflict``."""
+    return idempotency.once(db, scope, key, request, work, replay,
+                            lambda message: ReferralError(message, IDEMPOTENCY_CONFLICT))
 
 
 def _redeem(s: Session, customer: str, points: int, key: str,
@@ -983,11 +955,8 @@ def points_statement(db: AppDB, customer_id: str, limit: int = 20) -> PointsStat
             .where(LedgerEntry.account == account)
             .order_by(LedgerEntry.entry_id.desc()).limit(limit)).all()
         keys = {tx.idempotency_key for _, tx in rows if tx.idempotency_key}
-        reasons: dict[str, str | None] = {}
-        if keys:
-            for known in s.scalars(select(IdempotencyKey).where(
-                    IdempotencyKey.key.in_(keys), IdempotencyKey.scope == "redeem_points")):
-                reasons[known.key] = json.loads(known.response).get("reason")
+        reasons = {k: answer.get("reason") for k, answer in
+                   idempotency.kept_answers(s, "redeem_points", keys).items()}
     return PointsStatement(customer, total, tuple(
         PointsEntry(e.entry_id, e.transaction_id, e.created_at, e.amount, tx.kind, e.event,
                     e.registration_id, reasons.get(tx.idempotency_key or ""))

@@ -36,6 +36,8 @@ ROWS_SCHEMA = pa.schema([("departure_id", pa.string()), ("customer_id", pa.strin
 class DepartureError(ClientlensError):
     """A departure record that cannot be stored as given."""
 
+    code = "departure_error"
+
 
 @dataclass(frozen=True)
 class DepartureRecord:

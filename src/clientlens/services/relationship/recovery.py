@@ -56,9 +56,13 @@ FACTS_SCHEMA = pa.schema([
 class RecoveryError(ClientlensError):
     """A service-recovery request that breaks a rule or gives a bad value."""
 
+    code = "recovery_error"
+
 
 class CaseNotFound(RecoveryError, NotFoundError):
     """A case id that is not in the application database."""
+
+    code = "not_found"
 
 
 @dataclass(frozen=True)

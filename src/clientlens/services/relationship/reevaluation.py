@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import hashlib
 import json
 import threading
 import time
@@ -59,6 +58,7 @@ from clientlens.definitions.rulebook import Definitions
 from clientlens.engines.base import Engine
 from clientlens.engines.query import col, parse
 from clientlens.model.errors import ClientlensError, NotFoundError
+from clientlens.platform import idempotency
 from clientlens.services.profiling.entitlements import ENTITLEMENTS, HELD, next_held
 from clientlens.services.profiling.explain import Explanation, explain_customer
 from clientlens.services.profiling.history import SNAPSHOT_ON, snapshot_dates
@@ -76,11 +76,13 @@ _WRITE = threading.Lock()
 
 
 class ReevaluationError(ClientlensError):
-    """A re-evaluation refused: ``invalid`` input, or ``idempotency_conflict``."""
+    """A re-evaluation refused: ``invalid`` input, ``idempotency_conflict``, or
+    ``busy`` (others are re-evaluating the customer right now)."""
 
-    def __init__(self, message: str, code: str = "invalid"):
-        super().__init__(message)
-        self.code = code
+    code = "invalid"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,9 @@ def check_reason(reason: str | None) -> str | None:
 
 def _request_hash(customer_id: str, as_of: dt.date | None, reason: str | None,
                   note: str) -> str:
-    request = {"customer_id": customer_id, "as_of": as_of.isoformat() if as_of else None,
-               "reason": reason, "note": note}
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    return idempotency.request_hash({
+        "customer_id": customer_id, "as_of": as_of.isoformat() if as_of else None,
+        "reason": reason, "note": note})
 
 
 def _dump_held(held: list[dict]) -> str:
@@ -244,18 +246,20 @@ def _nightly_state(engine: Engine, customer_id: str, day: dt.date | None,
 
 def find_by_key(db: AppDB, requested_by: str, idempotency_key: str) -> Row | None:
     with db.transaction() as s:
-        row = s.scalar(select(Row).where(Row.requested_by == requested_by,
-                                         Row.idempotency_key == idempotency_key))
+        row = idempotency.find_keyed(s, Row, requested_by, idempotency_key)
         if row is not None:
             row.events  # noqa: B018 - loaded before the session closes
         return row
 
 
+def _conflict(row: Row) -> ReevaluationError:
+    return ReevaluationError(
+        f"this Idempotency-Key was used for a different request (re-evaluation "
+        f"{row.reevaluation_id} of {row.customer_id})", idempotency.IDEMPOTENCY_CONFLICT)
+
+
 def _replay(row: Row, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise ReevaluationError(
-            f"this Idempotency-Key was used for a different request (re-evaluation "
-            f"{row.reevaluation_id} of {row.customer_id})", "idempotency_conflict")
+    idempotency.check_replay(row, digest, _conflict)
     response = json.loads(row.response) if row.response else None
     return Outcome(_recorded(row, replayed=True), None, response)
 

@@ -293,3 +293,14 @@ def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
             "# threads: 2\n"
             "# export_csv_dialect: excel-ru  # CSV for Excel with Russian/Bulgarian settings\n")
     return Workspace(root)
+
+
+def open_app_db(url: str | None, workspace: str | Path) -> Any:
+    """The application database at ``url`` (a SQLAlchemy URL: ``sqlite:///file`` or
+    ``postgresql://user@host/db``), else the workspace's; migrated to the newest
+    schema either way."""
+    if url:
+        from clientlens.appdb import open_appdb
+
+        return open_appdb(url)
+    return Workspace(workspace).app_db()

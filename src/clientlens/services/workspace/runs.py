@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import json
-import math
 import os
 import socket
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 
 from clientlens.appdb import AppDB, Run
 from clientlens.model.errors import ClientlensError, NotFoundError
+from clientlens.platform import idempotency
+from clientlens.platform.jsonsafe import plain
 
 ACTIVE = ("queued", "running")
 VIAS = ("api", "cli", "python")
@@ -44,9 +43,10 @@ class RunConflict(ClientlensError):
     """A run refused: one is in progress (``run_in_progress``), or the Idempotency-Key
     was used for another request (``idempotency_conflict``)."""
 
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.code = code
+    code = "conflict"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)
@@ -95,23 +95,6 @@ def _record(row: Run) -> RunRecord:
                      result=json.loads(row.result) if row.result else None, error=row.error)
 
 
-def plain(value: Any) -> Any:
-    """JSON-safe: decimals to floats, dates to ISO strings, NaN to None; recursively."""
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return [plain(v) for v in sorted(value, key=str)]
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
 def result_summary(result: Any) -> dict[str, Any]:
     """A ``RunResult`` as the JSON kept with the run."""
     ch = result.entitlements
@@ -126,7 +109,14 @@ def result_summary(result: Any) -> dict[str, Any]:
 
 
 def _request_hash(as_of: dt.date | None) -> str:
-    return hashlib.sha256(json.dumps({"as_of": plain(as_of)}).encode()).hexdigest()
+    return idempotency.request_hash({"as_of": plain(as_of)})
+
+
+def _conflict(seen: Run) -> RunConflict:
+    return RunConflict("this Idempotency-Key was used for a different request "
+                       f"(run {seen.run_id}, as_of "
+                       f"{seen.as_of if seen.as_of else 'the default'})",
+                       idempotency.IDEMPOTENCY_CONFLICT)
 
 
 def _gone(run_owner: str) -> bool:
@@ -181,16 +171,9 @@ def begin(db: AppDB, *, as_of: dt.date | None, requested_by: str, via: str,
         try:
             with db.transaction() as s:
                 if idempotency_key is not None:
-                    seen = s.scalar(select(Run).where(Run.requested_by == requested_by,
-                                                      Run.idempotency_key == idempotency_key))
+                    seen = idempotency.find_keyed(s, Run, requested_by, idempotency_key)
                     if seen is not None:
-                        if seen.request_hash != digest:
-                            raise RunConflict(
-                                "this Idempotency-Key was used for a different request "
-                                f"(run {seen.run_id}, as_of "
-                                f"{seen.as_of if seen.as_of else 'the default'})",
-                                "idempotency_conflict")
-                        return _record(seen), True
+                        return _record(idempotency.check_replay(seen, digest, _conflict)), True
                 if exclusive:
                     busy = s.scalars(select(Run).where(Run.status.in_(ACTIVE))
                                      .order_by(Run.created_at)).first()

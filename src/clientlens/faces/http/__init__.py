@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ``app.create_app(workspace)``; see ``app.py``."""
