@@ -40,6 +40,27 @@ SCAN_SQL = ("select count(*), sum(n), sum(total), max(last_ts), sum(salaries) fr
             f"where ts < timestamp '{AS_OF + dt.timedelta(days=1)}' group by customer_id) s")
 
 
+# The dates bench/hand_written.sql is written with: the first day of each window of
+# the default definitions (a window of N days ending on the as-of date starts N - 1
+# days before it).
+HAND_DATES = {"as_of": AS_OF, "next_day": AS_OF + dt.timedelta(days=1),
+              "window_start": AS_OF - dt.timedelta(days=89),         # activity, 90 days
+              "complaint_start": AS_OF - dt.timedelta(days=364),     # complaints, 365 days
+              "needs_start": AS_OF - dt.timedelta(days=179),         # needs, 180 days
+              "year_start": AS_OF - dt.timedelta(days=364),          # fee income, 1 year
+              "gap_start": AS_OF - dt.timedelta(days=44),            # salary gap, 45 days
+              "baseline_start": AS_OF - dt.timedelta(days=89 + 365),  # baseline, 365 before
+              "care_start": AS_OF - dt.timedelta(days=29)}           # care window, 30 days
+
+
+def hand_sql(path: Path = HERE / "hand_written.sql") -> str:
+    """The hand-written query with its dates filled in."""
+    sql = path.read_text()
+    for name, value in HAND_DATES.items():  # not str.format: the SQL has struct braces
+        sql = sql.replace("{" + name + "}", str(value))
+    return sql
+
+
 def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
     from clientlens.demo.generator import generate_bank
     from clientlens.engines.duckdb_engine import DuckDBEngine
@@ -100,15 +121,7 @@ def child(job: str, warehouse: str, memory_limit: str | None) -> None:
         # The floor: read the transactions' used columns and group by customer.
         rows = engine.fetch_all(SCAN_SQL)[0][0]
     else:
-        sql = (HERE / "hand_written.sql").read_text()
-        values = {"as_of": AS_OF, "window_start": AS_OF - dt.timedelta(days=89),
-                  "next_day": AS_OF + dt.timedelta(days=1),
-                  "complaint_start": AS_OF - dt.timedelta(days=364),
-                  "needs_start": AS_OF - dt.timedelta(days=179),
-                  "year_start": AS_OF - dt.timedelta(days=364)}
-        for name, value in values.items():  # not str.format: the SQL has struct braces
-            sql = sql.replace("{" + name + "}", str(value))
-        engine.execute(sql)
+        engine.execute(hand_sql())
         engine.fetch_all("select segment, count(*), avg(balance_card), avg(balance_deposit), "
                          "avg(balance_current), avg(balance_total) from profiles_hand "
                          "group by segment")
@@ -139,26 +152,48 @@ def timed_child(job: str, warehouse: Path) -> dict:
     return json.loads(stdout.decode().strip().splitlines()[-1])
 
 
+# The engine's tables and the hand-written query's, compared column by column.
+COMPARED = (("profiles", "profiles_hand"), ("entitlements", "entitlements_hand"),
+            ("entitlement_events", "entitlement_events_hand"))
+
+
+class HandBehind(SystemExit):
+    """The hand-written query no longer computes what the engine writes."""
+
+
 def compare(warehouse: Path) -> int:
-    """Rows that differ between the engine's profiles and the hand-written result."""
+    """Rows that differ between the engine's tables for AS_OF and the hand-written ones.
+
+    Raises HandBehind (exit status 1, one line) when bench/hand_written.sql lacks a
+    column the engine writes (only ``rulebook_version`` is the engine's own) or has
+    one the engine does not write."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
-    cols = [c for c in (r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_name = 'profiles_hand'"
-    ).fetchall()) if c != "as_of"]
-    engine_cols = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_name = 'profiles'"
-    ).fetchall()}
-    missing = sorted(engine_cols - set(cols) - {"as_of", "rulebook_version"})
-    if missing:
-        raise SystemExit(f"the hand-written query lacks columns: {', '.join(missing)}")
-    col_sql = ", ".join(f'"{c}"' for c in cols)
-    diff = con.execute(
-        f"select count(*) from ((select {col_sql} from profiles where as_of = ? "
-        f"except all select {col_sql} from profiles_hand) union all "
-        f"(select {col_sql} from profiles_hand except all "
-        f"select {col_sql} from profiles where as_of = ?))", [AS_OF, AS_OF]).fetchone()[0]
+
+    def columns(table: str) -> list[str]:
+        return [r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_name = ? "
+            "order by ordinal_position", [table]).fetchall()]
+
+    diff = 0
+    for engine_table, hand_table in COMPARED:
+        engine_cols, hand_cols = columns(engine_table), columns(hand_table)
+        missing = sorted(set(engine_cols) - set(hand_cols) - {"rulebook_version"})
+        extra = sorted(set(hand_cols) - set(engine_cols))
+        if missing or extra:
+            con.close()
+            what = (f"lacks columns of {engine_table}: {', '.join(missing)}" if missing else
+                    f"has columns {engine_table} does not: {', '.join(extra)}")
+            raise HandBehind(f"the hand-written query (bench/hand_written.sql) {what}; bring "
+                             "it up to date with what the engine writes")
+        col_sql = ", ".join(f'"{c}"' for c in hand_cols if c != "as_of")
+        diff += con.execute(
+            f"select count(*) from ((select {col_sql} from {engine_table} where as_of = ? "
+            f"except all select {col_sql} from {hand_table}) union all "
+            f"(select {col_sql} from {hand_table} except all "
+            f"select {col_sql} from {engine_table} where as_of = ?))",
+            [AS_OF, AS_OF]).fetchone()[0]
     con.close()
     return diff
 
