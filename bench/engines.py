@@ -55,14 +55,7 @@ SUMMARY_SQL = ("select segment, count(*), avg(balance_card), avg(balance_deposit
 
 def hand_sql(engine: str) -> list[str]:
     name = "hand_written.sql" if engine == "duckdb" else f"hand_written_{engine}.sql"
-    sql = (HERE / name).read_text()
-    values = {"as_of": AS_OF, "window_start": AS_OF - dt.timedelta(days=89),
-              "next_day": AS_OF + dt.timedelta(days=1),
-              "complaint_start": AS_OF - dt.timedelta(days=364),
-              "needs_start": AS_OF - dt.timedelta(days=179),
-              "year_start": AS_OF - dt.timedelta(days=364)}
-    for key, value in values.items():  # not str.format: the SQL has struct braces
-        sql = sql.replace("{" + key + "}", str(value))
+    sql = nightly.hand_sql(HERE / name)
     return [s for s in sql.split(";\n") if s.strip()]
 
 

@@ -1,11 +1,12 @@
 -- The nightly job for the default definitions, written by hand for DuckDB: the
 -- baseline bench/nightly.py compares the engine's compiled plan against. It
--- computes the same profile row (terms, segment, need, five ratings with grades
--- and reasons, next-best product, lead, service flags) and the first run's
--- entitlements and events. Thresholds and points are those of
--- src/clientlens/defaults/*.yaml, typed in by hand.
--- {as_of}, {window_start}, {next_day}, {complaint_start}, {needs_start} and
--- {year_start} are filled in by the bench.
+-- computes the same profile row (terms, segment, need, six ratings with grades
+-- and reasons, relationship phase, next-best product, lead, service flags) and
+-- the first run's entitlements and events. Thresholds, points and the BG/NBD
+-- parameters are those of src/clientlens/defaults/*.yaml, typed in by hand.
+-- {as_of}, {window_start}, {next_day}, {complaint_start}, {needs_start},
+-- {year_start}, {gap_start}, {baseline_start} and {care_start} are filled in by
+-- the bench (bench/nightly.py, HAND_DATES).
 create or replace table profiles_hand as
 with acc as (
     select customer_id,
@@ -23,6 +24,8 @@ with acc as (
            sum(balance_base) filter (where (closed_on is null or closed_on > date '{as_of}') and account_type = 'loan') as loan_debt,
            min(opened_on) as first_opened_on,
            max(closed_on) filter (where closed_on <= date '{as_of}') as last_closed_on,
+           min(opened_on) filter (where closed_on is null or closed_on > date '{as_of}') as first_open_product_on,
+           count(*) filter (where closed_on <= date '{as_of}' and closed_on >= date '{window_start}') as products_closed_recent,
            sum(balance_base) filter (where (closed_on is null or closed_on > date '{as_of}') and account_type = 'loan' and subtype = 'consumer') as consumer_loan_debt,
            count(*) filter (where account_type = 'deposit' and date '{as_of}' - opened_on <= 365) as deposits_opened_1y,
            count(*) filter (where (closed_on is null or closed_on > date '{as_of}') and account_type = 'deposit' and term_months <= 6) as short_deposits_open,
@@ -43,6 +46,14 @@ with acc as (
            sum(amount) filter (where kind = 'salary' and ts >= timestamp '{window_start}') as salary_inflow_recent,
            sum(amount) filter (where kind in ('pension', 'social_benefit') and ts >= timestamp '{window_start}') as pension_inflow_recent,
            max(ts) as last_transaction_at,
+           count(*) filter (where kind = 'salary' and ts >= timestamp '{gap_start}') as salary_count_gap,
+           count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}' and ts < timestamp '{gap_start}') as salary_count_before_gap,
+           count(*) filter (where ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as tx_count_baseline,
+           sum(-amount) filter (where amount < 0 and ts >= timestamp '{window_start}') as outflow_recent,
+           -- the customer's own transaction days, for the probability-alive model
+           count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as own_tx_days,
+           date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as first_own_tx_days_ago,
+           date '{as_of}' - cast(max(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as last_own_tx_days_ago,
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}') as salary_count_recent,
            count(*) filter (where kind in ('pension', 'social_benefit') and ts >= timestamp '{needs_start}') as pension_count_recent,
            count(*) filter (where kind = 'interest' and ts >= timestamp '{needs_start}') as interest_count_recent,
@@ -55,9 +66,26 @@ with acc as (
     select customer_id,
            count(*) filter (where ts >= timestamp '{window_start}') as contacts_recent,
            count(*) filter (where channel in ('internet', 'mobile') and ts >= timestamp '{window_start}') as digital_contacts_recent,
-           count(*) filter (where kind = 'complaint' and ts >= timestamp '{complaint_start}') as complaints_recent
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{complaint_start}') as complaints_recent,
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{care_start}') as complaints_care_window
     from interactions
     where ts < timestamp '{next_day}'
+    group by customer_id
+), rc as (
+    select customer_id,
+           count(*) filter (where closed_on is null or closed_on > date '{as_of}') as open_recovery_cases,
+           count(*) filter (where status = 'failed' and closed_on <= date '{as_of}' and date '{as_of}' - closed_on < 90) as failed_cases_recent,
+           count(*) filter (where opened_on >= date '{care_start}') as cases_opened_care_window
+    from recovery_cases
+    where opened_on <= date '{as_of}'
+    group by customer_id
+), dep as (
+    select customer_id,
+           bool_or(exit_kind = 'situational') as left_situational,
+           bool_or(exit_kind = 'dissatisfaction') as left_dissatisfied,
+           bool_or(do_not_contact) as no_contact_requested
+    from departures
+    where left_on <= date '{as_of}'
     group by customer_id
 ), sec as (
     select customer_id,
@@ -84,6 +112,13 @@ with acc as (
     from referrals
     where invited_on <= date '{as_of}'
     group by customer_id
+), pref as (  -- the member-get-member programme's referrals, counted the same way
+    select customer_id,
+           count(*) filter (where date '{as_of}' - invited_on <= 730) as referrals_made,
+           count(*) filter (where qualified_on <= date '{as_of}' and date '{as_of}' - invited_on <= 730) as referrals_qualified
+    from programme_referrals
+    where invited_on <= date '{as_of}'
+    group by customer_id
 ), base as (
     select c.customer_id, c.customer_type, c.registered_on, c.birth_date,
            c.declared_monthly_income as declared_income,
@@ -101,15 +136,29 @@ with acc as (
            coalesce(acc.balance_deposit, 0) as balance_deposit,
            coalesce(acc.balance_current, 0) as balance_current,
            coalesce(acc.loan_debt, 0) as loan_debt,
-           acc.first_opened_on, acc.last_closed_on,
+           acc.first_opened_on, acc.last_closed_on, acc.first_open_product_on,
+           coalesce(acc.products_closed_recent, 0) as products_closed_recent,
            coalesce(tx.tx_count_recent, 0) as tx_count_recent,
            coalesce(tx.inflow_recent, 0) as inflow_recent,
            coalesce(tx.salary_inflow_recent, 0) as salary_inflow_recent,
            coalesce(tx.pension_inflow_recent, 0) as pension_inflow_recent,
            tx.last_transaction_at,
+           coalesce(tx.salary_count_gap, 0) as salary_count_gap,
+           coalesce(tx.salary_count_before_gap, 0) as salary_count_before_gap,
+           coalesce(tx.tx_count_baseline, 0) as tx_count_baseline,
+           coalesce(tx.outflow_recent, 0) as outflow_recent,
+           coalesce(tx.own_tx_days, 0) as own_tx_days,
+           tx.first_own_tx_days_ago, tx.last_own_tx_days_ago,
            coalesce(ia.contacts_recent, 0) as contacts_recent,
            coalesce(ia.digital_contacts_recent, 0) as digital_contacts_recent,
            coalesce(ia.complaints_recent, 0) as complaints_recent,
+           coalesce(ia.complaints_care_window, 0) as complaints_care_window,
+           coalesce(rc.open_recovery_cases, 0) as open_recovery_cases,
+           coalesce(rc.failed_cases_recent, 0) as failed_cases_recent,
+           coalesce(rc.cases_opened_care_window, 0) as cases_opened_care_window,
+           coalesce(dep.left_situational, false) as left_situational,
+           coalesce(dep.left_dissatisfied, false) as left_dissatisfied,
+           coalesce(dep.no_contact_requested, false) as no_contact_requested,
            c.car_year, 2026 - c.car_year as car_age_years,
            coalesce(acc.consumer_loan_debt, 0) as consumer_loan_debt,
            coalesce(tx.salary_count_recent, 0) as salary_count_recent,
@@ -125,8 +174,12 @@ with acc as (
            coalesce(sec.overdue_max_days, 0) as overdue_max_days,
            coalesce(srv.surveys_recent, 0) as surveys_recent,
            srv.nps_recent, srv.satisfaction_recent, srv.last_survey_on,
-           coalesce(ref.referrals_made, 0) as referrals_made,
-           coalesce(ref.referrals_qualified, 0) as referrals_qualified,
+           coalesce(ref.referrals_made, 0) as bank_referrals_made,
+           coalesce(ref.referrals_qualified, 0) as bank_referrals_qualified,
+           coalesce(pref.referrals_made, 0) as programme_referrals_made,
+           coalesce(pref.referrals_qualified, 0) as programme_referrals_qualified,
+           coalesce(ref.referrals_made, 0) + coalesce(pref.referrals_made, 0) as referrals_made,
+           coalesce(ref.referrals_qualified, 0) + coalesce(pref.referrals_qualified, 0) as referrals_qualified,
            coalesce(acc.holds_deposit_keep, false) as holds_deposit_keep,
            coalesce(acc.holds_deposit_income, false) as holds_deposit_income,
            coalesce(acc.holds_deposit_grow, false) as holds_deposit_grow,
@@ -138,9 +191,12 @@ with acc as (
     left join acc using (customer_id)
     left join tx using (customer_id)
     left join ia using (customer_id)
+    left join rc using (customer_id)
+    left join dep using (customer_id)
     left join sec using (customer_id)
     left join srv using (customer_id)
     left join ref using (customer_id)
+    left join pref using (customer_id)
     where c.registered_on <= date '{as_of}' and c.customer_type = 'retail'
 ), terms as (
     select *,
@@ -149,7 +205,21 @@ with acc as (
            open_deposits > 0 and open_cards = 0 and open_current_accounts = 0 and open_loans = 0 as is_deposit_only,
            date '{as_of}' - cast(last_transaction_at as date) as days_since_transaction,
            tx_count_recent > 0 as is_active,
-           balance_deposit * 0.02 + loan_debt * 0.06 + (balance_card + balance_current) * 0.01 as annual_margin_estimate
+           balance_deposit * 0.02 + loan_debt * 0.06 + (balance_card + balance_current) * 0.01 as annual_margin_estimate,
+           open_products > 0 and last_closed_on is not null and first_open_product_on > last_closed_on as returned_after_leaving,
+           case when open_products > 0 and last_closed_on is not null and first_open_product_on > last_closed_on
+                then date '{as_of}' - first_open_product_on end as days_since_return,
+           case when open_products = 0 then date '{as_of}' - last_closed_on end as days_since_leaving,
+           salary_count_before_gap >= 2 and salary_count_gap = 0 as salary_stopped,
+           -- recent rate below half the customer's own baseline rate (90 vs 365 days)
+           tx_count_baseline >= 12 and tx_count_recent * 365 * 2 < tx_count_baseline * 90 as activity_drop,
+           -- BG/NBD probability alive (r, alpha, a, b of activity_model.yaml); ages in weeks
+           case when own_tx_days = 0 then null
+                when own_tx_days = 1 then 1.0
+                else 1.0 / (1.0 + 61691.6 / (13891400.0 + own_tx_days - 2)
+                            * power((2.0645 + first_own_tx_days_ago / 7.0)
+                                    / (2.0645 + (first_own_tx_days_ago - last_own_tx_days_ago) / 7.0),
+                                    1.54642 + own_tx_days - 1)) end as p_alive
     from base
 ), seg as (
     select *,
@@ -207,6 +277,15 @@ with acc as (
                 when relationship_days < 1095 then 8 when relationship_days < 2555 then 14 else 20 end as l3,
            case when open_products < 2 then 0 when open_products < 4 then 8 else 15 end as l4,
            case when referrals_made < 1 then 0 when referrals_made < 2 then 10 else 15 end as l5,
+           case when referrals_qualified < 1 then 0 else 10 end as l6,
+           -- win-back
+           case when left_situational then 30 when left_dissatisfied then -15 else 5 end as w1,
+           case when products_ever < 2 then 0 when products_ever < 4 then 10 else 20 end as w2,
+           case when relationship_days is null then 0 when relationship_days < 365 then 0
+                when relationship_days < 1825 then 10 else 15 end as w3,
+           case when days_since_leaving is null then 0 when days_since_leaving < 365 then 15
+                when days_since_leaving < 730 then 8 else 0 end as w4,
+           case when nps_recent is null then 3 when nps_recent < 7 then 0 when nps_recent < 9 then 5 else 10 end as w5,
            -- solvency (the trained scorecard)
            case when declared_income is null then 7 when declared_income < 25450 then 3
                 when declared_income < 33850 then 8 when declared_income < 39050 then 13
@@ -232,7 +311,9 @@ with acc as (
            cast(greatest(0, least(100, 10 + r1 + r2 + r3 + r4 + r5)) as decimal(38, 2)) as prospect_score,
            cast(greatest(0, least(100, 100 + s1 + s2 + s3 + s4)) as decimal(38, 2)) as security_score,
            case when surveys_recent > 0
-                then cast(greatest(0, least(100, l1 + l2 + l3 + l4 + l5)) as decimal(38, 2)) end as loyalty_score,
+                then cast(greatest(0, least(100, l1 + l2 + l3 + l4 + l5 + l6)) as decimal(38, 2)) end as loyalty_score,
+           case when products_ever > 0 and open_products = 0
+                then cast(greatest(0, least(100, 20 + w1 + w2 + w3 + w4 + w5)) as decimal(38, 2)) end as win_back_score,
            cast(greatest(0, least(100, v1 + v2 + v3 + v4 + v5 + v6)) as decimal(38, 2)) as solvency_score,
            -- reasons: (minus distance from neutral, factor order, text), nonzero only, sorted
            list_sort(list_filter([
@@ -259,8 +340,16 @@ with acc as (
                {'k': -abs(l2 - 7.5), 'i': 2, 't': 'satisfaction_recent ' || case when l2 > 7.5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(l2 - 7.5) as decimal(12, 2)) as varchar), '0'), '.')},
                {'k': -abs(l3 - 10), 'i': 3, 't': 'relationship_days ' || case when l3 > 10 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(l3 - 10) as decimal(12, 2)) as varchar), '0'), '.')},
                {'k': -abs(l4 - 7.5), 'i': 4, 't': 'open_products ' || case when l4 > 7.5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(l4 - 7.5) as decimal(12, 2)) as varchar), '0'), '.')},
-               {'k': -abs(l5), 'i': 5, 't': 'referrals_made +' || cast(abs(l5) as varchar)}
+               {'k': -abs(l5), 'i': 5, 't': 'referrals_made +' || cast(abs(l5) as varchar)},
+               {'k': -abs(l6), 'i': 6, 't': 'referrals_qualified +' || cast(abs(l6) as varchar)}
            ], lambda x: x.k < 0)) as loyalty_reasons,
+           list_sort(list_filter([
+               {'k': -abs(w1 - 7.5), 'i': 1, 't': 'exit_reason ' || case when w1 > 7.5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(w1 - 7.5) as decimal(12, 2)) as varchar), '0'), '.')},
+               {'k': -abs(w2 - 10), 'i': 2, 't': 'products_ever ' || case when w2 > 10 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(w2 - 10) as decimal(12, 2)) as varchar), '0'), '.')},
+               {'k': -abs(w3 - 7.5), 'i': 3, 't': 'relationship_days ' || case when w3 > 7.5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(w3 - 7.5) as decimal(12, 2)) as varchar), '0'), '.')},
+               {'k': -abs(w4 - 7.5), 'i': 4, 't': 'days_since_leaving ' || case when w4 > 7.5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(w4 - 7.5) as decimal(12, 2)) as varchar), '0'), '.')},
+               {'k': -abs(w5 - 5), 'i': 5, 't': 'nps_recent ' || case when w5 > 5 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(w5 - 5) as decimal(12, 2)) as varchar), '0'), '.')}
+           ], lambda x: x.k < 0)) as win_back_reasons,
            list_sort(list_filter([
                {'k': -abs(v1 - 13.47), 'i': 1, 't': 'declared_income ' || case when v1 > 13.47 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(v1 - 13.47) as decimal(12, 2)) as varchar), '0'), '.')},
                {'k': -abs(v2 - 7.28), 'i': 2, 't': 'age_years ' || case when v2 > 7.28 then '+' else '-' end || rtrim(rtrim(cast(cast(abs(v2 - 7.28) as decimal(12, 2)) as varchar), '0'), '.')},
@@ -281,9 +370,27 @@ with acc as (
            case when loyalty_score is null then 'insufficient data' when loyalty_score >= 80 then 'A'
                 when loyalty_score >= 60 then 'B' when loyalty_score >= 40 then 'C'
                 when loyalty_score >= 20 then 'D' else 'E' end as loyalty_grade,
+           case when win_back_score is null then 'insufficient data' when win_back_score >= 80 then 'A'
+                when win_back_score >= 60 then 'B' when win_back_score >= 40 then 'C'
+                when win_back_score >= 20 then 'D' else 'E' end as win_back_grade,
            case when solvency_score >= 80 then 'A' when solvency_score >= 60 then 'B' when solvency_score >= 40 then 'C'
                 when solvency_score >= 20 then 'D' else 'E' end as solvency_grade
     from scored
+), phased as (
+    select *,
+           case
+               when products_ever = 0 then 'recruitment'
+               when open_products = 0 then 'divorce'
+               when returned_after_leaving and days_since_return <= 180 then 'win_back'
+               when open_recovery_cases > 0 or failed_cases_recent > 0
+                    or complaints_care_window > cases_opened_care_window then 'intensive_care'
+               when salary_stopped or activity_drop or products_closed_recent > 0
+                    or outflow_recent - inflow_recent >= 300000 or p_alive < 0.3 then 'potential_divorce'
+               when relationship_days <= 90 then 'welcome'
+               when relationship_days <= 365 then 'getting_to_know'
+               else 'customer_management'
+           end as phase
+    from graded
 )
 select date '{as_of}' as as_of, customer_id, segment, need,
        current_score, current_grade, current_reasons[1].t as current_reason_1,
@@ -297,6 +404,11 @@ select date '{as_of}' as as_of, customer_id, segment, need,
             else 'no survey answer within the survey validity period; the customer is due for a survey' end as loyalty_reason_1,
        case when surveys_recent > 0 then loyalty_reasons[2].t end as loyalty_reason_2,
        case when surveys_recent > 0 then loyalty_reasons[3].t end as loyalty_reason_3,
+       win_back_score, win_back_grade,
+       case when products_ever > 0 and open_products = 0 then win_back_reasons[1].t
+            else 'holds products with the bank; nothing to win back' end as win_back_reason_1,
+       case when products_ever > 0 and open_products = 0 then win_back_reasons[2].t end as win_back_reason_2,
+       case when products_ever > 0 and open_products = 0 then win_back_reasons[3].t end as win_back_reason_3,
        solvency_score, solvency_grade, solvency_reasons[1].t as solvency_reason_1,
        solvency_reasons[2].t as solvency_reason_2, solvency_reasons[3].t as solvency_reason_3,
        case
@@ -343,29 +455,39 @@ select date '{as_of}' as as_of, customer_id, segment, need,
        segment = 'social' as svc_pension_bonus_rate,
        loyalty_grade = 'A' or (segment = 'status' and loyalty_grade = 'B') as svc_loyalty_gold,
        loyalty_grade in ('B', 'C') and not (segment = 'status' and loyalty_grade = 'B') as svc_loyalty_silver,
+       phase = 'customer_management' and referrals_qualified >= 1 as svc_advocate_bonus,
        * exclude (customer_id, segment, need, c1, c2, c3, c4, r1, r2, r3, r4, r5, s1, s2, s3, s4,
-                  l1, l2, l3, l4, l5, v1, v2, v3, v4, v5, v6, current_reasons, prospect_reasons,
-                  security_reasons, loyalty_reasons, solvency_reasons, current_score, prospect_score,
-                  security_score, loyalty_score, solvency_score, current_grade, prospect_grade,
-                  security_grade, loyalty_grade, solvency_grade)
-from graded;
+                  l1, l2, l3, l4, l5, l6, w1, w2, w3, w4, w5, v1, v2, v3, v4, v5, v6,
+                  current_reasons, prospect_reasons, security_reasons, loyalty_reasons,
+                  win_back_reasons, solvency_reasons, current_score, prospect_score,
+                  security_score, loyalty_score, win_back_score, solvency_score, current_grade,
+                  prospect_grade, security_grade, loyalty_grade, win_back_grade, solvency_grade)
+from phased;
 
 -- The first run's entitlements (nothing held before) and their events.
 create or replace table entitlements_hand as
 select date '{as_of}' as as_of, customer_id, service, kind, date '{as_of}' as granted_on,
        date '{as_of}' as last_qualified_on, true as qualified,
-       date '{as_of}' + grace_days as kept_until
+       date '{as_of}' + grace_days as kept_until, reason
 from (unpivot (select customer_id, svc_personal_manager as personal_manager,
                       svc_priority_queue as priority_queue, svc_free_transfers as free_transfers,
                       svc_pension_bonus_rate as pension_bonus_rate, svc_loyalty_gold as loyalty_gold,
-                      svc_loyalty_silver as loyalty_silver from profiles_hand)
+                      svc_loyalty_silver as loyalty_silver, svc_advocate_bonus as advocate_bonus
+               from profiles_hand)
       on personal_manager, priority_queue, free_transfers, pension_bonus_rate, loyalty_gold,
-         loyalty_silver into name service value qualifies) u
-join (values ('personal_manager', 180, 'service'), ('priority_queue', 90, 'service'),
-             ('free_transfers', 90, 'benefit'), ('pension_bonus_rate', 90, 'benefit'),
-             ('loyalty_gold', 90, 'loyalty_level'), ('loyalty_silver', 90, 'loyalty_level'))
-     g(service, grace_days, kind) using (service)
+         loyalty_silver, advocate_bonus into name service value qualifies) u
+join (values ('personal_manager', 180, 'service', 'segment = ''status'''),
+             ('priority_queue', 90, 'service', 'segment = ''status'' or current_grade in (''A'', ''B'')'),
+             ('free_transfers', 90, 'benefit', 'segment in (''status'', ''regular'') and solvency_grade in (''A'', ''B'', ''C'')'),
+             ('pension_bonus_rate', 90, 'benefit', 'segment = ''social'''),
+             ('loyalty_gold', 90, 'loyalty_level', 'loyalty_grade = ''A'' or (segment = ''status'' and loyalty_grade = ''B'')'),
+             ('loyalty_silver', 90, 'loyalty_level', 'loyalty_grade in (''B'', ''C'') and not (segment = ''status'' and loyalty_grade = ''B'')'),
+             ('advocate_bonus', 90, 'benefit', 'phase = ''customer_management'' and referrals_qualified >= 1'))
+     g(service, grace_days, kind, reason) using (service)
 where qualifies;
 
 create or replace table entitlement_events_hand as
-select as_of, customer_id, service, 'granted' as event from entitlements_hand;
+select as_of, customer_id, service, 'granted' as event, cast(null as date) as kept_until,
+       'qualifies: ' || reason as reason
+from entitlements_hand;
+alter table entitlements_hand drop column reason;

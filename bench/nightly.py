@@ -7,11 +7,14 @@ warehouse, then in the same run, alternating, times:
 
 - engine: clientlens's compiled plan, stored as the profile snapshot, plus the
   segment summary (``run_segmentation``);
-- hand: bench/hand_written.sql (CREATE TABLE AS) plus the same summary query.
+- hand: bench/hand_written.sql (CREATE TABLE AS) plus the same summary query;
+- scan: the floor, the transactions' used columns grouped by customer (SCAN_SQL).
 
 Each job runs in a fresh child process so its peak memory (max RSS) is its own;
 one uncounted run of each warms the page cache first.
-The two results are compared row by row. Then one customer's segment is
+The engine's and the hand-written results (profiles, entitlements, events) are
+compared row by row; the bench stops with one line when the hand-written query
+lacks a column the engine writes. Then one customer's segment is
 evaluated in-process (rules compiled to Python once) for a sample of customers:
 median and p99 latency.
 """
@@ -38,6 +41,27 @@ SCAN_SQL = ("select count(*), sum(n), sum(total), max(last_ts), sum(salaries) fr
             "(select customer_id, count(*) as n, sum(amount) as total, max(ts) as last_ts, "
             "count(*) filter (where kind = 'salary') as salaries from transactions "
             f"where ts < timestamp '{AS_OF + dt.timedelta(days=1)}' group by customer_id) s")
+
+
+# The dates bench/hand_written.sql is written with: the first day of each window of
+# the default definitions (a window of N days ending on the as-of date starts N - 1
+# days before it).
+HAND_DATES = {"as_of": AS_OF, "next_day": AS_OF + dt.timedelta(days=1),
+              "window_start": AS_OF - dt.timedelta(days=89),         # activity, 90 days
+              "complaint_start": AS_OF - dt.timedelta(days=364),     # complaints, 365 days
+              "needs_start": AS_OF - dt.timedelta(days=179),         # needs, 180 days
+              "year_start": AS_OF - dt.timedelta(days=364),          # fee income, 1 year
+              "gap_start": AS_OF - dt.timedelta(days=44),            # salary gap, 45 days
+              "baseline_start": AS_OF - dt.timedelta(days=89 + 365),  # baseline, 365 before
+              "care_start": AS_OF - dt.timedelta(days=29)}           # care window, 30 days
+
+
+def hand_sql(path: Path = HERE / "hand_written.sql") -> str:
+    """The hand-written query with its dates filled in."""
+    sql = path.read_text()
+    for name, value in HAND_DATES.items():  # not str.format: the SQL has struct braces
+        sql = sql.replace("{" + name + "}", str(value))
+    return sql
 
 
 def prepare(customers: int, seed: int) -> tuple[Path, dict[str, int]]:
@@ -100,15 +124,7 @@ def child(job: str, warehouse: str, memory_limit: str | None) -> None:
         # The floor: read the transactions' used columns and group by customer.
         rows = engine.fetch_all(SCAN_SQL)[0][0]
     else:
-        sql = (HERE / "hand_written.sql").read_text()
-        values = {"as_of": AS_OF, "window_start": AS_OF - dt.timedelta(days=89),
-                  "next_day": AS_OF + dt.timedelta(days=1),
-                  "complaint_start": AS_OF - dt.timedelta(days=364),
-                  "needs_start": AS_OF - dt.timedelta(days=179),
-                  "year_start": AS_OF - dt.timedelta(days=364)}
-        for name, value in values.items():  # not str.format: the SQL has struct braces
-            sql = sql.replace("{" + name + "}", str(value))
-        engine.execute(sql)
+        engine.execute(hand_sql())
         engine.fetch_all("select segment, count(*), avg(balance_card), avg(balance_deposit), "
                          "avg(balance_current), avg(balance_total) from profiles_hand "
                          "group by segment")
@@ -139,26 +155,48 @@ def timed_child(job: str, warehouse: Path) -> dict:
     return json.loads(stdout.decode().strip().splitlines()[-1])
 
 
+# The engine's tables and the hand-written query's, compared column by column.
+COMPARED = (("profiles", "profiles_hand"), ("entitlements", "entitlements_hand"),
+            ("entitlement_events", "entitlement_events_hand"))
+
+
+class HandBehind(SystemExit):
+    """The hand-written query no longer computes what the engine writes."""
+
+
 def compare(warehouse: Path) -> int:
-    """Rows that differ between the engine's profiles and the hand-written result."""
+    """Rows that differ between the engine's tables for AS_OF and the hand-written ones.
+
+    Raises HandBehind (exit status 1, one line) when bench/hand_written.sql lacks a
+    column the engine writes (only ``rulebook_version`` is the engine's own) or has
+    one the engine does not write."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
-    cols = [c for c in (r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_name = 'profiles_hand'"
-    ).fetchall()) if c != "as_of"]
-    engine_cols = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_name = 'profiles'"
-    ).fetchall()}
-    missing = sorted(engine_cols - set(cols) - {"as_of", "rulebook_version"})
-    if missing:
-        raise SystemExit(f"the hand-written query lacks columns: {', '.join(missing)}")
-    col_sql = ", ".join(f'"{c}"' for c in cols)
-    diff = con.execute(
-        f"select count(*) from ((select {col_sql} from profiles where as_of = ? "
-        f"except all select {col_sql} from profiles_hand) union all "
-        f"(select {col_sql} from profiles_hand except all "
-        f"select {col_sql} from profiles where as_of = ?))", [AS_OF, AS_OF]).fetchone()[0]
+
+    def columns(table: str) -> list[str]:
+        return [r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_name = ? "
+            "order by ordinal_position", [table]).fetchall()]
+
+    diff = 0
+    for engine_table, hand_table in COMPARED:
+        engine_cols, hand_cols = columns(engine_table), columns(hand_table)
+        missing = sorted(set(engine_cols) - set(hand_cols) - {"rulebook_version"})
+        extra = sorted(set(hand_cols) - set(engine_cols))
+        if missing or extra:
+            con.close()
+            what = (f"lacks columns of {engine_table}: {', '.join(missing)}" if missing else
+                    f"has columns {engine_table} does not: {', '.join(extra)}")
+            raise HandBehind(f"the hand-written query (bench/hand_written.sql) {what}; bring "
+                             "it up to date with what the engine writes")
+        col_sql = ", ".join(f'"{c}"' for c in hand_cols if c != "as_of")
+        diff += con.execute(
+            f"select count(*) from ((select {col_sql} from {engine_table} where as_of = ? "
+            f"except all select {col_sql} from {hand_table}) union all "
+            f"(select {col_sql} from {hand_table} except all "
+            f"select {col_sql} from {engine_table} where as_of = ?))",
+            [AS_OF, AS_OF]).fetchone()[0]
     con.close()
     return diff
 
@@ -223,17 +261,18 @@ def main() -> None:
     print(f"$ {command}")
     warehouse, sizes = prepare(args.customers, args.seed)
     print("data: " + ", ".join(f"{n}={c:,}" for n, c in sizes.items()))
-    runs: dict[str, list[dict]] = {"engine": [], "hand": []}
+    runs: dict[str, list[dict]] = {"engine": [], "hand": [], "scan": []}
     for job in ("engine", "hand"):  # warm the page cache; not counted
         timed_child(job, warehouse)
     for i in range(args.repeat):
-        for job in ("hand", "engine") if i % 2 else ("engine", "hand"):
+        for job in ("hand", "engine", "scan") if i % 2 else ("engine", "hand", "scan"):
             r = timed_child(job, warehouse)
             runs[job].append(r)
             print(f"  run {i + 1} {job:6s} {r['seconds']:7.2f} s  peak {r['peak_mb']:7.0f} MB")
     diff = compare(warehouse)
     engine_s = statistics.median(r["seconds"] for r in runs["engine"])
     hand_s = statistics.median(r["seconds"] for r in runs["hand"])
+    scan_s = statistics.median(r["seconds"] for r in runs["scan"])
     latency = in_process_latency(warehouse, args.sample)
     report = {
         "command": command, "memory_limit": MEMORY_LIMIT,
@@ -241,6 +280,7 @@ def main() -> None:
         "cpus": os.cpu_count(), "data": sizes,
         "engine_seconds_median": engine_s, "hand_seconds_median": hand_s,
         "ratio_engine_to_hand": engine_s / hand_s,
+        "scan_seconds_median": scan_s, "ratio_engine_to_scan": engine_s / scan_s,
         "engine_peak_mb": max(r["peak_mb"] for r in runs["engine"]),
         "hand_peak_mb": max(r["peak_mb"] for r in runs["hand"]),
         "rows_differing": diff, "in_process": latency, "runs": runs,
@@ -253,7 +293,10 @@ def main() -> None:
           f"{report['engine_peak_mb']:.0f} MB")
     print(f"  hand-written SQL:       {hand_s:.2f} s median, peak "
           f"{report['hand_peak_mb']:.0f} MB")
+    print(f"  scan-only floor:        {scan_s:.2f} s median (the used transaction columns "
+          "grouped by customer)")
     print(f"  ratio engine/hand:      {report['ratio_engine_to_hand']:.2f}x")
+    print(f"  ratio engine/scan:      {report['ratio_engine_to_scan']:.1f}x")
     print(f"  (python imports before each job, not timed: "
           f"{report['import_seconds_median']:.2f} s)")
     print(f"  rows differing:         {diff}")
