@@ -17,7 +17,7 @@ from sqlglot import exp
 from clientlens.compiler.decisions import decision_columns
 from clientlens.compiler.pydecisions import DecisionEvaluator
 from clientlens.compiler.pyeval import PySource, compile_expression, compile_function
-from clientlens.definitions.expressions import Expr, conjuncts, literal_value
+from clientlens.definitions.expressions import Expr, T, conjuncts, literal_value, type_of
 from clientlens.definitions.glossary import evaluation_order
 from clientlens.definitions.rulebook import Definitions, Rule
 
@@ -47,7 +47,14 @@ class CompiledRulebook:
         sources: dict[str, str] = {}
         for level in evaluation_order(defs.terms):
             for name in level:
-                sources[name] = src.source(defs.terms[name].expression.tree)
+                term = defs.terms[name]
+                code = src.source(term.expression.tree)
+                # The SQL stores every term in its declared type (plan._output_column);
+                # a number term computed from decimals is a float here too, or a later
+                # term mixing it with a decimal fails (Decimal + float).
+                if term.type == T.NUMBER and type_of(term.expression.tree, symbols) != T.NUMBER:
+                    code = f"_float({code})"
+                sources[name] = code
         if defs.population is not None:
             sources["__population__"] = src.source(defs.population.tree)
         case = repr(defs.default.id)
