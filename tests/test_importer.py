@@ -226,12 +226,20 @@ def test_reasons_are_counted_by_kind_not_by_value(engine: DuckDBEngine, tmp_path
     load_parents(engine, tmp_path)
     lines = [f"X{i},Z{i},card,debit,,RUB,2020-01-01,,1.00," for i in range(500)]
     path = write(tmp_path / "accounts_orphans.csv",
-                 ACCOUNTS_UTF8.splitlines()[0] + "\n" + "\n".join(lines) + "\nX0,C1,card,"
-                 "debit,,RUB,2020-01-01,,1.00,\n")
+                 ACCOUNTS_UTF8.splitlines()[0] + "\n" + "\n".join(lines) + "\nX1,C1,card,"
+                 "debit,,RUB,2020-01-01,,1.00,\nX2,C1,card,debit,,RUB,2020-01-01,,1.00,\n"
+                 "X2,C1,card,debit,,RUB,2020-01-01,,2.00,\n")
     report = accounted(engine, import_file(engine, "accounts", path))
+    # X1 and X2 were refused on lines 3 and 4; their corrected re-sends on lines 502 and
+    # 503 are loaded, and line 504 repeats X2 once more.
     assert report.reasons == {"unknown customer_id … (not in customers)": 500,
                               "duplicate account_id … (also on line …)": 1}
     assert report.rows_quarantined == 501
+    assert engine.fetch_all("select row_number, reason from quarantine where file = ? and "
+                            "reason like 'duplicate%'", [str(path)]) == [
+        (504, "duplicate account_id 'X2' (also on line 503)")]
+    assert engine.fetch_all("select account_id, balance from accounts where account_id in "
+                            "('X1', 'X2') order by 1") == [("X1", 1), ("X2", 1)]
 
 
 def test_reimporting_the_same_file_changes_nothing(engine: DuckDBEngine, tmp_path: Path

@@ -134,6 +134,9 @@ def _print_imports(reports: list) -> None:
             out.print(f"  quarantined in {escape(Path(str(r.file)).name)}: {n:,} × "
                       f"{escape(str(reason))}",
                       highlight=False)
+        for note, n in r.notes.most_common():
+            out.print(f"  note on {escape(Path(str(r.file)).name)}: {n:,} {escape(note)}",
+                      highlight=False)
 
 
 @app.command()

@@ -43,6 +43,7 @@ from clientlens.services.ingest.reader import (
 IMPORT_ORDER = tuple(TABLES)  # parents first
 D = "duckdb"  # files are checked and staged in the embedded DuckDB
 REPLACED = "replaced"
+DEFAULT_TIME_ZONE = "Europe/Moscow"  # the Settings default; see grammar.py
 
 
 @dataclass
@@ -59,6 +60,8 @@ class ImportReport:
     reasons: Counter[str] = field(default_factory=Counter)
     already_imported: bool = False
     encoding: str = ""
+    # Loaded rows worth a look, by kind (not refusals): "dated before its account opened".
+    notes: Counter[str] = field(default_factory=Counter)
 
 
 def table_for_file(path: Path) -> str:
@@ -74,8 +77,9 @@ def table_for_file(path: Path) -> str:
 
 def import_directory(engine: DuckDBEngine, folder: str | Path, *, encoding: str = "auto",
                      delimiter: str | None = None, decimal_comma: bool | None = None,
-                     base_currency: str = "RUB", force: bool = False,
-                     progress: Callable[[str], None] | None = None) -> list[ImportReport]:
+                     base_currency: str = "RUB", time_zone: str = DEFAULT_TIME_ZONE,
+                     force: bool = False, progress: Callable[[str], None] | None = None
+                     ) -> list[ImportReport]:
     """Import every CSV/Parquet file of a folder, parents before children.
 
     Every file must be named after its table; a stray file stops the folder
@@ -91,15 +95,15 @@ def import_directory(engine: DuckDBEngine, folder: str | Path, *, encoding: str 
     tables = {p: table_for_file(p) for p in files}
     ordered = sorted(files, key=lambda p: (IMPORT_ORDER.index(tables[p]), p.name))
     return [import_file(engine, tables[p], p, encoding=encoding, delimiter=delimiter,
-                        decimal_comma=decimal_comma, base_currency=base_currency, force=force,
-                        progress=progress)
+                        decimal_comma=decimal_comma, base_currency=base_currency,
+                        time_zone=time_zone, force=force, progress=progress)
             for p in ordered]
 
 
 def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding: str = "auto",
                 delimiter: str | None = None, decimal_comma: bool | None = None,
-                base_currency: str = "RUB", force: bool = False,
-                progress: Callable[[str], None] | None = None) -> ImportReport:
+                base_currency: str = "RUB", time_zone: str = DEFAULT_TIME_ZONE,
+                force: bool = False, progress: Callable[[str], None] | None = None) -> ImportReport:
     """Validate and load one file into one canonical table.
 
     Raises ImportFileError when the file cannot be imported at all (unknown
@@ -151,7 +155,7 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
         report.encoding = staged.encoding
         comma = decimal_comma if decimal_comma is not None else staged.delimiter == ";"
         say(f"checking {path.name}")
-        con.execute(checked_sql(spec, staged, comma, base_currency))
+        con.execute(checked_sql(spec, staged, comma, base_currency, time_zone))
         say(f"loading {path.name}")
         _apply(engine, spec, staged, report)
     finally:
@@ -206,6 +210,7 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
                       union all select reason from {REJECTS}))
             group by kind""").fetchall()
         report.reasons.update(dict(kinds))
+        _notes(con, spec, report)
         con.execute("insert into import_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [*meta, report.sha256, report.rows_read, report.rows_loaded,
                      report.rows_updated, report.rows_quarantined, dt.datetime.now()])
@@ -213,6 +218,23 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _notes(con, spec: Table, report: ImportReport) -> None:  # noqa: ANN001
+    """Loaded rows that are legal but a data team wants to hear about.
+
+    A movement dated before its account's ``opened_on`` is loaded as written: core
+    systems reset ``opened_on`` when they migrate an account, and the movement still
+    happened (data-model.md). It is counted, not refused."""
+    if spec.event_time is None or not any(fk.table == "accounts" for fk in spec.foreign_keys):
+        return
+    when = sqltext.ident(spec.event_time, D)
+    (early,) = con.execute(f"""select count(*) from {CHECKED} c join accounts a
+        on a.account_id = c.account_id
+        where c.reason = '' and cast(c.{when} as date) < a.opened_on""").fetchone()
+    if early:
+        report.notes[f"{spec.name} dated before their account's opened_on (loaded as "
+                     "written)"] = int(early)
 
 
 def _ensure_bookkeeping(engine: DuckDBEngine) -> None:

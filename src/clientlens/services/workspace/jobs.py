@@ -59,7 +59,8 @@ def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | 
     # its quarantine); another engine then takes the validated tables whole.
     with ws.staging_engine() as staging:
         options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
-                   "base_currency": ws.settings.base_currency, "progress": progress,
+                   "base_currency": ws.settings.base_currency,
+                   "time_zone": ws.settings.time_zone, "progress": progress,
                    "force": force}
         for item in files:
             item = Path(item)
