@@ -137,8 +137,7 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
     _ensure_bookkeeping(engine)
     say = progress or (lambda _m: None)
     say(f"hashing {path.name}")
-    fp = fingerprint(path, check_utf8=path.suffix.lower() in CSV_SUFFIXES
-                     and encoding.lower() == "auto")
+    fp = fingerprint(path, check_utf8=path.suffix.lower() in CSV_SUFFIXES)
     report = ImportReport(table=table, file=str(path), sha256=fp.sha256)
     (seen,) = con.execute("select count(*) from import_log where table_name = ? and sha256 = ?",
                           [table, fp.sha256]).fetchone()
@@ -149,6 +148,8 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
     # The header is checked against the data model before any SQL is built from it.
     header = read_header(con, path, encoding=encoding, delimiter=delimiter, fingerprint=fp)
     columns = header_columns(header, spec, path)
+    if header.note:
+        report.notes[header.note] = 1
     try:
         say(f"reading {path.name}")
         staged = stage_file(con, path, header, columns, scratch=scratch)
@@ -180,6 +181,9 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
         # and resends them, and good rows need no second copy.
         raw = ", ".join(f"{sqltext.literal(c, D)}, cast({sqltext.column(c, D, 's')} as varchar)"
                         for c in staged.columns)
+        if staged.delimiter is not None:
+            # The record's place counting the header as 1: the row a spreadsheet shows.
+            raw += ", '_record', cast(s.__record as varchar)"
         con.execute(f"""insert into quarantine
             select ?, ?, ?, c.__row, c.reason, json_object({raw})
             from (select __row, reason from {CHECKED} where reason <> '') c
@@ -204,8 +208,9 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
         # Values are quoted in reasons; leaving them out groups the reasons by kind
         # in SQL, however many distinct bad values there are.
         kinds = con.execute(f"""select kind, count(*) from (
-                select unnest(string_split(regexp_replace(regexp_replace(reason,
-                    '''[^'']*''', '…', 'g'), '(line|row) [0-9]+', '\\1 …', 'g'), '; ')) as kind
+                select unnest(string_split(regexp_replace(regexp_replace(regexp_replace(
+                    reason, '''[^'']*''', '…', 'g'), '(line|row|character) [0-9,]+', '\\1 …',
+                    'g'), '0x[0-9A-F]{{2}}', '…', 'g'), '; ')) as kind
                 from (select reason from {CHECKED} where reason <> ''
                       union all select reason from {REJECTS}))
             group by kind""").fetchall()
