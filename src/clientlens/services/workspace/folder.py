@@ -118,7 +118,9 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings
+        # The environment first: CLIENTLENS_<NAME> (and --engine, which sets
+        # CLIENTLENS_ENGINE) override the file, as the class says.
+        return env_settings, init_settings
 
 
 class Workspace:
