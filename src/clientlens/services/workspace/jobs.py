@@ -298,7 +298,8 @@ def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
 
 def summary(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
     ws = Workspace(path)
-    with ws.engine() as engine:
+    # Read-only: any number of such commands may read the warehouse at once.
+    with ws.engine(read_only=True) as engine:
         as_of = as_of or latest_as_of(engine)
         return as_of, segment_summary(engine, ws.definitions, as_of,
                                       money_unit=ws.settings.base_currency)
