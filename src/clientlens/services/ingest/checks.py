@@ -180,7 +180,7 @@ def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str,
         select * exclude ({helpers}), concat_ws('; ', {', '.join(checks)}) as row_reason
         from parsed
     ),
-    judged as (
+    judged as materialized (
         select reasoned.* exclude (row_reason{extra['exclude']}), {extra['select']}
             concat_ws('; ', nullif(row_reason, '') {extra['checks']}) as own_reason
         from reasoned {extra['joins']}

@@ -45,8 +45,8 @@ GROUP_SPACES = " \u00a0\u202f"
 DECIMAL_COMMA = (r"[+-]?([0-9]+|[0-9]{1,3}([" + GROUP_SPACES + r"][0-9]{3})+)([,.][0-9]+)?")
 # After the separators are removed and the mark made a point: what is exact in
 # DECIMAL(18, 2), and the one ambiguous spelling.
-EXACT_FRACTION = r"[+-]?[0-9]+([.]([0-9]{1,2}|[0-9]{2}00+))?"
-THREE_DECIMALS = r"[+-]?[0-9]+[.][0-9]{3}"
+EXACT_FRACTION = r"[+-]?[0-9]+([.][0-9]{1,2}0*)?"  # three zeros-ended counted here too
+THREE_DECIMALS = r"[+-]?[0-9]+[.][0-9]{2}0"
 
 # Years 0001 to 9999 (DuckDB would read 0000 as 1 BC); hours 00 to 23 (it would read
 # 24:00 as the next day), minutes and seconds 00 to 59.
@@ -126,6 +126,4 @@ def decimal_exactness(text: str, comma: bool) -> tuple[str, str]:
     """SQL conditions (on a value that parsed) for the two ways a decimal is refused as
     written: three decimals (ambiguous), and digits a DECIMAL(18, 2) would round."""
     plain = decimal_text(text, comma)
-    three = f"{matches(plain, THREE_DECIMALS)} and right({plain}, 1) = '0'"
-    inexact = f"not {matches(plain, EXACT_FRACTION)} and not ({three})"
-    return three, inexact
+    return matches(plain, THREE_DECIMALS), f"not {matches(plain, EXACT_FRACTION)}"
