@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +17,46 @@ from clientlens.engines import sqltext
 from clientlens.engines.base import FEATURES, Engine, Params, Query
 from clientlens.model.errors import EngineError, WorkspaceError
 from clientlens.model.tables import TABLES
+
+
+class WarehouseInUse(WorkspaceError):
+    """Another process holds the DuckDB file: DuckDB lets one process open a database
+    for writing, and no other process open it at all meanwhile
+    (https://duckdb.org/docs/current/connect/concurrency)."""
+
+    def __init__(self, path: str, pid: int | None, command: str):
+        self.path, self.pid = path, pid
+        self.serving = "serve" in command.split() and "clientlens" in command
+        who = f"PID {pid}" if pid is not None else "another process"
+        if self.serving:
+            message = (f"the warehouse {path} is held by `clientlens serve` ({who}): DuckDB "
+                       "lets one process open it at a time. Ask the running service "
+                       "(GET /segments, POST /runs, GET /customers/{id}/profile), or stop "
+                       "it for this command and start it again after")
+        else:
+            what = f" ({command[:80]})" if command else ""
+            message = (f"the warehouse {path} is in use by {who}{what}: DuckDB lets one "
+                       "process open it at a time. Wait for it to finish, or stop it, and "
+                       "try again")
+        super().__init__(message)
+
+
+def lock_holder(message: str) -> tuple[int | None, str] | None:
+    """(PID, command line) of the process DuckDB says holds the file's lock, from its
+    "Could not set lock ... (PID n)" message; None for any other error."""
+    if "Could not set lock" not in message and "Conflicting lock" not in message:
+        return None
+    found = re.search(r"\(PID (\d+)\)", message)
+    pid = int(found.group(1)) if found else None
+    command = ""
+    if pid is not None:
+        try:  # Linux; elsewhere the PID alone is said
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0")
+                               if part)
+        except OSError:
+            pass
+    return pid, command
 
 
 class DuckDBEngine(Engine):
@@ -38,6 +79,9 @@ class DuckDBEngine(Engine):
         try:
             self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as e:
+            held = lock_holder(str(e))
+            if held is not None:
+                raise WarehouseInUse(self.path, *held) from None
             raise WorkspaceError(f"cannot open warehouse {self.path}: {e}") from e
         # DuckDB's own progress bar would draw over the CLI's Rich output.
         self.con.execute("set enable_progress_bar = false")

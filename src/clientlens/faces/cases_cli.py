@@ -26,7 +26,7 @@ cases_app = typer.Typer(
     name="cases",
     help="Service-recovery cases: a complaint put right by an apology, fixing the error "
          "and compensation, with an owner, an SLA and an outcome.\n\n"
-         "Quick start: clientlens cases open C0000001 --category card_fee --owner ivanova",
+         "Quick start: clientlens cases open C00000001 --category card_fee --owner ivanova",
     no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
 )
 out = Console()
@@ -67,12 +67,19 @@ def open_(
     = None,
     db: Db = DEFAULT_DB,
     workspace: WorkspaceOpt = Path("."),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Open it even for a customer id not among the imported customers "
+                        "(one the next import brings).")] = False,
 ) -> None:
-    """Open a service-recovery case for a customer.
+    """Open a service-recovery case for a customer of the workspace's warehouse.
 
-    Example: `clientlens cases open C0000001 --category card_fee --owner ivanova
+    Example: `clientlens cases open C00000001 --category card_fee --owner ivanova
     --sla-days 5 --description "Annual fee charged twice"`
     """
+    if not force:
+        from clientlens.services.relationship.customers import check_customer
+
+        check_customer(workspace, customer)
     with _open(db, workspace) as appdb:
         case = recovery.open_case(appdb, customer, _day(on, "--on"), category, description,
                                   owner, sla_days, source_ref=source_ref)

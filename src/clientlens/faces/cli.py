@@ -135,6 +135,9 @@ def _print_imports(reports: list) -> None:
             out.print(f"  quarantined in {escape(Path(str(r.file)).name)}: {n:,} × "
                       f"{escape(str(reason))}",
                       highlight=False)
+        for note, n in r.notes.most_common():
+            out.print(f"  note on {escape(Path(str(r.file)).name)}: {n:,} {escape(note)}",
+                      highlight=False)
 
 
 @app.command()
@@ -237,7 +240,7 @@ def explain(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
             ) -> None:
     """Why a customer is in their segment, and what would move them to a higher rule.
 
-    Example: `clientlens explain C0000042 -w my-bank`
+    Example: `clientlens explain C00000042 -w my-bank`
     """
     from clientlens.compiler.pyplan import fmt
 
@@ -364,16 +367,27 @@ def export(target: Annotated[Path, typer.Argument(
 
 @app.command()
 def glossary(workspace: Workspace = Path("."),
-             format: Annotated[str, typer.Option("--format", "-f", help="md or html")] = "md",
+             format: Annotated[str | None, typer.Option(
+                 "--format", "-f", help="md or html; default: the suffix of -o, else md")]
+             = None,
              lang: Annotated[str, typer.Option(help="en, ru or bg")] = "en",
              output: Annotated[Path | None, typer.Option(
-                 "--output", "-o", help=f"{OUTPUT_HELP} (.md or .html, as --format).")]
+                 "--out", "--output", "-o", help=f"{OUTPUT_HELP}: .md or .html.")]
              = None) -> None:
     """Render the dictionary of terms (словарь терминов) and the rules for staff.
 
-    Example: `clientlens glossary -w my-bank -f html -o dictionary.html`
+    Example: `clientlens glossary -w my-bank -o dictionary.html`
     """
-    text = jobs.dictionary(workspace, format, lang)
+    if output is not None:
+        # As for every -o: the suffix picks the format.
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix not in ("md", "html"):
+            raise ClientlensError(f"{output}: use .md or .html for the dictionary")
+        if format is not None and format != suffix:
+            raise ClientlensError(f"--format {format} does not match {output}; leave "
+                                  "--format out, the suffix picks it")
+        format = suffix
+    text = jobs.dictionary(workspace, format or "md", lang)
     if output:
         jobs.write_document(output, text)
         out.print(f"Wrote {output}", highlight=False)
@@ -472,7 +486,7 @@ Out = Annotated[Path | None, typer.Option(
 
 
 def _show_list(result: jobs.ListResult) -> None:
-    t = Table(title=f"{result.title}: {result.total:,} customers")
+    t = Table(title=f"{result.title}: {result.total:,} {result.unit}")
     for name in result.rows.column_names:
         t.add_column(name)
     for row in result.rows.to_pylist():

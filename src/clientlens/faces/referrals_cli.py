@@ -88,13 +88,12 @@ def register(invitation: Annotated[str, typer.Argument(metavar="CODE", help="The
 
     Example: `clientlens referrals register K7PX2QHM4A C00100001 --phone "+7 900 000-00-00"`
     """
-    from clientlens.services.programmes.referrals import register as reg
-    from clientlens.services.workspace import jobs
+    from clientlens.services.programmes.referral_lookups import register_checked
+    from clientlens.services.workspace.folder import Workspace as Ws
 
     identity = {"document": document, "phone": phone, "address": address}
-    with _db(workspace) as db:
-        r = reg(db, invitation, new_customer, identity, _day(on),
-                existing_customer_ids=jobs.is_customer(workspace))
+    with _db(workspace) as db, Ws(workspace).engine(read_only=True) as engine:
+        r = register_checked(db, engine, invitation, new_customer, identity, _day(on))
     if r.rejected:
         raise ClientlensError(f"registration {r.registration_id} rejected: {r.reason_code}")
     out.print(f"Registered {escape(r.new_customer_id)} (registration {r.registration_id}, "

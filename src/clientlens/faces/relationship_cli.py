@@ -27,7 +27,7 @@ departures_app = typer.Typer(
     name="departures",
     help="Why customers left (situational or dissatisfaction) and whether they may be "
          "contacted again; feeds the divorce and win-back phases.\n\n"
-         "Example: clientlens departures record C0000042 --kind situational "
+         "Example: clientlens departures record C00000042 --kind situational "
          "--reason \"moved to another city\" --by petrova",
     no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 
@@ -46,8 +46,8 @@ def history(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
 
     Examples:
 
-    * `clientlens history C0000042 -w my-bank`
-    * `clientlens history C0000042 -a segment,loyalty_grade --on 2025-06-15`
+    * `clientlens history C00000042 -w my-bank`
+    * `clientlens history C00000042 -a segment,loyalty_grade --on 2025-06-15`
     """
     from clientlens.services.profiling.history import value_on
     from clientlens.services.workspace import jobs
@@ -122,6 +122,13 @@ def backfill(workspace: Workspace = Path("."),
         out.print(f"{r.as_of}: {r.customers:,} customers in {r.seconds:.1f} s")
     out.print(f"{len(result.ran)} dates run, {len(result.skipped)} already done with rulebook "
               f"(skipped), {len(result.dates)} in the range.")
+    for r in result.rerun:
+        ch = r.entitlements
+        since = f"since {ch.previous}" if ch is not None and ch.previous else "again"
+        counts = (f": {ch.granted:,} granted, {ch.grace_started:,} in grace, {ch.revoked:,} "
+                  "revoked" if ch is not None else "")
+        out.print(f"{r.as_of} run again, its entitlement events now {since}{counts} "
+                  "(they had been computed without the dates just run).")
 
 
 def win_back(workspace: Workspace = Path("."),
@@ -175,18 +182,33 @@ def record(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
            = None,
            no_contact: Annotated[bool, typer.Option(
                "--no-contact", help="The customer asked not to be contacted again.")] = False,
-           workspace: Workspace = Path(".")) -> None:
-    """Record why a customer left.
+           workspace: Workspace = Path("."),
+           force: Annotated[bool, typer.Option(
+               "--force", help="Record it even for a customer id not among the imported "
+                               "customers.")] = False) -> None:
+    """Record why a customer left. The id must be an imported customer's; a customer who
+    still holds open products gets a warning (the departure is recorded).
 
-    Example: `clientlens departures record C0000042 --kind situational --reason "moved to
+    Example: `clientlens departures record C00000042 --kind situational --reason "moved to
     Kazan" --by petrova --left-on 2026-09-30`
     """
+    from clientlens.services.relationship.customers import check_customer
     from clientlens.services.relationship.departures import record_departure
     from clientlens.services.workspace.folder import Workspace as Ws
 
+    day = _day(left_on, "--left-on") or dt.date.today()
+    products: list[str] = []
+    if not force:
+        products = check_customer(workspace, customer_id, on=day).open_products
     with Ws(workspace).app_db() as db:
-        rec = record_departure(db, customer_id, _day(left_on, "--left-on") or dt.date.today(),
-                               kind, reason, by, do_not_contact=no_contact)
+        rec = record_departure(db, customer_id, day, kind, reason, by,
+                               do_not_contact=no_contact)
+    if products:
+        more = "" if len(products) < 10 else ", ..."
+        err.print(f"[yellow]warning:[/] {escape(rec.customer_id)} still holds "
+                  f"{len(products)}{'+' if more else ''} open product(s) on {rec.left_on} "
+                  f"({escape(', '.join(products))}{more}): the departure is recorded; check "
+                  "that the core system closes them", highlight=False)
     out.print(f"Recorded departure {rec.departure_id} of {escape(rec.customer_id)} on "
               f"{rec.left_on} ({rec.exit_kind}"
               f"{', do not contact' if rec.do_not_contact else ''}). The next run uses it.")

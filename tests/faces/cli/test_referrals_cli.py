@@ -27,10 +27,18 @@ def test_member_get_member_from_the_cli(tmp_path: Path) -> None:
             "order by customer_id limit 1")[0][0]
         outsider = engine.fetch_all("select customer_id from profiles where phase = "
                                     "'potential_divorce' order by customer_id limit 1")[0][0]
+        (phone,) = engine.fetch_all("select phone from customers where customer_id = ?",
+                                    [advocate])[0]
     refused = cli("referrals", "code", outsider, "-w", w, check=False)
     assert refused.returncode == 1 and "may not refer" in refused.stderr
     issued = cli("referrals", "code", advocate, "-w", w, "--on", "2026-11-01").stdout
     code = re.search(r"Code (\w+)", issued).group(1)
+    # The CLI registers through the HTTP service's path: the referrer's own phone, read
+    # from the warehouse (the code was issued without it), is a self-referral.
+    assert phone
+    selfie = cli("referrals", "register", code, "NEW0", "--phone", phone, "--on", "2026-11-02",
+                 "-w", w, check=False)
+    assert selfie.returncode == 1 and "self_referral" in selfie.stderr
     assert "Registered NEW1" in cli("referrals", "register", code, "NEW1", "--on",
                                     "2026-11-02", "-w", w).stdout
     again = cli("referrals", "register", code, outsider, "--on", "2026-11-02", "-w", w,

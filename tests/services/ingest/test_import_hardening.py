@@ -58,7 +58,7 @@ def test_numbers_and_dates_written_otherwise_are_refused_not_rounded(engine: Duc
         ("", "0x7d9", "2020-01-01"),                # 11
         ("", "", "2020-01-01 10:00"),               # 12
         ("", "", "2020-01-01T00:00:00+05"),         # 13
-        ("12.3400000", " 2009 ", "2020-1-2"),       # 14 fine
+        ("12.3400000", " 2009 ", "2020-01-02"),     # 14 fine
         ("-0.10", "+2009", "01.02.2020"),           # 15 fine
     ]
     path = tmp_path / "customers.csv"
@@ -88,8 +88,8 @@ def test_numbers_and_dates_written_otherwise_are_refused_not_rounded(engine: Duc
         ("C15", dt.date(2020, 2, 1), Decimal("-0.10"), 2009)]
 
 
-def test_timestamps_with_a_zone_or_past_microseconds_are_refused(engine: DuckDBEngine,
-                                                                  tmp_path: Path) -> None:
+def test_timestamps_with_a_zone_are_converted_past_microseconds_refused(
+        engine: DuckDBEngine, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,full_name,customer_type,registered_on\n"
                     "C1,A,retail,2020-01-01\n", encoding="utf-8")
@@ -100,11 +100,13 @@ def test_timestamps_with_a_zone_or_past_microseconds_are_refused(engine: DuckDBE
                     "I2,C1,2026-10-31 14:05:00Z,atm,other\n"
                     "I3,C1,2026-10-31 14:05:00.1234567,atm,other\n"
                     "I4,C1,2026-10-31 14:05:00.123456,atm,other\n", encoding="utf-8")
+    # The default workspace zone is Europe/Moscow (UTC+3 all year).
     report = import_file(engine, "interactions", path)
-    assert (report.rows_loaded, report.rows_quarantined) == (1, 3)
-    assert sorted(quarantined(engine, path)) == [2, 3, 4]
-    assert engine.fetch_all("select ts from interactions") == \
-        [(dt.datetime(2026, 10, 31, 14, 5, 0, 123456),)]
+    assert (report.rows_loaded, report.rows_quarantined) == (3, 1)
+    assert sorted(quarantined(engine, path)) == [4]
+    assert engine.fetch_all("select interaction_id, ts from interactions order by 1") == [
+        ("I1", dt.datetime(2026, 10, 31, 14, 5)), ("I2", dt.datetime(2026, 10, 31, 17, 5)),
+        ("I4", dt.datetime(2026, 10, 31, 14, 5, 0, 123456))]
 
 
 def test_parquet_numbers_that_do_not_fit_are_refused_not_rounded(engine: DuckDBEngine,

@@ -149,7 +149,7 @@ def test_cp1251_semicolons_decimal_commas_and_russian_dates(engine: DuckDBEngine
         "customer_id": "C5", "full_name": "Плохой доход", "customer_type": "retail",
         "registered_on": "2020-01-01", "birth_date": None, "city": None,
         "declared_monthly_income": "сто тысяч", "owns_car": None, "car_year": None,
-        "owns_home": None}
+        "owns_home": None, "_record": "6"}
 
 
 def test_every_bad_account_row_is_quarantined_with_its_reason(engine: DuckDBEngine,
@@ -227,12 +227,20 @@ def test_reasons_are_counted_by_kind_not_by_value(engine: DuckDBEngine, tmp_path
     load_parents(engine, tmp_path)
     lines = [f"X{i},Z{i},card,debit,,RUB,2020-01-01,,1.00," for i in range(500)]
     path = write(tmp_path / "accounts_orphans.csv",
-                 ACCOUNTS_UTF8.splitlines()[0] + "\n" + "\n".join(lines) + "\nX0,C1,card,"
-                 "debit,,RUB,2020-01-01,,1.00,\n")
+                 ACCOUNTS_UTF8.splitlines()[0] + "\n" + "\n".join(lines) + "\nX1,C1,card,"
+                 "debit,,RUB,2020-01-01,,1.00,\nX2,C1,card,debit,,RUB,2020-01-01,,1.00,\n"
+                 "X2,C1,card,debit,,RUB,2020-01-01,,2.00,\n")
     report = accounted(engine, import_file(engine, "accounts", path))
+    # X1 and X2 were refused on lines 3 and 4; their corrected re-sends on lines 502 and
+    # 503 are loaded, and line 504 repeats X2 once more.
     assert report.reasons == {"unknown customer_id … (not in customers)": 500,
                               "duplicate account_id … (also on line …)": 1}
     assert report.rows_quarantined == 501
+    assert engine.fetch_all("select row_number, reason from quarantine where file = ? and "
+                            "reason like 'duplicate%'", [str(path)]) == [
+        (504, "duplicate account_id 'X2' (also on line 503)")]
+    assert engine.fetch_all("select account_id, balance from accounts where account_id in "
+                            "('X1', 'X2') order by 1") == [("X1", 1), ("X2", 1)]
 
 
 def test_reimporting_the_same_file_changes_nothing(engine: DuckDBEngine, tmp_path: Path
@@ -369,7 +377,7 @@ def test_broken_lines_are_quarantined_not_lost(engine: DuckDBEngine, tmp_path: P
     # Rows after a broken line keep their own line numbers.
     assert q[6] == "column registered_on: 'someday' is not a valid date"
     raw = engine.fetch_all("select raw_row from quarantine where row_number = 3")[0][0]
-    assert json.loads(raw) == {"_line": "C2,Два,retail,2020-01-01,extra,fields"}
+    assert json.loads(raw) == {"_line": "C2,Два,retail,2020-01-01,extra,fields", "_record": "3"}
     assert engine.fetch_all("select customer_id from customers order by 1") == \
         [("C1",), ("C3",)]
 
@@ -434,7 +442,8 @@ def test_a_wrong_forced_encoding_quarantines_the_lines_it_spoils(engine: DuckDBE
                  "C1;Иван;retail;2020-01-01\nC2;Ok;retail;2020-01-01\n", "cp1251")
     report = accounted(engine, import_file(engine, "customers", path, encoding="utf-8"))
     assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
-    assert "not utf-8" in quarantined(engine, path)[2]
+    assert quarantined(engine, path)[2].startswith("not valid UTF-8 text (byte 0xC8 at "
+                                                   "character 4:")
 
 
 def test_transcoding_leaves_no_temporary_files(engine: DuckDBEngine, tmp_path: Path) -> None:

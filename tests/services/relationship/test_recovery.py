@@ -415,7 +415,7 @@ def test_cases_from_the_command_line(tmp_path, monkeypatch) -> None:  # noqa: AN
 
     opened = run("open", "C0000001", "--category", "card_fee", "--owner", "ivanova",
                  "--sla-days", "5", "--description", "Fee [charged] twice", "--on",
-                 "2026-10-01", "--source-ref", "I42", "--db", url)
+                 "2026-10-01", "--source-ref", "I42", "--db", url, "--force")
     assert "Opened case 1 for C0000001, owner ivanova, due 2026-10-06." in opened.stdout
     run("step", "1", "apology", "--by", "ivanova", "--on", "2026-10-02", "--db", url)
     paid = run("step", "1", "compensation", "--by", "petrov", "--amount", "1500",
@@ -434,7 +434,7 @@ def test_cases_from_the_command_line(tmp_path, monkeypatch) -> None:  # noqa: AN
     closed = run("close", "1", "resolved", "--outcome", "Refunded", "--on", "2026-10-08")
     assert "Case 1 resolved on 2026-10-08 (after its due date)." in closed.stdout
     run("open", "C0000002", "--category", "transfer_delay", "--owner", "petrov",
-        "--on", "2026-10-02")
+        "--on", "2026-10-02", "--force")
 
     listed = run("list").stdout
     assert "Recovery cases: 2" in listed and "C0000001" in listed and "resolved" in listed
@@ -475,7 +475,7 @@ def test_mounted_under_clientlens_user_errors_still_exit_1(tmp_path) -> None:  #
                               capture_output=True, text=True, env={"COLUMNS": "200",
                                                                    "PATH": "/usr/bin:/bin"})
 
-    ok = clientlens("cases", "open", "C1", "--category", "fee", "--owner", "o")
+    ok = clientlens("cases", "open", "C1", "--category", "fee", "--owner", "o", "--force")
     assert ok.returncode == 0 and "Opened case 1" in ok.stdout, ok.stderr
     bad = clientlens("cases", "step", "1", "refund", "--by", "o")
     assert bad.returncode == 1 and bad.stdout == ""
@@ -490,7 +490,12 @@ def test_the_default_database_is_the_workspaces(tmp_path, monkeypatch) -> None: 
     monkeypatch.chdir(tmp_path / "bank")
     monkeypatch.delenv("CLIENTLENS_APP_DB", raising=False)
     monkeypatch.delenv("CLIENTLENS_WORKSPACE", raising=False)
-    result = CliRunner().invoke(cases_app, ["open", "C1", "--category", "fee", "--owner", "o"])
+    # Nothing imported yet: the id cannot be checked, so it needs --force.
+    unchecked = CliRunner().invoke(cases_app, ["open", "C1", "--category", "fee", "--owner",
+                                               "o"])
+    assert unchecked.exit_code == 1 and "no customers are imported" in unchecked.output
+    result = CliRunner().invoke(cases_app, ["open", "C1", "--category", "fee", "--owner", "o",
+                                            "--force"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "bank" / "clientlens-app.sqlite").is_file()
     monkeypatch.chdir(tmp_path)  # not a workspace: a clear one-line refusal

@@ -23,6 +23,7 @@ from pathlib import Path
 from clientlens.engines import sqltext
 from clientlens.model.errors import ImportFileError, did_you_mean
 from clientlens.model.tables import ACCOUNT_SUBTYPES, ColumnType, Table
+from clientlens.services.ingest import grammar
 from clientlens.services.ingest.reader import Header, Staged, normalised, shown
 
 D = "duckdb"  # files are checked in the embedded DuckDB, whatever the engine
@@ -31,17 +32,12 @@ SQL_TYPE = {ColumnType.TEXT: "varchar", ColumnType.INTEGER: "bigint",
             ColumnType.TIMESTAMP: "timestamp", ColumnType.BOOLEAN: "boolean"}
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
-# The spellings each type accepts, before DuckDB's cast (which would take 1.5 as a
-# whole number 2, '1e-400' as 0.00, '0x10' as 16, and a date with a time or a zone).
-INTEGER_SHAPE = r"[+-]?[0-9]+"
-DECIMAL_SHAPE = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)"
-DECIMAL_EXACT = r"[+-]?[0-9]*([.][0-9]{0,2}0*)?"  # nothing but zeros past two decimals
-ISO_DATE = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-ISO_TIMESTAMP = ISO_DATE + r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?"
 NUMERIC_SOURCES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                    "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE",
                    "DECIMAL")
 CHECKED = "checked"
+AMBIGUOUS = (" has three decimal places: a thousands separator? Money has at most 2 "
+             "(write 12,34 or 12340)")
 
 
 def q(name: str) -> str:
@@ -92,30 +88,17 @@ def _name(name: str) -> str:
     return "'" + shown(name, 60).replace("'", "\\'") + "'" if name else "'' (an empty name)"
 
 
-def _text_value(text: str, ctype: ColumnType, comma: bool) -> str:
+def _text_value(text: str, ctype: ColumnType, comma: bool, time_zone: str) -> str:
     """SQL turning trimmed text (NULL when empty) into the canonical type; NULL when it
-    is not written as the type is (see the shapes above)."""
+    is not written as the type is (``grammar``: the table of data-model.md)."""
     if ctype == ColumnType.DECIMAL:
-        if comma:
-            # 1 234,56 and 1 234,56 (no-break space) as written by Russian systems.
-            text = f"replace(replace(replace({text}, ' ', ''), chr(160), ''), ',', '.')"
-        return (f"case when regexp_full_match({text}, {lit(DECIMAL_SHAPE)}) "
-                f"then try_cast({text} as decimal(18, 2)) end")
+        return grammar.decimal_value(text, comma)
     if ctype == ColumnType.INTEGER:
-        return (f"case when regexp_full_match({text}, {lit(INTEGER_SHAPE)}) "
-                f"then try_cast({text} as bigint) end")
-    # A failed cast costs more than a pattern test, so each value goes to the
-    # one parser its shape calls for.
-    russian = f"{text} like '__.__.____%'"
+        return grammar.integer_value(text)
     if ctype == ColumnType.DATE:
-        return (f"case when {russian} then cast(try_strptime({text}, '%d.%m.%Y') as date) "
-                f"when regexp_full_match({text}, {lit(ISO_DATE)}) "
-                f"then try_cast({text} as date) end")
+        return grammar.date_value(text)
     if ctype == ColumnType.TIMESTAMP:
-        return (f"case when {russian} then try_strptime({text}, "
-                "['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y']) "
-                f"when regexp_full_match({text}, {lit(ISO_TIMESTAMP)}) "
-                f"then try_cast({text} as timestamp) end")
+        return grammar.timestamp_value(text, time_zone)
     if ctype == ColumnType.BOOLEAN:
         return (f"case when lower({text}) in ({sqltext.literals(TRUE_WORDS, D)}) then true "
                 f"when lower({text}) in ({sqltext.literals(FALSE_WORDS, D)}) then false end")
@@ -127,7 +110,8 @@ def _reason(*parts: str) -> str:
     return " || ".join(parts)
 
 
-def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str) -> str:
+def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str,
+                time_zone: str) -> str:
     """The staged rows parsed to canonical types, each with ``reason`` ('' when good).
 
     Every failing check is listed, not only the first: a bank fixes a row once.
@@ -154,7 +138,7 @@ def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str) ->
         elif name == "currency":
             value = f"upper({raw})"
         elif is_text:
-            value = _text_value(t, col.type, comma)
+            value = _text_value(t, col.type, comma, time_zone)
         else:
             # Parquet's own types: cast, and refuse what does not fit.
             value = f"try_cast({t} as {SQL_TYPE[col.type]})"
@@ -182,12 +166,13 @@ def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str) ->
     pk = q(spec.primary_key)
     unit = "line" if staged.delimiter else "row"
     helpers = ", ".join(q(c + "__t") for c in spec.column_names if c in staged.columns)
-    duplicate = _reason(lit(f"duplicate {spec.primary_key} '"), pk,
+    duplicate = _reason(lit(f"duplicate {spec.primary_key} '"), f"judged.{pk}",
                         lit(f"' (also on {unit} "), "first_row", "')'")
     # Duplicates within the file: a group-by over the key keeps only repeated
     # keys (few), joined back by hash; far cheaper than a window over 50 million
-    # partitions. The first occurrence is loaded, later ones are quarantined
-    # pointing at it.
+    # partitions. Only rows with no reason of their own count: the first of them is
+    # loaded, later ones are quarantined pointing at it, so a corrected re-send
+    # later in the file of a row refused earlier is loaded (data-model.md).
     return f"""create or replace temp table {CHECKED} as
     with trimmed as not materialized (select __row, {', '.join(trimmed)} from stage),
     parsed as not materialized (select *, {', '.join(parsed)} from trimmed),
@@ -195,19 +180,19 @@ def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str) ->
         select * exclude ({helpers}), concat_ws('; ', {', '.join(checks)}) as row_reason
         from parsed
     ),
-    repeated as (
-        select {pk} as k, min(__row) as first_row from parsed
-        group by k having count(*) > 1
+    judged as materialized (
+        select reasoned.* exclude (row_reason{extra['exclude']}), {extra['select']}
+            concat_ws('; ', nullif(row_reason, '') {extra['checks']}) as own_reason
+        from reasoned {extra['joins']}
     ),
-    ranked as (
-        select r.*, repeated.first_row
-        from reasoned r left join repeated on r.{pk} = repeated.k
+    repeated as (
+        select {pk} as k, min(__row) as first_row from judged where own_reason = ''
+        group by k having count(*) > 1
     )
-    select ranked.* exclude (row_reason, first_row{extra['exclude']}), {extra['select']}
-        concat_ws('; ', nullif(row_reason, ''),
-            case when __row <> first_row then {duplicate} end
-            {extra['checks']}) as reason
-    from ranked {extra['joins']}
+    select judged.* exclude (own_reason),
+        concat_ws('; ', nullif(own_reason, ''),
+            case when own_reason = '' and __row <> first_row then {duplicate} end) as reason
+    from judged left join repeated on judged.{pk} = repeated.k
     """
 
 
@@ -216,10 +201,10 @@ def _exactness(ctype: ColumnType, name: str, t: str, is_text: bool, source: str,
     """Checks that the stored value is the value written, not a rounded one."""
     parsed = q(name)
     if ctype == ColumnType.DECIMAL and is_text:
-        text = (f"replace(replace(replace({t}, ' ', ''), chr(160), ''), ',', '.')" if comma
-                else t)
-        return [f"case when {parsed} is not null and not regexp_full_match({text}, "
-                f"{lit(DECIMAL_EXACT)}) then "
+        three, inexact = grammar.decimal_exactness(t, comma)
+        return [f"case when {parsed} is not null and {three} then "
+                f"{_reason(where, quoted, lit(AMBIGUOUS))} end",
+                f"case when {parsed} is not null and {inexact} then "
                 f"{_reason(where, quoted, lit(' has more than 2 decimal places'))} end"]
     if is_text:
         return []
@@ -248,7 +233,7 @@ def _table_checks(spec: Table, base_currency: str) -> dict[str, str]:
         # parents first, so a child never needs its parent's file.
         alias = q(f"fk_{fk.column}")
         owner = ", customer_id as owner" if fk.table == "accounts" else ""
-        column = f"ranked.{q(fk.column)}"
+        column = f"reasoned.{q(fk.column)}"
         joins.append(f"left join (select {q(fk.target)} as k{owner} from {q(fk.table)}) "
                      f"{alias} on {column} = {alias}.k")
         checks.append(f"case when {column} is not null and {alias}.k is null then "
@@ -256,8 +241,8 @@ def _table_checks(spec: Table, base_currency: str) -> dict[str, str]:
                                 lit(f"' (not in {fk.table})")) + " end")
         if fk.table == "accounts":
             owner_checks.append(
-                f"case when {alias}.owner <> ranked.customer_id then 'customer_id ''' || "
-                f"ranked.customer_id || ''' does not own account ''' || {alias}.k || '''' end")
+                f"case when {alias}.owner <> reasoned.customer_id then 'customer_id ''' || "
+                f"reasoned.customer_id || ''' does not own account ''' || {alias}.k || '''' end")
     checks += owner_checks
     base = lit(base_currency)
     if spec.name == "accounts":
@@ -276,7 +261,7 @@ def _table_checks(spec: Table, base_currency: str) -> dict[str, str]:
             "case when currency is not null and not regexp_full_match(currency, '[A-Z]{3}') "
             "then 'currency ''' || currency || ''' must be a 3-letter code like RUB' end",
             # Only the bank knows the rate it used; the base currency needs none.
-            f"case when ranked.balance_base is null and currency is not null and currency <> "
+            f"case when reasoned.balance_base is null and currency is not null and currency <> "
             f"{base} then 'balance_base is required when currency ''' || currency || "
             f"''' is not the base currency ' || {base} end",
         ]
@@ -287,7 +272,7 @@ def _table_checks(spec: Table, base_currency: str) -> dict[str, str]:
     if spec.name == "accounts":
         # Fill the base-currency balance for accounts kept in the base currency.
         exclude = ", balance_base"
-        extra = (f"coalesce(ranked.balance_base, case when ranked.currency = {base} "
-                 "then ranked.balance end) as balance_base,")
+        extra = (f"coalesce(reasoned.balance_base, case when reasoned.currency = {base} "
+                 "then reasoned.balance end) as balance_base,")
     return {"checks": "".join(f",\n            {c}" for c in checks),
             "joins": "\n    ".join(joins), "exclude": exclude, "select": extra}

@@ -43,6 +43,7 @@ from clientlens.services.ingest.reader import (
 IMPORT_ORDER = tuple(TABLES)  # parents first
 D = "duckdb"  # files are checked and staged in the embedded DuckDB
 REPLACED = "replaced"
+DEFAULT_TIME_ZONE = "Europe/Moscow"  # the Settings default; see grammar.py
 
 
 @dataclass
@@ -59,6 +60,8 @@ class ImportReport:
     reasons: Counter[str] = field(default_factory=Counter)
     already_imported: bool = False
     encoding: str = ""
+    # Loaded rows worth a look, by kind (not refusals): "dated before its account opened".
+    notes: Counter[str] = field(default_factory=Counter)
 
 
 def table_for_file(path: Path) -> str:
@@ -74,8 +77,9 @@ def table_for_file(path: Path) -> str:
 
 def import_directory(engine: DuckDBEngine, folder: str | Path, *, encoding: str = "auto",
                      delimiter: str | None = None, decimal_comma: bool | None = None,
-                     base_currency: str = "RUB", force: bool = False,
-                     progress: Callable[[str], None] | None = None) -> list[ImportReport]:
+                     base_currency: str = "RUB", time_zone: str = DEFAULT_TIME_ZONE,
+                     force: bool = False, progress: Callable[[str], None] | None = None
+                     ) -> list[ImportReport]:
     """Import every CSV/Parquet file of a folder, parents before children.
 
     Every file must be named after its table; a stray file stops the folder
@@ -91,15 +95,15 @@ def import_directory(engine: DuckDBEngine, folder: str | Path, *, encoding: str 
     tables = {p: table_for_file(p) for p in files}
     ordered = sorted(files, key=lambda p: (IMPORT_ORDER.index(tables[p]), p.name))
     return [import_file(engine, tables[p], p, encoding=encoding, delimiter=delimiter,
-                        decimal_comma=decimal_comma, base_currency=base_currency, force=force,
-                        progress=progress)
+                        decimal_comma=decimal_comma, base_currency=base_currency,
+                        time_zone=time_zone, force=force, progress=progress)
             for p in ordered]
 
 
 def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding: str = "auto",
                 delimiter: str | None = None, decimal_comma: bool | None = None,
-                base_currency: str = "RUB", force: bool = False,
-                progress: Callable[[str], None] | None = None) -> ImportReport:
+                base_currency: str = "RUB", time_zone: str = DEFAULT_TIME_ZONE,
+                force: bool = False, progress: Callable[[str], None] | None = None) -> ImportReport:
     """Validate and load one file into one canonical table.
 
     Raises ImportFileError when the file cannot be imported at all (unknown
@@ -133,8 +137,7 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
     _ensure_bookkeeping(engine)
     say = progress or (lambda _m: None)
     say(f"hashing {path.name}")
-    fp = fingerprint(path, check_utf8=path.suffix.lower() in CSV_SUFFIXES
-                     and encoding.lower() == "auto")
+    fp = fingerprint(path, check_utf8=path.suffix.lower() in CSV_SUFFIXES)
     report = ImportReport(table=table, file=str(path), sha256=fp.sha256)
     (seen,) = con.execute("select count(*) from import_log where table_name = ? and sha256 = ?",
                           [table, fp.sha256]).fetchone()
@@ -145,13 +148,15 @@ def import_file(engine: DuckDBEngine, table: str, path: str | Path, *, encoding:
     # The header is checked against the data model before any SQL is built from it.
     header = read_header(con, path, encoding=encoding, delimiter=delimiter, fingerprint=fp)
     columns = header_columns(header, spec, path)
+    if header.note:
+        report.notes[header.note] = 1
     try:
         say(f"reading {path.name}")
         staged = stage_file(con, path, header, columns, scratch=scratch)
         report.encoding = staged.encoding
         comma = decimal_comma if decimal_comma is not None else staged.delimiter == ";"
         say(f"checking {path.name}")
-        con.execute(checked_sql(spec, staged, comma, base_currency))
+        con.execute(checked_sql(spec, staged, comma, base_currency, time_zone))
         say(f"loading {path.name}")
         _apply(engine, spec, staged, report)
     finally:
@@ -176,6 +181,9 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
         # and resends them, and good rows need no second copy.
         raw = ", ".join(f"{sqltext.literal(c, D)}, cast({sqltext.column(c, D, 's')} as varchar)"
                         for c in staged.columns)
+        if staged.delimiter is not None:
+            # The record's place counting the header as 1: the row a spreadsheet shows.
+            raw += ", '_record', cast(s.__record as varchar)"
         con.execute(f"""insert into quarantine
             select ?, ?, ?, c.__row, c.reason, json_object({raw})
             from (select __row, reason from {CHECKED} where reason <> '') c
@@ -200,12 +208,14 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
         # Values are quoted in reasons; leaving them out groups the reasons by kind
         # in SQL, however many distinct bad values there are.
         kinds = con.execute(f"""select kind, count(*) from (
-                select unnest(string_split(regexp_replace(regexp_replace(reason,
-                    '''[^'']*''', '…', 'g'), '(line|row) [0-9]+', '\\1 …', 'g'), '; ')) as kind
+                select unnest(string_split(regexp_replace(regexp_replace(regexp_replace(
+                    reason, '''[^'']*''', '…', 'g'), '(line|row|character) [0-9,]+', '\\1 …',
+                    'g'), '0x[0-9A-F]{{2}}', '…', 'g'), '; ')) as kind
                 from (select reason from {CHECKED} where reason <> ''
                       union all select reason from {REJECTS}))
             group by kind""").fetchall()
         report.reasons.update(dict(kinds))
+        _notes(con, spec, report)
         con.execute("insert into import_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [*meta, report.sha256, report.rows_read, report.rows_loaded,
                      report.rows_updated, report.rows_quarantined, dt.datetime.now()])
@@ -213,6 +223,23 @@ def _apply(engine: DuckDBEngine, spec: Table, staged: Staged, report: ImportRepo
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _notes(con, spec: Table, report: ImportReport) -> None:  # noqa: ANN001
+    """Loaded rows that are legal but a data team wants to hear about.
+
+    A movement dated before its account's ``opened_on`` is loaded as written: core
+    systems reset ``opened_on`` when they migrate an account, and the movement still
+    happened (data-model.md). It is counted, not refused."""
+    if spec.event_time is None or not any(fk.table == "accounts" for fk in spec.foreign_keys):
+        return
+    when = sqltext.ident(spec.event_time, D)
+    (early,) = con.execute(f"""select count(*) from {CHECKED} c join accounts a
+        on a.account_id = c.account_id
+        where c.reason = '' and cast(c.{when} as date) < a.opened_on""").fetchone()
+    if early:
+        report.notes[f"{spec.name} dated before their account's opened_on (loaded as "
+                     "written)"] = int(early)
 
 
 def _ensure_bookkeeping(engine: DuckDBEngine) -> None:

@@ -4,7 +4,8 @@ an engine (the HTTP service shares one connection; ``jobs`` opens its own):
 * ``referrer_profile(row)``: the fields of a stored profile row that eligibility reads;
 * ``is_customer(engine)``: whether an id is already a customer (``already_customer``);
 * ``identity(engine)``: a customer's document and phone, for the self-referral check
-  of a code issued without the referrer's identity.
+  of a code issued without the referrer's identity;
+* ``register_checked(...)``: a registration with both, the one path for every face.
 """
 
 from __future__ import annotations
@@ -54,3 +55,18 @@ def identity(engine: Any) -> Callable[[str], dict[str, str] | None]:
         return found
 
     return lookup
+
+
+def register_checked(db: Any, engine: Any, code: str, new_customer_id: str,
+                     new_identity: Mapping[str, Any] | None, registered_on: Any,
+                     **options: Any) -> Any:
+    """Register a new customer with every check that reads the warehouse: not already a
+    customer, and not the referrer (the referrer's document and phone come from the
+    warehouse when the code was issued without them). The one path for every face:
+    the CLI and the HTTP service register alike (a friend with the referrer's own
+    phone is ``self_referral`` in both). ``options`` go to ``referrals.register``."""
+    from clientlens.services.programmes import referrals
+
+    return referrals.register(db, code, new_customer_id, new_identity, registered_on,
+                              existing_customer_ids=is_customer(engine),
+                              referrer_identity=identity(engine), **options)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     engine: str = "duckdb"
     warehouse: str = "warehouse.duckdb"
     base_currency: str = "RUB"
+    # The bank's wall-clock zone: imported timestamps written with an offset (Z, +03:00)
+    # are converted to it (services/ingest/grammar.py).
+    time_zone: str = "Europe/Moscow"
     memory_limit: str | None = None  # e.g. "4GB"; DuckDB spills to disk past it
     threads: int | None = None
     postgres_url: str | None = None  # engine: postgres, e.g. postgresql://user@host:5432/bank
@@ -78,6 +81,18 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError("must be a 3-letter ISO 4217 code such as RUB")
         return value.upper()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be a time zone name such as Europe/Moscow or "
+                             "Europe/Sofia") from None
+        return value
 
     @field_validator("export_csv_dialect")
     @classmethod
@@ -105,7 +120,9 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings
+        # The environment first: CLIENTLENS_<NAME> (and --engine, which sets
+        # CLIENTLENS_ENGINE) override the file, as the class says.
+        return env_settings, init_settings
 
 
 @dataclass(frozen=True)
@@ -289,6 +306,7 @@ def init_workspace(root: str | Path, *, force: bool = False) -> Workspace:
             "engine: duckdb              # the embedded default; nothing else to install\n"
             "warehouse: warehouse.duckdb # relative to this folder\n"
             "base_currency: RUB\n"
+            "time_zone: Europe/Moscow      # timestamps with an offset are converted to it\n"
             "# memory_limit: 4GB         # DuckDB spills to disk beyond this\n"
             "# threads: 2\n"
             "# export_csv_dialect: excel-ru  # CSV for Excel with Russian/Bulgarian settings\n")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | 
     # its quarantine); another engine then takes the validated tables whole.
     with ws.staging_engine() as staging:
         options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
-                   "base_currency": ws.settings.base_currency, "progress": progress,
+                   "base_currency": ws.settings.base_currency,
+                   "time_zone": ws.settings.time_zone, "progress": progress,
                    "force": force}
         for item in files:
             item = Path(item)
@@ -168,6 +169,9 @@ class BackfillResult:
     dates: list[dt.date]     # the whole range asked for
     ran: list[RunResult]     # the dates run now
     skipped: list[dt.date]   # already run with the current rulebook (resumed past them)
+    # Dates run before that follow a date run now: run again, so that their entitlement
+    # events compare with the new previous snapshot, not with nothing ("first run").
+    rerun: list[RunResult] = field(default_factory=list)
 
 
 def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month", *,
@@ -193,9 +197,23 @@ def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month
                                         money_unit=ws.settings.base_currency))
         if progress:
             progress(len(todo), len(todo), todo[-1] if todo else end)
+        # A date run earlier (say the demo's, or last night's) whose previous snapshot is
+        # now one of these has events computed against an older one, or against none:
+        # "first run, everything granted". Run each such date again, oldest first.
+        from clientlens.services.profiling.entitlements import later_dates
+
+        done = set(todo)
+        stale: set[dt.date] = set()
+        for day in todo:
+            after = [d for d in later_dates(engine, day) if d not in done]
+            if after:
+                stale.add(after[0])
+        rerun = [run_segmentation(engine, defs, day, money_unit=ws.settings.base_currency)
+                 for day in sorted(stale)]
     if ran:
         _archive(ws, defs, ran[0].as_of)
-    return BackfillResult(dates=days, ran=ran, skipped=[d for d in days if d not in todo])
+    return BackfillResult(dates=days, ran=ran, skipped=[d for d in days if d not in todo],
+                          rerun=rerun)
 
 
 def win_back(path: str | Path, as_of: dt.date | None = None, limit: int | None = None) -> Any:
@@ -285,7 +303,8 @@ def sync_operational(ws: Workspace, engine: Any) -> dict[str, int]:
 
 def summary(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
     ws = Workspace(path)
-    with ws.engine() as engine:
+    # Read-only: any number of such commands may read the warehouse at once.
+    with ws.engine(read_only=True) as engine:
         as_of = as_of or latest_as_of(engine)
         return as_of, segment_summary(engine, ws.definitions, as_of,
                                       money_unit=ws.settings.base_currency)
@@ -397,6 +416,7 @@ class ListResult:
     total: int
     rows: Any  # pyarrow.Table, the first ``limit`` rows
     written: Path | None
+    unit: str = "customers"  # what ``total`` counts: customers, or events
 
 
 def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
@@ -422,7 +442,8 @@ def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
         if out is not None:
             written = made.write(engine, Path(out), dialect)
         return ListResult(as_of, made.title, made.note, made.count(engine),
-                          made.fetch(engine, limit), written)
+                          made.fetch(engine, limit), written,
+                          unit="events" if kind == "events" else "customers")
 
 
 def entitlements(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
