@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from clientlens.services.workspace import jobs
-from tests.test_cli import cli
+from tests.support.cli import cli
 
 pytest.importorskip("uvicorn")
 

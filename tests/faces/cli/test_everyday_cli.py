@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clientlens.services.workspace import jobs
-from tests.test_cli import cli
+from tests.support.cli import cli
 
 AS_OF = dt.date(2026, 10, 31)
 
