@@ -258,6 +258,10 @@ class Workspace:
         area imports are validated in (and their quarantine kept) before another engine
         takes the tables."""
         cls = engine_class("duckdb")
+        if read_only and not self.warehouse_path.exists():
+            # A new workspace: nothing to read and nobody holding it; opening it
+            # creates the empty warehouse, so readers answer "no profiles yet".
+            read_only = False
         if not read_only:
             from clientlens.services.ingest.reader import remove_stale_scratch
 
