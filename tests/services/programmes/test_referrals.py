@@ -5,7 +5,6 @@ tests/services/relationship/test_recovery.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from clientlens.appdb import AppDB, AppDBError, open_appdb
+from clientlens.appdb import AppDB, open_appdb
 from clientlens.appdb.database import database_url
 from clientlens.appdb.schema import (
     LedgerAccount,
@@ -30,7 +29,6 @@ from clientlens.services.programmes import referrals as rf
 from clientlens.services.programmes.referrals import InsufficientPoints, ReferralError
 from clientlens.services.workspace.folder import DEFAULTS as WORKSPACE_DEFAULTS
 
-PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 DEFAULTS = WORKSPACE_DEFAULTS / "referrals"
 D = dt.date(2026, 10, 1)
 ADVOCATE = {"segment": "regular", "phase": "customer_management", "loyalty_grade": "A"}
@@ -44,25 +42,6 @@ def day(n: int) -> dt.date:
 def person(n: int) -> dict[str, str]:
     return {"document": f"45{n:02d} 000{n:03d}", "phone": f"+7 900 000 {n:04d}",
             "address": f"Kazan, Lenina {n}"}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-        pytest.fail(f"PostgreSQL is required here: {reason}")
-    pytest.skip(f"no PostgreSQL: {reason}")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed (pip install 'clientlens[postgres]')")
-    try:
-        open_appdb(PG_URL, migrate=False).close()
-    except AppDBError as e:
-        _unavailable(str(e))
-    return PG_URL
 
 
 @pytest.fixture

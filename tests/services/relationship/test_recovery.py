@@ -9,7 +9,6 @@ is skipped, or fails when CLIENTLENS_REQUIRE_SERVICES is set (scripts/test).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import uuid
@@ -42,7 +41,6 @@ from clientlens.model.errors import ClientlensError, NotFoundError
 from clientlens.services.relationship import recovery
 from clientlens.services.relationship.recovery import CaseNotFound, RecoveryError
 
-PG_URL = os.environ.get("CLIENTLENS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
 TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions", "audit_log",
           "referral_programmes", "referral_codes", "referral_registrations", "ledger_accounts",
@@ -73,25 +71,6 @@ class Place:
                 return set(inspect(conn).get_table_names(schema=self.schema))
         finally:
             engine.dispose()
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CLIENTLENS_REQUIRE_SERVICES"):
-        pytest.fail(f"PostgreSQL is required here: {reason}")
-    pytest.skip(f"no PostgreSQL: {reason}")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed (pip install 'clientlens[postgres]')")
-    try:
-        open_appdb(PG_URL, migrate=False).close()
-    except AppDBError as e:
-        _unavailable(str(e))
-    return PG_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
