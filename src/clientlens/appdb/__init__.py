@@ -28,6 +28,8 @@ from clientlens.appdb.schema import (
     ApiToken,
     AuditEntry,
     Base,
+    ConsoleSession,
+    ConsoleUser,
     Departure,
     RecoveryCase,
     RecoveryStep,
@@ -38,7 +40,8 @@ from clientlens.appdb.schema import (
     TokenImport,
 )
 
-__all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "Departure",
+__all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "ConsoleSession",
+           "ConsoleUser", "Departure",
            "RecoveryCase", "RecoveryStep", "Reevaluation", "ReevaluationEvent",
            "RulebookVersion", "Run", "TokenImport", "current_revision", "head_revision",
            "open_appdb", "upgrade"]

@@ -492,3 +492,40 @@ class TokenImport(Base):
     imported_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
     tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ConsoleUser(Base):
+    """A member of staff who signs in to the console with a password
+    (``platform/staff.py``): only an Argon2id hash of it is kept. ``subject`` links a
+    user signed in through the bank's OpenID Connect provider instead."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (CheckConstraint(_in("role", TOKEN_ROLES), name="role"),)
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+    created_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: keyed by the SHA-256 of the random cookie value (the value
+    itself is never stored), with its own anti-forgery token."""
+
+    __tablename__ = "console_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        String(128), ForeignKey("console_users.name", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.current_timestamp())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

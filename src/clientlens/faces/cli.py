@@ -402,8 +402,12 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
          = 100_000,
          seed: Annotated[int, typer.Option(help="Random seed; same seed, same bank.")] = 42,
          as_of: Annotated[str, typer.Option("--as-of", help="As-of date of the demo.")]
-         = "2026-10-31") -> None:
-    """Generate a demo bank, import it, segment it, print and export the segment table.
+         = "2026-10-31",
+         history: Annotated[bool, typer.Option(
+             help="Also segment the month-end before, so the console's migrations and "
+                  "trends have two dates.")] = True) -> None:
+    """Generate a demo bank, import it, segment it, print and export the segment table,
+    and make a first console user (printed once).
 
     Example: `clientlens demo demo-bank --customers 100000`
     """
@@ -418,8 +422,9 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
             bar.update(tasks[step], completed=done, total=total)
 
         with err.status("importing...") as status:
+            earlier = date.replace(day=1) - dt.timedelta(days=1) if history else None
             reports, result = jobs.demo(path, customers=customers, seed=seed, as_of=date,
-                                        progress=on_progress,
+                                        progress=on_progress, earlier=earlier,
                                         import_progress=lambda m: status.update(m))
     _print_imports(reports)
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
@@ -428,6 +433,14 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
     _print_changes(result)
     out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
               f"Try: {_program()} explain -w {path} C00000001")
+    from clientlens.services.workspace.staff_users import first_admin
+
+    password = first_admin(path)
+    if password is not None:
+        out.print(f"Staff console: {_program()} serve -w {path}, then open "
+                  f"http://127.0.0.1:8000/ and sign in as demo-admin with password "
+                  f"{password} (shown once; `{_program()} user add` makes more users).",
+                  highlight=False)
 
 
 def _program() -> str:
@@ -675,6 +688,11 @@ from clientlens.faces.referrals_cli import referrals_app  # noqa: E402
 app.command("serve")(api_serve)
 app.add_typer(token_app)
 app.add_typer(referrals_app)
+
+# -- the console's users ------------------------------------------------------------------
+from clientlens.faces.users_cli import user_app  # noqa: E402
+
+app.add_typer(user_app)
 
 
 if __name__ == "__main__":

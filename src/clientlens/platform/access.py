@@ -25,6 +25,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "referrals:read": frozenset({"analyst", "marketing", "admin"}),
     "referrals:write": frozenset({"marketing", "admin"}),
     "points:write": frozenset({"marketing", "admin"}),
+    # the console's work lists (leads, actions, win-back, survey-due) and their exports
+    "lists:read": frozenset({"analyst", "marketing", "admin"}),
 }
 
 

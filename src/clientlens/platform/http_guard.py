@@ -77,16 +77,19 @@ class Guard:
     def __init__(self, app: Any, authenticate: Callable[[str], Awaitable[TokenHolder | None]],
                  max_body: int = MAX_BODY_BYTES,
                  public: frozenset[str] = PUBLIC_PATHS,
-                 too_large: Callable[[], Exception] | None = None) -> None:
+                 too_large: Callable[[], Exception] | None = None,
+                 own_sign_in: Callable[[str], bool] | None = None) -> None:
         self.app, self.authenticate = app, authenticate
         self.max_body, self.public = max_body, public
+        # paths that check who is asking themselves (the console's browser sessions)
+        self.own_sign_in = own_sign_in or (lambda _path: False)
         self.too_large = too_large or BodyTooLarge
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] not in self.public:
+        if scope["path"] not in self.public and not self.own_sign_in(scope["path"]):
             token = bearer_token(scope)
             who = await self.authenticate(token) if token else None
             if who is None:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from clientlens.faces import console
 from clientlens.faces.http import errors
 from clientlens.faces.http.errors import PayloadTooLarge
 from clientlens.faces.http.routers import (
@@ -115,8 +116,10 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
     # The last added runs first: the log sees every request, the guard runs before any
     # route (and so before any body is read).
     app.add_middleware(Guard, authenticate=backend.authenticate, max_body=max_body,
-                       too_large=lambda: PayloadTooLarge(max_body))
+                       too_large=lambda: PayloadTooLarge(max_body),
+                       own_sign_in=console.is_console)
     app.add_middleware(RequestLog)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # the staff console at / (faces/console)
     return app

@@ -392,8 +392,10 @@ def dictionary(path: str | Path, fmt: str = "md", lang: str = "en") -> str:
 def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
          as_of: dt.date = dt.date(2026, 10, 31), bad_rows: int = 5,
          progress: Progress | None = None,
-         import_progress: Callable[[str], None] | None = None) -> tuple[list, RunResult]:
-    """Generate a demo bank, import it, segment it, export the profiles."""
+         import_progress: Callable[[str], None] | None = None,
+         earlier: dt.date | None = None) -> tuple[list, RunResult]:
+    """Generate a demo bank, import it, segment it, export the profiles. ``earlier``:
+    a date to segment first, so that migrations and trends have two snapshots."""
     from clientlens.demo.generator import generate_bank
 
     root = Path(path)
@@ -402,6 +404,8 @@ def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
     generate_bank(data_dir, customers=customers, seed=seed, as_of=as_of, bad_rows=bad_rows,
                   progress=progress)
     reports = import_files(root, [data_dir], force=True, progress=import_progress)
+    if earlier is not None and earlier < as_of:
+        run(root, earlier)
     result = run(root, as_of)
     export(root, root / "exports" / "profiles.csv", as_of)
     export(root, root / "exports" / "profiles.parquet", as_of)
