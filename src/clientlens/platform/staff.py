@@ -172,6 +172,8 @@ def sign_in(db: Any, name: str, password: str, *, source: str = "") -> tuple[str
     """A new session for ``name`` if ``password`` is theirs: (cookie value, session).
     Every attempt is audited, with its outcome."""
     now = _now()
+    refused = False
+    # the failure is counted in a transaction that commits; the refusal is raised after
     with db.transaction() as s:
         user = s.get(ConsoleUser, name) if _NAME.match(name or "") else None
         ok = False
@@ -191,12 +193,16 @@ def sign_in(db: Any, name: str, password: str, *, source: str = "") -> tuple[str
                         {"source": source, "reason": "locked" if locked else
                          "disabled" if user is not None and user.disabled_at else
                          "bad credentials"}, outcome="denied"))
-            raise SignInRefused("wrong user name or password, or the user is locked "
-                                "or disabled")
-        user.failed_logins, user.locked_until = 0, None
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        return _open(s, user, now, source)
+            refused = True
+        else:
+            user.failed_logins, user.locked_until = 0, None
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            opened = _open(s, user, now, source)
+    if refused:
+        raise SignInRefused("wrong user name or password, or the user is locked or "
+                            "disabled")
+    return opened
 
 
 def _open(s: Any, user: ConsoleUser, now: dt.datetime, source: str
