@@ -170,8 +170,15 @@ def dictionary_context(defs: Definitions, lang: str = "en") -> dict[str, Any]:
             "ratings": ratings, "num": _num,
             "phases": views(defs.phases, defs.phase_default), "actions": defs.phase_actions,
             "derived": derived, "lang": lang, "languages": LANGUAGES, "fmt": fmt,
-            "text": text,
+            "text": text, "untranslated": _untranslated(texts),
             "population": _with_values(defs.population, defs) if defs.population else None}
+
+
+def _untranslated(texts: dict[tuple[str, ...], Localized]) -> int:
+    """How many texts the dictionary shows in English for want of a translation (the
+    factors' descriptions are not shown, the holds_ template is counted in its terms)."""
+    return sum(x.fallback for key, x in texts.items()
+               if "factors" not in key and key[0] != "generated")
 
 
 def _bin_view(factor, i: int) -> BinView:  # noqa: ANN001 - a ratings.Factor
