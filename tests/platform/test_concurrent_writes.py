@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 
 from clientlens.demo.generator import generate_bank
 from clientlens.faces.cli import app
+from clientlens.faces.rendering import render_dictionary
 from clientlens.services.workspace import jobs
 from clientlens.services.workspace.folder import Workspace
 
@@ -84,7 +85,8 @@ def test_the_same_export_written_at_once_is_one_whole_file(ws: Path, tmp_path: P
 
 def test_dictionaries_written_at_once(ws: Path, tmp_path: Path) -> None:
     langs = ["en", "ru", "bg"]
-    wanted = {jobs.dictionary(ws, "md", lang) for lang in langs}
+    wanted = {render_dictionary(jobs.dictionary_context(ws, lang), "md") for lang in langs}
+    assert len(wanted) == 3  # each language its own text
     together([["glossary", "-w", str(ws), "--lang", langs[i % 3], "-o", "docs/d.md"]
               for i in range(WRITERS)], tmp_path)
     assert (tmp_path / "docs" / "d.md").read_text(encoding="utf-8") in wanted

@@ -14,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from clientlens.definitions.glossary import (
     source_symbols,
 )
 from clientlens.definitions.ratings import Rating, rating_symbols, read_rating
+from clientlens.definitions.translations import Translations, load_translations
 from clientlens.definitions.yamlsrc import Located, load_yaml
 from clientlens.model.errors import DefinitionError, ExpressionError, Problem
 
@@ -129,6 +130,10 @@ class Definitions:
     phases: tuple[Rule, ...] = ()
     phase_default: Rule | None = None
     phase_actions: dict[str, tuple[PhaseAction, ...]] = field(default_factory=dict)
+    # Descriptions in Russian and Bulgarian (translations/*.yaml): for people, not the
+    # engine, so not part of the version.
+    translations: Translations = field(default_factory=Translations, repr=False,
+                                       compare=False)
     # Not an argument: a copy made with ``dataclasses.replace`` starts with its own.
     derived: Derived = field(default_factory=Derived, init=False, repr=False, compare=False)
 
@@ -201,10 +206,16 @@ def load_definitions(folder: str | Path) -> Definitions:
     for fname in optional:
         if (folder / fname).exists():
             read(fname, extras)
+    translations = Translations()
+    try:
+        translations = load_translations(folder)
+    except DefinitionError as e:
+        problems.extend(e.problems)
     if problems:
         raise DefinitionError(problems)
-    return build_definitions(docs[GLOSSARY_FILE], docs[RULEBOOK_FILE], folder=str(folder),
+    defs = build_definitions(docs[GLOSSARY_FILE], docs[RULEBOOK_FILE], folder=str(folder),
                              extras=extras)
+    return replace(defs, translations=translations)
 
 
 def build_definitions(glossary: Located, rulebook: Located, folder: str = "",

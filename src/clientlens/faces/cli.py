@@ -387,7 +387,10 @@ def glossary(workspace: Workspace = Path("."),
             raise ClientlensError(f"--format {format} does not match {output}; leave "
                                   "--format out, the suffix picks it")
         format = suffix
-    text = jobs.dictionary(workspace, format or "md", lang)
+    from clientlens.faces import rendering  # Jinja only for this command
+
+    text = rendering.render_dictionary(jobs.dictionary_context(workspace, lang),
+                                       format or "md")
     if output:
         jobs.write_document(output, text)
         out.print(f"Wrote {output}", highlight=False)

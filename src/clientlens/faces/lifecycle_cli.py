@@ -110,8 +110,10 @@ def migrations(
     if matrix.measure == "balance" and (b_share := matrix.stayed_share("balance")) is not None:
         out.print(f"Customers who stayed put hold {b_share:.1%} of the balances of the "
                   f"customers on {d1}.", highlight=False)
+    from clientlens.faces import rendering  # Jinja only when a page is written
+
     for path in targets:
-        mig.write_matrix(matrix, path, dialect)
+        rendering.write_matrix(matrix, path, dialect)
         out.print(f"Wrote {path}", highlight=False)
 
 

@@ -23,6 +23,9 @@ from typer.testing import CliRunner
 from clientlens.engines.duckdb_engine import DuckDBEngine
 from clientlens.faces.lifecycle_cli import kpis as kpis_command
 from clientlens.faces.lifecycle_cli import migrations as migrations_command
+from clientlens.faces.rendering import render_matrix as render_html
+from clientlens.faces.rendering import write_matrix
+from clientlens.faces.rendering import write_matrix_html as write_html
 from clientlens.model.errors import ClientlensError
 from clientlens.services.analytics.kpis import ROW_FIELDS, kpis
 from clientlens.services.analytics.matrices import (
@@ -30,10 +33,7 @@ from clientlens.services.analytics.matrices import (
     NONE,
     label_order,
     migration_matrix,
-    render_html,
     write_csv,
-    write_html,
-    write_matrix,
     write_png,
 )
 from clientlens.services.workspace.folder import Workspace, init_workspace

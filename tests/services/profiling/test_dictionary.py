@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
-from clientlens.services.profiling.dictionary import render_dictionary, used_by
+from clientlens.faces.rendering import dictionary as render_dictionary
+from clientlens.services.profiling.dictionary import used_by
 from clientlens.services.workspace.folder import DEFAULTS
 
 

@@ -21,9 +21,8 @@ written whole and private.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -263,15 +262,23 @@ def label_order(defs: Any, by: str) -> list[str] | None:
 WRITERS = (".csv", ".xlsx", ".png", ".html", ".htm")
 
 
-def write_matrix(matrix: MigrationMatrix, path: Path, dialect: str | None = None) -> Path:
-    """Write the matrix as .csv, .xlsx, .png or .html (by the file's extension)."""
+def write_matrix(matrix: MigrationMatrix, path: Path, dialect: str | None = None, *,
+                 render_html: Callable[[MigrationMatrix], str] | None = None) -> Path:
+    """Write the matrix as .csv, .xlsx, .png or .html (by the file's extension). The
+    page is rendered by the faces from templates: they pass ``render_html``
+    (``clientlens.faces.rendering.write_matrix`` does)."""
     suffix = path.suffix.lower()
     if suffix not in WRITERS:
         raise ClientlensError(f"cannot write '{path.name}': use a .csv, .xlsx, .png or .html "
                               "file")
     if suffix in (".csv", ".xlsx"):
         return write_table(matrix, path, dialect)
-    return (write_png if suffix == ".png" else write_html)(matrix, path)
+    if suffix == ".png":
+        return write_png(matrix, path)
+    if render_html is None:
+        raise ClientlensError(f"cannot write '{path.name}' here: an HTML page is rendered "
+                              "by clientlens.faces.rendering.write_matrix")
+    return files.write_text(path, render_html(matrix))
 
 
 def _corner(m: MigrationMatrix) -> str:
@@ -347,75 +354,23 @@ def write_png(matrix: MigrationMatrix, path: Path) -> Path:
     return path
 
 
-def _colour(value: float, top: float) -> tuple[str, str]:
-    """Background and text colour: white to dark blue."""
-    t = max(0.0, min(1.0, value / top)) if top else 0.0
-    low, high = (255, 255, 255), (8, 48, 107)
-    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
-    return "#{:02x}{:02x}{:02x}".format(*rgb), "#ffffff" if t > 0.55 else "#111111"
-
-
-def _number(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
-
-
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em;
-       color: #111; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #d0d7de; padding: 0.4em 0.7em; text-align: right; }
-th { background: #f6f8fa; }
-th.row { text-align: left; }
-td.stay { outline: 2px solid #e36209; outline-offset: -2px; }
-td small { opacity: 0.8; }
-.total { background: #f6f8fa; font-weight: 600; }
-caption { caption-side: bottom; text-align: left; padding-top: 0.6em; color: #555; }
-"""
-
-
-def render_html(matrix: MigrationMatrix) -> str:
-    """A self-contained page: the matrix as a heat-map table, totals, no scripts."""
-    e = html.escape
+def heat_map_context(matrix: MigrationMatrix) -> dict[str, Any]:
+    """What the heat-map page shows, as data (the faces render it: templates
+    ``migration_matrix.html`` and ``_matrix_table.html``): the title, the matrix, each
+    row's cells with their value, customers, share of the largest cell (for the
+    colour) and whether it is the diagonal, and the totals."""
     values = matrix.values
     top = max((float(v) for row in values for v in row), default=0.0)
-    unit = "balance_total" if matrix.measure == "balance" else "customers"
-    title = f"Migration by {matrix.by}: {matrix.date_from} → {matrix.date_to}"
-    share = matrix.stayed_share("customers")
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{e(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
-           f"<h1>{e(title)}</h1>",
-           f"<p>{matrix.customers_from:,} customers on {matrix.date_from}, "
-           f"{matrix.customers_to:,} on {matrix.date_to}; cells show {e(unit)}"
-           + (" (customers below)" if matrix.measure == "balance" else "")
-           + (f"; {share:.1%} of the customers stayed put." if share is not None else ".")
-           + "</p>",
-           "<table>",
-           f"<caption>Rows: {e(matrix.by)} on {matrix.date_from}; columns: {e(matrix.by)} "
-           f"on {matrix.date_to}. {e(ABSENT)}: not in that snapshot; {e(NONE)}: no value. "
-           f"Balances are balance_total on {matrix.date_to} (on {matrix.date_from} for "
-           "customers gone by then).</caption>",
-           "<thead><tr>", f'<th scope="col">{e(_corner(matrix))}</th>']
-    out += [f'<th scope="col">{e(c)}</th>' for c in matrix.columns]
-    out += [f'<th scope="col" class="total">{e(TOTAL)}</th>', "</tr></thead>", "<tbody>"]
+    rows = []
     for i, (label, row, total) in enumerate(zip(matrix.rows, values, matrix.row_totals(),
                                                 strict=True)):
-        out.append(f'<tr><th scope="row" class="row">{e(label)}</th>')
-        for j, value in enumerate(row):
-            bg, fg = _colour(float(value), top)
-            stay = ' class="stay"' if i == j and label != ABSENT else ""
-            tip = f"{label} → {matrix.columns[j]}: {matrix.counts[i][j]:,} customers"
-            body = _number(value)
-            if matrix.measure == "balance":
-                body += f"<br><small>{matrix.counts[i][j]:,}</small>"
-            out.append(f'<td{stay} style="background:{bg};color:{fg}" '
-                       f'title="{e(tip)}">{body}</td>')
-        out.append(f'<td class="total">{_number(total)}</td></tr>')
-    out += ["</tbody>", "<tfoot>", f'<tr><th scope="row" class="row total">{e(TOTAL)}</th>']
-    out += [f'<td class="total">{_number(v)}</td>' for v in matrix.column_totals()]
-    out += [f'<td class="total">{_number(matrix.total())}</td></tr>', "</tfoot>", "</table>",
-            "</body>", "</html>", ""]
-    return "\n".join(out)
-
-
-def write_html(matrix: MigrationMatrix, path: Path) -> Path:
-    return files.write_text(path, render_html(matrix))
+        cells = [{"value": value, "customers": matrix.counts[i][j], "to": matrix.columns[j],
+                  "stay": i == j and label != ABSENT, "heat": float(value)}
+                 for j, value in enumerate(row)]
+        rows.append({"label": label, "cells": cells, "total": total})
+    return {"matrix": matrix, "rows": rows, "top": top,
+            "title": f"Migration by {matrix.by}: {matrix.date_from} → {matrix.date_to}",
+            "unit": "balance_total" if matrix.measure == "balance" else "customers",
+            "share": matrix.stayed_share("customers"), "corner": _corner(matrix),
+            "column_totals": matrix.column_totals(), "total": matrix.total(),
+            "absent_label": ABSENT, "none_label": NONE, "total_label": TOTAL}

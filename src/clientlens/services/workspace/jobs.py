@@ -380,13 +380,16 @@ def write_document(target: str | Path, text: str) -> Path:
     return exports.write_document(target, text)
 
 
-def dictionary(path: str | Path, fmt: str = "md", lang: str = "en") -> str:
-    """The dictionary of terms (словарь терминов) as Markdown or HTML."""
-    from clientlens.services.profiling.dictionary import render_dictionary
+def dictionary_context(path: str | Path, lang: str = "en") -> dict[str, Any]:
+    """What the dictionary of terms (словарь терминов) shows, in ``lang`` (en, ru, bg),
+    as data; ``clientlens.faces.rendering.render_dictionary`` makes Markdown or HTML
+    of it."""
+    from clientlens.definitions.common import LANGUAGES
+    from clientlens.services.profiling.dictionary import dictionary_context as context
 
-    if fmt not in ("md", "html"):
-        raise ClientlensError(f"unknown format '{fmt}': use md or html")
-    return render_dictionary(Workspace(path).definitions, fmt=fmt, lang=lang)
+    if lang not in LANGUAGES:
+        raise ClientlensError(f"unknown language '{lang}': use {', '.join(LANGUAGES)}")
+    return context(Workspace(path).definitions, lang)
 
 
 def demo(path: str | Path, *, customers: int = 100_000, seed: int = 42,
