@@ -38,11 +38,18 @@ def make_workspace(root: Path, customers: int = 1500) -> Path:
 @contextmanager
 def serve(root: Path) -> Iterator[str]:
     """The service over ``root`` on a free loopback port: its base URL."""
-    import uvicorn
-
     from clientlens.faces.http.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=0,
+    with serve_app(create_app(root)) as base:
+        yield base
+
+
+@contextmanager
+def serve_app(app: object, host: str = "127.0.0.1") -> Iterator[str]:
+    """An ASGI app served by uvicorn in a thread on a free port: its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -52,7 +59,7 @@ def serve(root: Path) -> Iterator[str]:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -205,6 +205,39 @@ def sign_in(db: Any, name: str, password: str, *, source: str = "") -> tuple[str
     return opened
 
 
+def sign_in_sso(db: Any, subject: str, name: str, role: str, *, source: str = ""
+                ) -> tuple[str, StaffSession]:
+    """A session for a user the bank's OpenID Connect provider vouched for (``subject``:
+    the provider's stable id for them). The user is made on the first sign-in, and
+    takes the role the provider's claims map to each time; a disabled user stays out."""
+    check_user(name, role)
+    now = _now()
+    refused = False
+    with db.transaction() as s:
+        user = s.scalars(select(ConsoleUser).where(ConsoleUser.subject == subject)).first()
+        if user is None:
+            if s.get(ConsoleUser, name) is not None:  # a local user of that name
+                name = f"{name}@sso"[:128]
+            user = ConsoleUser(name=name, role=role, subject=subject, created_by="oidc")
+            s.add(user)
+            s.add(entry(name, role, "user.add", f"user/{name}", {"via": "oidc"}))
+        elif user.role != role:
+            s.add(entry(user.name, role, "user.role", f"user/{user.name}",
+                        {"from": user.role, "to": role, "via": "oidc"}))
+            user.role = role
+        if user.disabled_at is not None:
+            s.add(entry(user.name, user.role, "console.sign_in", "console",
+                        {"source": source, "reason": "disabled", "via": "oidc"},
+                        outcome="denied"))
+            refused = True
+        else:
+            s.flush()
+            opened = _open(s, user, now, source)
+    if refused:
+        raise SignInRefused("this user is disabled")
+    return opened
+
+
 def _open(s: Any, user: ConsoleUser, now: dt.datetime, source: str
           ) -> tuple[str, StaffSession]:
     raw = secrets.token_urlsafe(32)

@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from clientlens.faces.console import auth, web
+from clientlens.faces.console import auth, oidc, web
 from clientlens.faces.console.pages import (
     customer,
     dictionary,
@@ -36,8 +36,8 @@ from clientlens.model.errors import ClientlensError
 #: Paths the console answers itself (its own sign-in, not the API's bearer token).
 PUBLIC_PREFIXES = (web.PREFIX + "/", "/static/")
 PUBLIC_PATHS = frozenset({"/", web.PREFIX})
-ROUTERS = (auth.router, overview.router, migrations.router, customer.router, lists.router,
-           referrals.router, dictionary.router)
+ROUTERS = (auth.router, oidc.router, overview.router, migrations.router, customer.router,
+           lists.router, referrals.router, dictionary.router)
 
 
 def is_console(path: str) -> bool:

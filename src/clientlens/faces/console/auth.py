@@ -36,11 +36,17 @@ def _form(request: Request, status: int = 200, failed: bool = False) -> Response
     token = secrets.token_urlsafe(32)
     lang = web.language(request)
     response = web.render(None, "login.html", status, request=request, lang=lang,
-                          login_token=token, failed=failed,
+                          login_token=token, failed=failed, sso=_sso(request),
                           next=_safe_next(request.query_params.get("next")))
     response.set_cookie(LOGIN_COOKIE, token, max_age=1800, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path=web.PREFIX)
     return response
+
+
+def _sso(request: Request) -> bool:
+    """Whether the workspace signs staff in through an OpenID Connect provider."""
+    s = request.app.state.backend.ws.settings
+    return bool(s.oidc_issuer and s.oidc_client_id and s.oidc_client_secret)
 
 
 @router.get("/login")

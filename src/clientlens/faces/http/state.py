@@ -65,6 +65,8 @@ class Backend:
         if self.ws.settings.engine == "duckdb":
             self._shared = self.ws.engine()
         self.snapshot = LatestSnapshot()
+        # figures the console computes once per stored snapshot (faces/console/cache.py)
+        self.page_cache: Any = None
         self.warming: threading.Thread | None = None
         self.runs: dict[str, RunState] = {}
         self.runs_lock = threading.Lock()
@@ -130,6 +132,8 @@ class Backend:
 
     def forget_snapshot(self) -> None:
         self.snapshot.forget()
+        if self.page_cache is not None:
+            self.page_cache.clear()
 
     def definitions_for(self, version: str | None) -> tuple[Any, Any]:
         """The definitions (and compiled rulebook) a snapshot was made with."""

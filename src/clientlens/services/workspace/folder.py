@@ -74,6 +74,28 @@ class Settings(BaseSettings):
     # How exports write CSV unless a command says otherwise (--csv-dialect): standard,
     # excel-ru, excel-bg or excel-1251 (see platform/exports.py).
     export_csv_dialect: str = "standard"
+    # Console sign-in through the bank's OpenID Connect provider (docs/console.md): the
+    # issuer (its discovery document is <issuer>/.well-known/openid-configuration), this
+    # service's client id and secret (set the secret as CLIENTLENS_OIDC_CLIENT_SECRET,
+    # not in the file), the claim that lists the user's groups or roles, and which of
+    # them maps to which clientlens role.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = "roles"
+    oidc_name_claim: str = "preferred_username"
+    oidc_roles: dict[str, str] = {}
+
+    @field_validator("oidc_roles")
+    @classmethod
+    def _oidc_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        from clientlens.platform.access import ROLES
+
+        unknown = sorted({r for r in value.values() if r not in ROLES})
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}: map to "
+                             f"{', '.join(ROLES)}")
+        return value
 
     @field_validator("base_currency")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from clientlens.faces.console.cache import page_cache
 from clientlens.faces.console.web import PREFIX, PageDep, needs, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -19,6 +20,10 @@ async def dictionary_page(p: PageDep) -> HTMLResponse:
     from clientlens.faces.rendering import dictionary_body
 
     needs(p, "dictionary:read")
-    defs = p.request.app.state.backend.defs
-    # rendered (and escaped) by the same template as `clientlens glossary --format html`
-    return render(p, "dictionary.html", body=Markup(dictionary_body(defs, p.lang)))
+    backend = p.request.app.state.backend
+    defs = backend.defs
+    # rendered (and escaped) by the same template as `clientlens glossary --format html`,
+    # once per language and version of the definitions
+    body = page_cache(backend).get(("dictionary", defs.version, p.lang),
+                                   lambda: dictionary_body(defs, p.lang))
+    return render(p, "dictionary.html", body=Markup(body))

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.background import BackgroundTask
 
+from clientlens.faces.console.cache import cached
 from clientlens.faces.console.pages.common import stored_date
 from clientlens.faces.console.web import (
     PREFIX,
@@ -98,8 +99,10 @@ async def _fetch(p: Page) -> tuple[str, dt.date, str | None, bool, pa.Table, lis
         with backend.engine() as engine:
             if engine.table_columns("profiles") is None:
                 raise PageError(404, "no run yet: run `clientlens run` first", "not_found")
-            day = stored_date(snapshot_dates(engine), wanted)
-            return day, _table(p, engine, kind, day, department, overdue)
+            dates = cached(backend, engine, ("dates",), lambda: snapshot_dates(engine))
+            day = stored_date(dates, wanted)
+            return day, cached(backend, engine, ("list", kind, day, department, overdue),
+                               lambda: _table(p, engine, kind, day, department, overdue))
 
     day, table = await run_in_threadpool(work)
     table, dropped = _police(p, table)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from clientlens.faces.console import views
+from clientlens.faces.console.cache import cached
 from clientlens.faces.console.pages.common import read, stored_date
 from clientlens.faces.console.web import (
     PREFIX,
@@ -73,11 +74,12 @@ async def migrations_page(p: PageDep, by: str | None = None, date_from: str | No
     def work(engine: Any) -> dict:
         if engine.table_columns("profiles") is None:
             return {"dates": []}
-        dates = snapshot_dates(engine)
+        dates = cached(backend, engine, ("dates",), lambda: snapshot_dates(engine))
         a, b = _dates(p, dates, date_from, date_to)
         if a is None or b is None:
             return {"dates": dates}
-        m = migration_matrix(engine, a, b, d.column, order=label_order(defs, d.column))
+        m = cached(backend, engine, ("matrix", a, b, d.column), lambda: migration_matrix(
+            engine, a, b, d.column, order=label_order(defs, d.column)))
         return {"dates": dates, "a": a, "b": b, "m": m}
 
     got = await read(p, work)
@@ -130,7 +132,7 @@ async def moved_page(p: PageDep, by: str, value_from: str | None = None,
     page_no = parse_int(q.get("page"), "page", 1, 1, 1_000_000)
 
     def work(engine: Any) -> tuple[int, list]:
-        dates = snapshot_dates(engine)
+        dates = cached(backend, engine, ("dates",), lambda: snapshot_dates(engine))
         stored_date(dates, a, "from")
         stored_date(dates, b, "to")
         return overview.moved_customers(engine, a, b, d.column, value_from, value_to,

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from clientlens.faces.console import views
+from clientlens.faces.console.cache import cached
 from clientlens.faces.console.pages.common import read, staging, stored_date
 from clientlens.faces.console.web import (
     PREFIX,
@@ -53,14 +54,17 @@ async def overview_page(p: PageDep, as_of: str | None = None) -> HTMLResponse:
     def work(engine: Any) -> dict:
         if engine.table_columns("profiles") is None:
             return {"dates": []}
-        dates = snapshot_dates(engine)
+        dates = cached(backend, engine, ("dates",), lambda: snapshot_dates(engine))
         day = stored_date(dates, wanted)
         if day is None:
             return {"dates": []}
         return {"dates": dates, "day": day,
-                "shares": {d.column: overview.breakdown(engine, day, d.column)
+                "shares": {d.column: cached(backend, engine, ("breakdown", day, d.column),
+                                            lambda d=d: overview.breakdown(engine, day,
+                                                                           d.column))
                            for d in dims},
-                "trend": overview.trend(engine, "segment")}
+                "trend": cached(backend, engine, ("trend", "segment"),
+                                lambda: overview.trend(engine, "segment"))}
 
     got = await read(p, work)
     ctx: dict[str, Any] = {"as_of": got.get("day"), "dates": got["dates"], "runs": None}
