@@ -63,13 +63,13 @@ def _merged(p: Page, defs: Any, d: views.Dimension, m: Any) -> tuple[list[str], 
 
 
 @router.get("/migrations", response_class=HTMLResponse)
-async def migrations_page(p: PageDep, by: str | None = None, date_from: str | None = None,
-                          date_to: str | None = None) -> HTMLResponse:
+async def migrations_page(p: PageDep, by: str | None = None) -> HTMLResponse:
+    """Query: ``from`` and ``to`` (stored dates; default the two newest), ``by``."""
     backend = p.request.app.state.backend
     defs = backend.defs
     d = views.dimension(p, defs, by)
-    date_from = date_from or p.request.query_params.get("from")
-    date_to = date_to or p.request.query_params.get("to")
+    date_from = p.request.query_params.get("from")
+    date_to = p.request.query_params.get("to")
 
     def work(engine: Any) -> dict:
         if engine.table_columns("profiles") is None:
@@ -111,16 +111,16 @@ async def migrations_page(p: PageDep, by: str | None = None, date_from: str | No
 
 
 @router.get("/migrations/moved", response_class=HTMLResponse)
-async def moved_page(p: PageDep, by: str, value_from: str | None = None,
-                     value_to: str | None = None) -> HTMLResponse:
+async def moved_page(p: PageDep, by: str) -> HTMLResponse:
     """The customers of one cell, a page at a time, with why (a partial for htmx; a
-    whole page when opened directly)."""
+    whole page when opened directly). Query: ``from``, ``to``, ``a`` (the value on
+    ``from``), ``b`` (the value on ``to``), ``page``."""
     backend = p.request.app.state.backend
     defs = backend.defs
     d = views.dimension(p, defs, by)
     q = p.request.query_params
     a, b = parse_date(q.get("from"), "from"), parse_date(q.get("to"), "to")
-    value_from, value_to = q.get("a", value_from), q.get("b", value_to)
+    value_from, value_to = q.get("a"), q.get("b")
     if a is None or b is None or value_from is None or value_to is None:
         raise PageError(400, "from, to, a and b are needed: the two dates and the two "
                         "values of the cell")
