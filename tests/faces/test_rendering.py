@@ -173,7 +173,7 @@ def test_the_body_partial_fits_in_another_layout(defs: Definitions) -> None:
         **{**dictionary_context(defs, "ru"), **console_names})
     assert page.startswith('<main id="console"><h1>Словарь терминов')
     assert "<html" not in page and "<style" not in page
-    assert "Остатки на карточных, вкладных и расчётных счетах вместе." in page
+    assert "Остатки на карточных, вкладных и текущих счетах вместе." in page
     _parse(page)
     labels = ["a", "(absent)"]
     m = MigrationMatrix("need", dt.date(2026, 9, 30), dt.date(2026, 10, 31), "customers",
@@ -228,7 +228,7 @@ def test_glossary_command_in_russian_and_an_unknown_language(tmp_path: Path) -> 
     assert ok.exit_code == 0, ok.output
     page = out.read_text(encoding="utf-8")
     assert '<html lang="ru">' in page and "Правила сегментации" in page
-    assert "Остатки на карточных, вкладных и расчётных счетах вместе." in page
+    assert "Остатки на карточных, вкладных и текущих счетах вместе." in page
     bad = cli("glossary", "-w", str(ws), "--lang", "de", check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "unknown language 'de': use en, ru, bg" in bad.stderr
