@@ -63,6 +63,12 @@ def dictionary(defs: Definitions, fmt: str = "md", lang: str = "en") -> str:
     return render_dictionary(dictionary_context(defs, lang), fmt)
 
 
+def dictionary_body(defs: Definitions, lang: str = "en") -> str:
+    """The dictionary's body (no page around it), for the console's own layout."""
+    return environment("html").get_template("_dictionary_body.html").render(
+        **dictionary_context(defs, lang))
+
+
 def render_matrix(matrix: MigrationMatrix) -> str:
     """A self-contained page: the matrix as a heat-map table, totals, no scripts."""
     return _document("html", "migration_matrix.html", heat_map_context(matrix))

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from clientlens.faces.console import i18n
 from clientlens.platform.access import may
@@ -86,10 +86,7 @@ def _percent(value: Any, lang: str = "en") -> str:
     return (text.replace(".", ",") if lang in ("ru", "bg") else text) + "\u00a0%"
 
 
-# the console's own templates first, then the documents it shares with the CLI
-# (the dictionary's body, the migration matrix) in faces/templates
-_env = Environment(loader=ChoiceLoader([PackageLoader("clientlens.faces", "templates/console"),
-                                        PackageLoader("clientlens.faces", "templates")]),
+_env = Environment(loader=PackageLoader("clientlens.faces", "templates/console"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
 _env.filters["num"] = _number

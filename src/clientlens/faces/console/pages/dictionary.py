@@ -14,8 +14,11 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 @router.get("/dictionary", response_class=HTMLResponse)
 async def dictionary_page(p: PageDep) -> HTMLResponse:
-    from clientlens.services.profiling.dictionary import dictionary_context
+    from markupsafe import Markup
+
+    from clientlens.faces.rendering import dictionary_body
 
     needs(p, "dictionary:read")
     defs = p.request.app.state.backend.defs
-    return render(p, "dictionary.html", **dictionary_context(defs, p.lang))
+    # rendered (and escaped) by the same template as `clientlens glossary --format html`
+    return render(p, "dictionary.html", body=Markup(dictionary_body(defs, p.lang)))
