@@ -15,15 +15,10 @@ from typer.testing import CliRunner
 
 from clientlens.definitions.rulebook import Definitions, load_definitions
 from clientlens.faces.cli import app
-from clientlens.faces.document_messages import MESSAGES
-from clientlens.faces.rendering import (
-    dictionary,
-    environment,
-    render_dictionary,
-    render_matrix,
-)
+from clientlens.faces.rendering import TEMPLATES, dictionary, dictionary_body, render_matrix
 from clientlens.services.analytics.matrices import MigrationMatrix, heat_map_context
 from clientlens.services.profiling.dictionary import dictionary_context
+from clientlens.services.profiling.dictionary_words import MESSAGES
 from clientlens.services.workspace.folder import DEFAULTS, init_workspace
 from tests.support.cli import cli
 
@@ -162,19 +157,46 @@ def test_a_missing_translation_is_marked_in_both_formats(tmp_path: Path) -> None
 
 
 def test_the_body_partial_fits_in_another_layout(defs: Definitions) -> None:
-    """The console includes the same body in its own page."""
+    """The console includes the same body in its own page, through its own Jinja
+    environment and with its own names (t, languages, page) in the context: the
+    partials need nothing but the context the services build."""
     layout = jinja2.Environment(loader=jinja2.ChoiceLoader([
         jinja2.DictLoader({"layout.html": '<main id="console">{% include '
-                                          '"_dictionary_body.html" %}</main>'}),
-        environment("html").loader]), autoescape=True)
-    layout.globals.update(environment("html").globals)
-    layout.filters.update(environment("html").filters)
-    page = layout.get_template("layout.html").render(**dictionary_context(defs, "ru"))
+                                          '"_dictionary_body.html" %}</main>',
+                           "matrix.html": '<section>{% include "_matrix_table.html" %}'
+                                          '</section>'}),
+        jinja2.FileSystemLoader(TEMPLATES)]), autoescape=True, trim_blocks=True,
+        lstrip_blocks=True)
+    console_names = {"t": {"dictionary": "Словарь"}, "languages": {"ru": "Русский"},
+                     "page": None}
+    page = layout.get_template("layout.html").render(
+        **{**dictionary_context(defs, "ru"), **console_names})
     assert page.startswith('<main id="console"><h1>Словарь терминов')
     assert "<html" not in page and "<style" not in page
+    assert "Остатки на карточных, вкладных и текущих счетах вместе." in page
     _parse(page)
-    standalone = render_dictionary(dictionary_context(defs, "ru"), "html")
-    assert page.removeprefix('<main id="console">').removesuffix("</main>") in standalone
+    labels = ["a", "(absent)"]
+    m = MigrationMatrix("need", dt.date(2026, 9, 30), dt.date(2026, 10, 31), "customers",
+                        labels, labels, [[3, 1], [2, 0]], None)
+    table = layout.get_template("matrix.html").render(**heat_map_context(m), **console_names)
+    assert table.count("<td") == 4 + 2 + 3 and 'class="stay"' in table  # cells, totals
+    _parse(table)
+
+
+def test_the_console_dictionary_page_shows_the_shared_body(defs: Definitions) -> None:
+    pytest.importorskip("argon2")  # the console's extra
+    from markupsafe import Markup
+
+    from clientlens.faces.console.web import render
+
+    for lang in ("en", "ru", "bg"):
+        body = dictionary_body(defs, lang)
+        assert body in dictionary(defs, "html", lang)  # the CLI's page has the same body
+        response = render(None, "dictionary.html", lang=lang, body=Markup(body))
+        page = response.body.decode()
+        assert response.status_code == 200 and body in page
+        assert MESSAGES["rules"][lang] in page
+        _parse(page[page.index("<body"):page.index("</body>") + len("</body>")])
 
 
 def test_heat_map_page_escapes_labels_and_shows_every_cell() -> None:
@@ -204,7 +226,7 @@ def test_glossary_command_in_russian_and_an_unknown_language(tmp_path: Path) -> 
     assert ok.exit_code == 0, ok.output
     page = out.read_text(encoding="utf-8")
     assert '<html lang="ru">' in page and "Правила сегментации" in page
-    assert "Остатки на карточных, вкладных и расчётных счетах вместе." in page
+    assert "Остатки на карточных, вкладных и текущих счетах вместе." in page
     bad = cli("glossary", "-w", str(ws), "--lang", "de", check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "unknown language 'de': use en, ru, bg" in bad.stderr

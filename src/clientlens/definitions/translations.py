@@ -101,7 +101,7 @@ def load_translations(folder: str | Path) -> Translations:
         if not isinstance(doc, Located):
             problems.append(Problem(f"{fname} must be a YAML mapping of sections", str(path)))
             continue
-        texts[lang] = dict(_read(doc, fname, problems))
+        texts[lang] = dict(_read(doc, problems))
     if problems:
         raise DefinitionError(problems)
     return Translations(texts, files)
@@ -111,29 +111,29 @@ def _problem(message: str, node: Located, key: str | None = None) -> Problem:
     return Problem(message, node.file, node.line_of(key) if key is not None else node.line)
 
 
-def _read(doc: Located, fname: str, problems: list[Problem]) -> Iterator[tuple[Key, str]]:
+def _read(doc: Located, problems: list[Problem]) -> Iterator[tuple[Key, str]]:
     for section, body in doc.items():
         if section not in SECTIONS:
-            problems.append(_problem(f"{fname}: unknown section '{section}'; expected one of "
+            problems.append(_problem(f"unknown section '{section}'; expected one of "
                                      f"{', '.join(SECTIONS)}", doc, section))
             continue
         if body is None:
             continue
         if not isinstance(body, Located):
-            problems.append(_problem(f"{fname}: '{section}' must be a mapping", doc, section))
+            problems.append(_problem(f"'{section}' must be a mapping", doc, section))
             continue
         if section in ("rulebook", "generated"):
             for name, text in body.items():
-                if _is_text(text, f"{fname}: {section}.{name}", body, name, problems):
+                if _is_text(text, f"{section}.{name}", body, name, problems):
                     yield (section, str(name)), text.strip()
             continue
-        yield from _entries(body, (section,), fname, problems, NESTED.get(section))
+        yield from _entries(body, (section,), problems, NESTED.get(section))
 
 
-def _entries(body: Located, prefix: Key, fname: str, problems: list[Problem],
+def _entries(body: Located, prefix: Key, problems: list[Problem],
              nested: str | None) -> Iterator[tuple[Key, str]]:
     for ident, entry in body.items():
-        what = f"{fname}: {'.'.join(prefix)}.{ident}"
+        what = f"{'.'.join(prefix)}.{ident}"
         if not isinstance(entry, Located):
             problems.append(_problem(f"{what} must be a mapping such as "
                                      "{description: ...}", body, ident))
@@ -141,7 +141,7 @@ def _entries(body: Located, prefix: Key, fname: str, problems: list[Problem],
         for name, text in entry.items():
             if nested is not None and name == nested:
                 if isinstance(text, Located):
-                    yield from _entries(text, (*prefix, str(ident), name), fname, problems,
+                    yield from _entries(text, (*prefix, str(ident), name), problems,
                                         None)
                 else:
                     problems.append(_problem(f"{what}.{name} must be a mapping", entry, name))

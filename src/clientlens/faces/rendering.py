@@ -18,7 +18,6 @@ from typing import Any
 import jinja2
 
 from clientlens.definitions.rulebook import Definitions
-from clientlens.faces.document_messages import message
 from clientlens.model.errors import ClientlensError
 from clientlens.platform import files
 from clientlens.services.analytics import matrices
@@ -34,46 +33,16 @@ def md_cell(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-@jinja2.pass_context
-def _t(context: jinja2.runtime.Context, key: str, **values: object) -> str:
-    return message(key, context.get("lang", "en"), **values)
-
-
-@jinja2.pass_context
-def _user(context: jinja2.runtime.Context, user: tuple[str, str]) -> str:
-    """A (kind, id) from ``uses`` as "segment status", its kind in the page's language."""
-    kind, ident = user
-    word = message(f"user.{kind}", context.get("lang", "en"))
-    return f"{word} {ident}" if ident else word
-
-
-def _colour(value: float, top: float) -> tuple[str, str]:
-    """Background and text colour of a heat-map cell: white to dark blue."""
-    t = max(0.0, min(1.0, value / top)) if top else 0.0
-    low, high = (255, 255, 255), (8, 48, 107)
-    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
-    return "#{:02x}{:02x}{:02x}".format(*rgb), "#ffffff" if t > 0.55 else "#111111"
-
-
-def _number(value: Any) -> str:
-    from decimal import Decimal
-
-    return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
-
-
 @cache
 def environment(kind: str) -> jinja2.Environment:
-    """The Jinja environment for ``html`` (autoescape on) or ``md`` documents; the
-    console may load the same partials through its own environment."""
+    """The Jinja environment for ``html`` (autoescape on) or ``md`` documents."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=kind == "html", undefined=jinja2.StrictUndefined,
                              trim_blocks=False, keep_trailing_newline=False)
-    env.globals["t"] = _t
-    env.globals["colour"] = _colour
-    env.filters["user"] = _user
+    # Markdown only: the HTML partials need nothing but their context, so the console's
+    # own environment can include them.
     env.filters["cell"] = md_cell
     env.filters["codes"] = lambda items: "<br>".join(f"`{md_cell(i)}`" for i in items)
-    env.filters["number"] = _number
     return env
 
 

@@ -354,23 +354,43 @@ def write_png(matrix: MigrationMatrix, path: Path) -> Path:
     return path
 
 
+def _colour(value: float, top: float) -> tuple[str, str]:
+    """Background and text colour of a heat-map cell: white to dark blue."""
+    t = max(0.0, min(1.0, value / top)) if top else 0.0
+    low, high = (255, 255, 255), (8, 48, 107)
+    rgb = tuple(round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
+    return "#{:02x}{:02x}{:02x}".format(*rgb), "#ffffff" if t > 0.55 else "#111111"
+
+
+def _number(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
+
+
 def heat_map_context(matrix: MigrationMatrix) -> dict[str, Any]:
     """What the heat-map page shows, as data (the faces render it: templates
     ``migration_matrix.html`` and ``_matrix_table.html``): the title, the matrix, each
     row's cells with their value, customers, share of the largest cell (for the
-    colour) and whether it is the diagonal, and the totals."""
+    colour) and whether it is the diagonal, and the totals, numbers as shown. Only
+    data the templates need, so any Jinja environment can include the table."""
     values = matrix.values
     top = max((float(v) for row in values for v in row), default=0.0)
+    share = matrix.stayed_share("customers")
     rows = []
     for i, (label, row, total) in enumerate(zip(matrix.rows, values, matrix.row_totals(),
                                                 strict=True)):
-        cells = [{"value": value, "customers": matrix.counts[i][j], "to": matrix.columns[j],
-                  "stay": i == j and label != ABSENT, "heat": float(value)}
+        cells = [{"value": value, "text": _number(value), "customers": matrix.counts[i][j],
+                  "customers_text": f"{matrix.counts[i][j]:,}", "to": matrix.columns[j],
+                  "stay": i == j and label != ABSENT,
+                  "colours": _colour(float(value), top)}
                  for j, value in enumerate(row)]
-        rows.append({"label": label, "cells": cells, "total": total})
+        rows.append({"label": label, "cells": cells, "total": _number(total)})
     return {"matrix": matrix, "rows": rows, "top": top,
             "title": f"Migration by {matrix.by}: {matrix.date_from} → {matrix.date_to}",
             "unit": "balance_total" if matrix.measure == "balance" else "customers",
-            "share": matrix.stayed_share("customers"), "corner": _corner(matrix),
-            "column_totals": matrix.column_totals(), "total": matrix.total(),
+            "corner": _corner(matrix),
+            "column_totals": [_number(v) for v in matrix.column_totals()],
+            "total": _number(matrix.total()),
+            "customers_from": f"{matrix.customers_from:,}",
+            "customers_to": f"{matrix.customers_to:,}",
+            "share_text": f"{share:.1%}" if share is not None else None,
             "absent_label": ABSENT, "none_label": NONE, "total_label": TOTAL}

@@ -24,6 +24,7 @@ from clientlens.definitions.expressions import Expr
 from clientlens.definitions.rulebook import Definitions, Rule
 from clientlens.definitions.translations import Localized, localize
 from clientlens.model.tables import ENTITY_TABLE, TABLES
+from clientlens.services.profiling.dictionary_words import words
 
 GROUPS = (("customer", "The customer"), ("accounts", "Product load: accounts"),
           ("transactions", "Activity: transactions"),
@@ -132,7 +133,8 @@ def dictionary_context(defs: Definitions, lang: str = "en") -> dict[str, Any]:
     anything else is English): the rules in order with their parameters' values, needs,
     phases with their actions, ratings with their bins, products, services, parameters,
     terms by source, derived columns. ``text(*key)`` gives a description in ``lang``
-    (a :class:`Localized`, English and marked when it has no translation)."""
+    (a :class:`Localized`, English and marked when it has no translation); ``words``
+    the document's own words in ``lang``; ``used_by`` who reads each term, in words."""
     if lang not in LANGUAGES:
         lang = "en"
     texts = localize(defs, lang)
@@ -165,12 +167,18 @@ def dictionary_context(defs: Definitions, lang: str = "en") -> dict[str, Any]:
                for name, (text_, ctype, _) in table.derived.items()]
     ratings = [(r, [(f, [_bin_view(f, i) for i in range(len(f.bins))]) for f in r.factors])
                for r in defs.ratings]
+    said = words(lang)
+    readers = uses(defs)
+    used_by_text = {name: [f"{said['user.' + kind]} {ident}" if ident else said[f"user.{kind}"]
+                           for kind, ident in users] for name, users in readers.items()}
+    # Names that a page's own context may use (the console's t, languages, page) are
+    # left alone: the console renders the body partial with this context and its own.
     return {"defs": defs, "rules": views(defs.rules, defs.default), "groups": groups,
-            "used_by": uses(defs), "needs": views(defs.needs, defs.need_default),
-            "ratings": ratings, "num": _num,
+            "used_by": used_by_text, "uses": readers,
+            "needs": views(defs.needs, defs.need_default), "ratings": ratings, "num": _num,
             "phases": views(defs.phases, defs.phase_default), "actions": defs.phase_actions,
-            "derived": derived, "lang": lang, "languages": LANGUAGES, "fmt": fmt,
-            "text": text, "untranslated": _untranslated(texts),
+            "derived": derived, "lang": lang, "label_languages": LANGUAGES, "fmt": fmt,
+            "text": text, "words": said, "untranslated": _untranslated(texts),
             "population": _with_values(defs.population, defs) if defs.population else None}
 
 

@@ -1,10 +1,12 @@
-"""The fixed texts of the documents the faces render (the dictionary of terms), in
-English, Russian and Bulgarian.
+"""The dictionary's own words (headings, column names, sentences) in English, Russian
+and Bulgarian.
 
-The definitions' own texts (labels, descriptions) come from the definitions and their
-``translations/``; these are the document's headings, column names and sentences.
-Keys, not English sentences, name them, so an English wording can change without
-losing its translations; ``{name}`` placeholders are filled by :func:`message`.
+The definitions' texts (labels, descriptions) come from the definitions and their
+``translations/``; these are the document's. Keys, not English sentences, name them,
+so an English wording can change without losing its translations; ``{name}``
+placeholders are filled with ``str.format`` in the templates. They travel in the
+dictionary's context (``words``), not as a template function, so any Jinja
+environment that includes the body partial (the CLI's, the console's) renders it.
 """
 
 from __future__ import annotations
@@ -200,9 +202,6 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def message(key: str, lang: str, **values: object) -> str:
-    """The text ``key`` in ``lang`` (English when it has none), placeholders filled.
-    An unknown key is a bug in a template and raises KeyError."""
-    texts = MESSAGES[key]
-    text = texts.get(lang) or texts["en"]
-    return text.format(**values) if values else text
+def words(lang: str) -> dict[str, str]:
+    """Every word in ``lang`` (English for an unknown language or a missing one)."""
+    return {key: texts.get(lang) or texts["en"] for key, texts in MESSAGES.items()}
