@@ -9,6 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from clientlens.model.contact import (
+    ALL_PURPOSES,
+    ANY_CHANNEL,
+    CONSENT_STATUSES,
+    CONTACT_CHANNELS,
+    CONTACT_PURPOSES,
+)
+
 
 class ColumnType(StrEnum):
     TEXT = "text"
@@ -401,11 +409,46 @@ DEPARTURES = Table(
     },
 )
 
+CONSENTS = Table(
+    name="consents",
+    description="Consents to be contacted, as the bank's systems recorded them: per customer, "
+                "purpose and channel, granted or withdrawn from a moment on, with its "
+                "evidence (where, by whom). The latest record in effect wins; purpose `all` "
+                "with channel `any` withdrawn is the customer's do-not-contact, which "
+                "overrides every other record until an `all` granted lifts it. Consents "
+                "recorded with `clientlens consent record` live in the application database "
+                "and count alike (docs/contact-policy.md).",
+    primary_key="consent_id",
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
+    event_time="effective_from",
+    columns=(
+        Column("consent_id", ColumnType.TEXT, "Identifier of the consent record.", True,
+               example="K000000001"),
+        Column("customer_id", ColumnType.TEXT, "Customer who gave or withdrew it.", True,
+               example="C0000001"),
+        Column("purpose", ColumnType.TEXT, "What contacts it is about.", True,
+               (*CONTACT_PURPOSES, ALL_PURPOSES), "marketing"),
+        Column("channel", ColumnType.TEXT, "Channel it is about; any means every channel.",
+               True, (*CONTACT_CHANNELS, ANY_CHANNEL), "sms"),
+        Column("status", ColumnType.TEXT, "Whether the customer agreed or withdrew.", True,
+               CONSENT_STATUSES, "withdrawn"),
+        Column("effective_from", ColumnType.TIMESTAMP, "When it takes effect.", True,
+               example="2026-03-02 11:20:00"),
+        Column("source", ColumnType.TEXT,
+               "Evidence: where it was given (a branch, the internet bank, a signed form).",
+               True, example="branch"),
+        Column("recorded_by", ColumnType.TEXT, "Evidence: who took or recorded it.",
+               example="ivanova"),
+        Column("reference", ColumnType.TEXT,
+               "Evidence: the document or call recording it rests on.", example="DOC-8812"),
+    ),
+)
+
 # Import order respects foreign keys: parents first.
 TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, INTERACTIONS,
                                                 SECURITY_EVENTS, SURVEYS, REFERRALS,
                                                 PROGRAMME_REFERRALS, RECOVERY_CASES,
-                                                DEPARTURES)}
+                                                DEPARTURES, CONSENTS)}
 ENTITY_TABLE = "customers"
 ENTITY_KEY = "customer_id"
 BASE_CURRENCY_DEFAULT = "RUB"
