@@ -16,6 +16,12 @@ and check the generated file by hand (SQLite runs it in batch mode). The tests
 compare the migrated schema with the models on SQLite and PostgreSQL.
 """
 
+from clientlens.appdb.contact import (
+    ContactConsent,
+    ContactLogEntry,
+    ContactPause,
+    ContactPreference,
+)
 from clientlens.appdb.database import (
     AppDB,
     AppDBError,
@@ -41,7 +47,8 @@ from clientlens.appdb.schema import (
 )
 
 __all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "ConsoleSession",
-           "ConsoleUser", "Departure",
+           "ConsoleUser", "ContactConsent", "ContactLogEntry", "ContactPause",
+           "ContactPreference", "Departure",
            "RecoveryCase", "RecoveryStep", "Reevaluation", "ReevaluationEvent",
            "RulebookVersion", "Run", "TokenImport", "current_revision", "head_revision",
            "open_appdb", "upgrade"]

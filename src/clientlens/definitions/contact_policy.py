@@ -296,7 +296,7 @@ def _read_basis(doc: Located, out: _Out) -> dict[tuple[str, str], str]:
         value = spec.get("basis") if isinstance(spec, Located) else None
         if isinstance(spec, Located):
             _unknown_keys(spec, ("basis",), where, out)
-        by_direction = value if isinstance(value, Located) else {d: value for d in DIRECTIONS}
+        by_direction = value if isinstance(value, Located) else dict.fromkeys(DIRECTIONS, value)
         if isinstance(value, Located):
             _unknown_keys(value, DIRECTIONS, f"{where} basis", out)
         for direction in DIRECTIONS:
