@@ -1,0 +1,1 @@
+"""The contact policy: consents, preferences, pressure caps, quiet hours, the contact log."""
