@@ -692,6 +692,12 @@ app.command("serve")(api_serve)
 app.add_typer(token_app)
 app.add_typer(referrals_app)
 
+# -- the contact policy: consents and contacts ------------------------------------------
+from clientlens.faces.contact_cli import consent_app, contact_app  # noqa: E402
+
+app.add_typer(consent_app)
+app.add_typer(contact_app)
+
 # -- the console's users ------------------------------------------------------------------
 from clientlens.faces.users_cli import user_app  # noqa: E402
 

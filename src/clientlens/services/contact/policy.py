@@ -168,7 +168,8 @@ def consent_state(policy: ContactPolicy, db: AppDB, customer_id: str, at: dt.dat
                   ) -> tuple[ConsentRecord | None, dict[tuple[str, str], tuple[str, str]],
                              list[ConsentRecord]]:
     """For ``consent show``: the do-not-contact in force (or None); per purpose and
-    channel the answer (allowed/suppressed) and its reason; every record, oldest first."""
+    channel the record in force (granted or withdrawn, with when and where) or, without
+    one, the purpose's basis (opt_in or opt_out); every record, oldest first."""
     from clientlens.services.contact.rules import do_not_contact, effective_consent
 
     consents = records.recorded_consents(db, customer_id)
@@ -184,7 +185,6 @@ def consent_state(policy: ContactPolicy, db: AppDB, customer_id: str, at: dt.dat
                 when = r.effective_from.astimezone(zone).date()
                 grid[(purpose, channel)] = (r.status, f"{when} via {r.source}")
             else:
-                grid[(purpose, channel)] = ("granted" if basis == "opt_out" else "none",
-                                            basis.replace("_", "-"))
+                grid[(purpose, channel)] = (basis, "")
     consents.sort(key=lambda r: r.effective_from)
     return do_not_contact(consents, at), grid, consents
