@@ -129,7 +129,11 @@ class Decision:
 def _holidays(country: str, year: int) -> dict[dt.date, str]:
     import holidays  # pinned; its calendars of Russia and Bulgaria include moved days
 
-    return dict(holidays.country_holidays(country, years=year).items())
+    # Names in English whatever the process's locale: the library otherwise follows
+    # LANG, and without one names a Russian holiday in Russian.
+    calendar = holidays.country_holidays(country, years=year)
+    english = "en_US" if "en_US" in calendar.supported_languages else None
+    return dict(holidays.country_holidays(country, years=year, language=english).items())
 
 
 def holiday_name(day: dt.date, country: str) -> str | None:
