@@ -27,8 +27,8 @@ C1,Иванова Мария,retail,2020-01-01
 C2,Петров Иван,retail,2021-05-05
 C3,Георгиева Анна,retail,2022-02-02
 """
-CONSENTS = """consent_id,customer_id,purpose,channel,status,effective_from,source,recorded_by,reference
-K1,C1,marketing,any,granted,2025-01-10 10:00:00,internet,,
+CONSENTS = ("consent_id,customer_id,purpose,channel,status,effective_from,source,recorded_by,"
+            "reference\n") + """K1,C1,marketing,any,granted,2025-01-10 10:00:00,internet,,
 K2,C1,marketing,sms,withdrawn,2026-03-02 11:20:00,branch,ivanova,DOC-1
 K3,C2,marketing,smss,granted,2026-03-02 11:20:00,branch,ivanova,DOC-2
 K4,C3,marketing,any,granted,2026-01-01 09:00:00,mobile,,
