@@ -353,6 +353,45 @@ def _referrals_sql(as_of: dt.date) -> str:
     """
 
 
+def _consents_sql(as_of: dt.date) -> str:
+    """Six retail customers in ten agreed to marketing on any channel soon after joining;
+    one in seven of them later withdrew it for SMS; one and a half in a hundred asked
+    not to be contacted at all (purpose all, channel any, withdrawn)."""
+    return f"""
+    with rows as (
+        select i, customer_id, registered_on, unnest([0, 1, 2]) as j
+        from cust where customer_type = 'retail' and arche <> 'prospect'
+    ), r as (
+        select *, i * 4 + j as q,
+            greatest(0, date_diff('day', registered_on, date '{as_of}')) as known_days
+        from rows
+        where (j = 0 and u(i, 90) < 0.6) or (j = 1 and u(i, 90) < 0.6 and u(i, 91) < 0.15)
+           or (j = 2 and u(i, 92) < 0.015)
+    ), d as (
+        select *, pick(['branch', 'internet', 'mobile', 'call_centre'], q, 94) as source,
+            least(date '{as_of}', registered_on + cast(case j when 0
+                then floor(u(q, 93) * least(30, known_days))
+                else least(30, known_days) + floor(u(q, 93) * greatest(0, known_days - 30))
+                end as integer)) as day
+        from r
+    )
+    select 'K' || lpad(cast(q as varchar), 10, '0') as consent_id, customer_id,
+        case j when 2 then 'all' else 'marketing' end as purpose,
+        case j when 1 then 'sms' else 'any' end as channel,
+        case j when 0 then 'granted' else 'withdrawn' end as status,
+        cast(day as timestamp) + to_minutes(cast(540 + floor(u(q, 96) * 540) as bigint))
+            as effective_from,
+        source,
+        case when source in ('branch', 'call_centre')
+             then pick(['ivanova', 'petrova', 'sidorov', 'georgieva'], q, 95) end
+            as recorded_by,
+        case when source = 'branch' then 'DOC-' || lpad(cast(q as varchar), 8, '0') end
+            as reference
+    from d
+    order by consent_id
+    """
+
+
 def _credit_outcomes_sql() -> str:
     """A labelled table for training a solvency scorecard: did a borrower go bad?
 
@@ -432,6 +471,7 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
             "security_events": _security_sql(as_of),
             "surveys": _surveys_sql(as_of),
             "referrals": _referrals_sql(as_of),
+            "consents": _consents_sql(as_of),
         }
         con.execute(f"create or replace temp table sec as {queries['security_events']}")
         queries["security_events"] = "select * from sec order by event_id"
