@@ -105,3 +105,23 @@ def test_a_purpose_without_a_basis_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("  surveys: {basis: opt_out}\n", "", 1)
     with pytest.raises(ContactPolicyError, match="purpose 'surveys' needs a basis"):
         load_contact_policy(write(tmp_path, text))
+
+
+def test_a_bare_basis_is_short_for_the_mapping(tmp_path: Path) -> None:
+    text = GOOD.replace("  cross_sell: {basis: opt_out}", "  cross_sell: opt_in", 1)
+    policy = load_contact_policy(write(tmp_path, text))
+    assert policy.basis[("cross_sell", "inbound")] == "opt_in"
+    with pytest.raises(ContactPolicyError, match="Did you mean 'opt_in'"):
+        load_contact_policy(write(tmp_path, text.replace("cross_sell: opt_in",
+                                                         "cross_sell: optin")))
+
+
+def test_a_new_workspace_gets_the_policy_and_an_older_one_the_default(tmp_path: Path) -> None:
+    from clientlens.services.contact import commands
+    from clientlens.services.workspace import jobs
+
+    root = tmp_path / "bank"
+    jobs.init(root)
+    assert commands.check_policy(root).file == str(root / "definitions" / "contact_policy.yaml")
+    (root / "definitions" / "contact_policy.yaml").unlink()
+    assert commands.check_policy(root).file == str(DEFAULT_POLICY)

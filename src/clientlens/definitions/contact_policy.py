@@ -293,7 +293,8 @@ def _read_basis(doc: Located, out: _Out) -> dict[tuple[str, str], str]:
             out.add(f"unknown purpose '{purpose}'.{did_you_mean(str(purpose), CONTACT_PURPOSES)}"
                     f" Known: {', '.join(CONTACT_PURPOSES)}", node, str(purpose))
             continue
-        value = spec.get("basis") if isinstance(spec, Located) else None
+        # `marketing: opt_in` is short for `marketing: {basis: opt_in}`
+        value = spec.get("basis") if isinstance(spec, Located) else spec
         if isinstance(spec, Located):
             _unknown_keys(spec, ("basis",), where, out)
         by_direction = value if isinstance(value, Located) else dict.fromkeys(DIRECTIONS, value)
