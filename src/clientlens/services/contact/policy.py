@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clientlens.appdb import AppDB, Departure, RecoveryCase
 from clientlens.definitions.contact_policy import POLICY_FILE, ContactPolicy, load_contact_policy
@@ -111,9 +112,10 @@ def _complaints(warehouse: Warehouse, customer_id: str, since: dt.datetime
     return tuple(localize(r[0], warehouse.time_zone) for r in rows)
 
 
-def facts(policy: ContactPolicy, db: AppDB, customer_id: str, at: dt.datetime,
+def facts(policy: ContactPolicy, db: AppDB | Session, customer_id: str, at: dt.datetime,
           warehouse: Warehouse | None = None) -> CustomerFacts:
-    """Everything the policy needs to know about ``customer_id`` around ``at``."""
+    """Everything the policy needs to know about ``customer_id`` around ``at`` (read in
+    the session given, or in a transaction of its own)."""
     cool = policy.cooling_off
     back = max(_MONTH, dt.timedelta(days=max(cool.after_complaint_days or 0,
                                              cool.after_declined_offer_days or 0) + 1))
@@ -122,7 +124,7 @@ def facts(policy: ContactPolicy, db: AppDB, customer_id: str, at: dt.datetime,
     if warehouse is not None:
         consents = imported_consents(warehouse, customer_id) + consents
         complaints = _complaints(warehouse, customer_id, at - back)
-    with db.transaction() as s:
+    with records.session(db) as s:
         opened = s.scalar(select(RecoveryCase.opened_on)
                           .where(RecoveryCase.customer_id == customer_id,
                                  RecoveryCase.status == "open")
@@ -152,14 +154,25 @@ def record(policy: ContactPolicy, db: AppDB, proposed: Proposal, *, recorded_by:
            ) -> tuple[Decision, int | None, bool]:
     """Log a contact made. With ``enforce``, a suppressed contact is not logged (the
     decision says why); otherwise it is logged anyway (it happened) and the decision
-    shows what it broke. Returns the decision, the contact id and whether it is new."""
-    decision = check(policy, db, proposed, warehouse)
-    if enforce and not decision.allowed:
-        return decision, None, False
-    contact_id, new = records.log_contact(
-        db, proposed.customer_id, channel=proposed.channel, purpose=proposed.purpose,
-        at=proposed.at, recorded_by=recorded_by, campaign=proposed.campaign,
-        offer=proposed.offer, outcome=outcome, source_ref=source_ref)
+    shows what it broke. Returns the decision, the contact id and whether it is new.
+
+    The check and the write are one transaction holding the customer's lock
+    (``records.lock_customer``): processes logging for the same customer at once are
+    decided one after the other, so with ``enforce`` no cap is ever passed."""
+    row = records.contact_row(proposed.customer_id, channel=proposed.channel,
+                              purpose=proposed.purpose, at=proposed.at,
+                              recorded_by=recorded_by, campaign=proposed.campaign,
+                              offer=proposed.offer, outcome=outcome, source_ref=source_ref)
+    with db.transaction() as s:
+        records.lock_customer(s, proposed.customer_id)
+        decision = decide(policy, proposed, facts(policy, s, proposed.customer_id,
+                                                  proposed.at, warehouse))
+        found = records.logged(s, row.source_ref)
+        if found is not None:
+            return decision, found, False
+        if enforce and not decision.allowed:
+            return decision, None, False
+        contact_id, new = records.insert_contact(s, row)
     return decision, contact_id, new
 
 

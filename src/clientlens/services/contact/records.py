@@ -10,11 +10,14 @@ in the policy's time zone by the caller (``policy.py``), never guessed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clientlens.appdb import AppDB
 from clientlens.appdb.contact import (
@@ -75,6 +78,30 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@contextmanager
+def session(db: AppDB | Session) -> Iterator[Session]:
+    """The session given (inside a caller's transaction), or a transaction of its own."""
+    if isinstance(db, Session):
+        yield db
+        return
+    with db.transaction() as s:
+        yield s
+
+
+def lock_customer(s: Session, customer_id: str) -> None:
+    """Hold the customer's contact log until the transaction ends, so a check and the
+    write that follows it are not interleaved with another process's: on PostgreSQL an
+    advisory lock per customer, on SQLite the database's write lock (a write statement
+    that changes nothing takes it; other writers wait up to the busy timeout)."""
+    if s.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(b"contact_log\0" + customer_id.encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        s.execute(text("select pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        s.execute(update(ContactLogEntry).where(ContactLogEntry.contact_id < 0)
+                  .values(outcome=ContactLogEntry.outcome))
+
+
 def check_zone(zone: str) -> str:
     try:
         zoneinfo.ZoneInfo(zone)
@@ -120,8 +147,8 @@ def _consent(row: ContactConsent) -> ConsentRecord:
                          recorded_at=utc(row.recorded_at) if row.recorded_at else None)
 
 
-def recorded_consents(db: AppDB, customer_id: str) -> list[ConsentRecord]:
-    with db.transaction() as s:
+def recorded_consents(db: AppDB | Session, customer_id: str) -> list[ConsentRecord]:
+    with session(db) as s:
         rows = s.scalars(select(ContactConsent).where(ContactConsent.customer_id == customer_id)
                          .order_by(ContactConsent.effective_from, ContactConsent.consent_id))
         return [_consent(r) for r in rows]
@@ -159,8 +186,8 @@ def set_preference(db: AppDB, customer_id: str, *, recorded_by: str,
         return Preference(row.preferred_channel, row.language, row.time_zone, row.country)
 
 
-def preference(db: AppDB, customer_id: str) -> Preference:
-    with db.transaction() as s:
+def preference(db: AppDB | Session, customer_id: str) -> Preference:
+    with session(db) as s:
         row = s.get(ContactPreference, customer_id)
         if row is None:
             return Preference()
@@ -180,8 +207,8 @@ def add_pause(db: AppDB, customer_id: str, starts_on: dt.date, ends_on: dt.date,
     return Pause(starts_on, ends_on, row.reason)
 
 
-def pauses(db: AppDB, customer_id: str) -> list[Pause]:
-    with db.transaction() as s:
+def pauses(db: AppDB | Session, customer_id: str) -> list[Pause]:
+    with session(db) as s:
         rows = s.scalars(select(ContactPause).where(ContactPause.customer_id == customer_id)
                          .order_by(ContactPause.starts_on))
         return [Pause(r.starts_on, r.ends_on, r.reason) for r in rows]
@@ -190,12 +217,11 @@ def pauses(db: AppDB, customer_id: str) -> list[Pause]:
 # -- the contact log ---------------------------------------------------------------------
 
 
-def log_contact(db: AppDB, customer_id: str, *, channel: str, purpose: str,
-                at: dt.datetime, recorded_by: str, campaign: str | None = None,
-                offer: str | None = None, outcome: str | None = None,
-                source_ref: str | None = None) -> tuple[int, bool]:
-    """Record a contact made (or an impression shown); returns its id and whether it is
-    new. The same ``source_ref`` twice is one contact."""
+def contact_row(customer_id: str, *, channel: str, purpose: str, at: dt.datetime,
+                recorded_by: str, campaign: str | None = None, offer: str | None = None,
+                outcome: str | None = None, source_ref: str | None = None
+                ) -> ContactLogEntry:
+    """A checked, unsaved log entry (one line per bad value)."""
     customer = _text(customer_id, "customer id", max_len=64)
     channel = choice(channel, CONTACT_CHANNELS, "channel")
     purpose = choice(purpose, CONTACT_PURPOSES, "purpose")
@@ -203,38 +229,57 @@ def log_contact(db: AppDB, customer_id: str, *, channel: str, purpose: str,
         outcome = choice(outcome, OUTCOMES, "outcome")
     if at.tzinfo is None:
         raise ContactError("the contact's time needs a time zone")
-    ref = _text(source_ref, "source ref", required=False)
-    if ref is not None:
-        with db.transaction() as s:
-            found = s.scalar(select(ContactLogEntry.contact_id)
-                             .where(ContactLogEntry.source_ref == ref))
+    return ContactLogEntry(customer_id=customer, channel=channel, purpose=purpose, at=utc(at),
+                           campaign=_text(campaign, "campaign", required=False, max_len=64),
+                           offer=_text(offer, "offer", required=False, max_len=64),
+                           outcome=outcome, recorded_by=_text(recorded_by, "recorded by"),
+                           source_ref=_text(source_ref, "source ref", required=False))
+
+
+def logged(s: Session, source_ref: str | None) -> int | None:
+    """The contact already logged with ``source_ref``, if any."""
+    if source_ref is None:
+        return None
+    return s.scalar(select(ContactLogEntry.contact_id)
+                    .where(ContactLogEntry.source_ref == source_ref))
+
+
+def insert_contact(db: AppDB | Session, row: ContactLogEntry) -> tuple[int, bool]:
+    """Save ``row`` unless its source_ref is logged already; its id and whether new."""
+    with session(db) as s:
+        found = logged(s, row.source_ref)
         if found is not None:
             return found, False
-    row = ContactLogEntry(customer_id=customer, channel=channel, purpose=purpose, at=utc(at),
-                          campaign=_text(campaign, "campaign", required=False, max_len=64),
-                          offer=_text(offer, "offer", required=False, max_len=64),
-                          outcome=outcome, recorded_by=_text(recorded_by, "recorded by"),
-                          source_ref=ref)
+        s.add(row)
+        s.flush()
+        return row.contact_id, True
+
+
+def log_contact(db: AppDB, customer_id: str, *, channel: str, purpose: str,
+                at: dt.datetime, recorded_by: str, campaign: str | None = None,
+                offer: str | None = None, outcome: str | None = None,
+                source_ref: str | None = None) -> tuple[int, bool]:
+    """Record a contact made (or an impression shown); returns its id and whether it is
+    new. The same ``source_ref`` twice is one contact."""
+    row = contact_row(customer_id, channel=channel, purpose=purpose, at=at,
+                      recorded_by=recorded_by, campaign=campaign, offer=offer,
+                      outcome=outcome, source_ref=source_ref)
     try:
-        with db.transaction() as s:
-            s.add(row)
-            s.flush()
-            return row.contact_id, True
+        return insert_contact(db, row)
     except IntegrityError:  # the same source_ref logged at the same moment elsewhere
-        if ref is None:
+        if row.source_ref is None:
             raise
         with db.transaction() as s:
-            return s.scalar(select(ContactLogEntry.contact_id)
-                            .where(ContactLogEntry.source_ref == ref)), False
+            return logged(s, row.source_ref), False  # type: ignore[return-value]
 
 
-def contacts(db: AppDB, customer_id: str, *, since: dt.datetime | None = None
+def contacts(db: AppDB | Session, customer_id: str, *, since: dt.datetime | None = None
              ) -> list[PastContact]:
     """The customer's logged contacts (since ``since``), oldest first."""
     query = select(ContactLogEntry).where(ContactLogEntry.customer_id == customer_id)
     if since is not None:
         query = query.where(ContactLogEntry.at >= utc(since))
-    with db.transaction() as s:
+    with session(db) as s:
         rows = s.scalars(query.order_by(ContactLogEntry.at, ContactLogEntry.contact_id))
         return [PastContact(r.channel, r.purpose, utc(r.at), r.campaign, r.offer, r.outcome)
                 for r in rows]
