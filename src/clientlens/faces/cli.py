@@ -77,7 +77,8 @@ def init(path: Annotated[Path, typer.Argument(help="Folder to create.")] = Path(
 
 @app.command()
 def check(workspace: Workspace = Path(".")) -> None:
-    """Check the glossary and rulebook; list every problem with file and line.
+    """Check the glossary, rulebook and contact policy; list every problem with file and
+    line.
 
     Example: `clientlens check -w my-bank`
     """

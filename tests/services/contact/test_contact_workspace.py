@@ -195,6 +195,8 @@ def test_the_commands_as_a_user_runs_them(workspace: Path) -> None:
                  check=False)
     assert broken.returncode == 1 and broken.stderr.strip().count("\n") == 0
     assert "contact_policy.yaml:" in broken.stderr and "Did you mean 'week'?" in broken.stderr
+    checked = cli("check", *w, check=False)
+    assert checked.returncode == 1 and "Did you mean 'week'?" in checked.stderr
     for group in ("contact", "consent"):
         assert "Quick start" in cli(group, "--help").stdout
     assert "Example" in cli("contact", "check", "--help").stdout

@@ -46,9 +46,13 @@ def init(path: str | Path, *, force: bool = False) -> Workspace:
 
 
 def check(path: str | Path) -> Workspace:
-    """Load and check the workspace's definitions; raises DefinitionError listing problems."""
+    """Load and check the workspace's definitions and its contact policy; raises
+    DefinitionError listing problems."""
+    from clientlens.services.contact.policy import load_policy
+
     ws = Workspace(path)
     ws.definitions  # noqa: B018 - loading is the check
+    load_policy(ws.definitions_dir)
     return ws
 
 
