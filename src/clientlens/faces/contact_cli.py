@@ -180,7 +180,7 @@ def history(
     db: Db = None,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """The customer's logged contacts of the last months, oldest first.
+    """Every logged contact of the customer, oldest first.
 
     Example: `clientlens contact history C00000001`
     """
