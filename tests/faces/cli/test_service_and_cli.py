@@ -1,9 +1,12 @@
 """A real `clientlens serve` and the CLI on one DuckDB workspace.
 
 DuckDB lets one process open a database file at a time (the service keeps its
-connection open), so a CLI command cannot open the warehouse meanwhile. It must say
-so in one line, naming the service and its PID and what to do, never DuckDB's raw
-"Could not set lock"; and work again once the service stops.
+connection open), so a CLI command cannot open the warehouse meanwhile. `run`,
+`summary`, `explain` and `reevaluate` hand their work to the service (its service
+file names its URL and a token of its own) and give the same answers; any other
+command says in one line that the service holds the warehouse, naming its PID and
+what to do, never DuckDB's raw "Could not set lock"; and works again once the
+service stops.
 """
 
 from __future__ import annotations
@@ -47,14 +50,46 @@ def test_the_cli_says_the_service_holds_the_workspace(tmp_path: Path) -> None:
                 if service.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(service.stderr.read().decode()) from None
                 time.sleep(0.3)
-        for command in (["summary"], ["run"], ["leads", "--limit", "1"]):
+        for command in (["leads", "--limit", "1"], ["export", str(tmp_path / "p.csv")]):
             busy = cli(*command, "-w", str(root), check=False)
             assert busy.returncode == 1, (command, busy.stdout)
             assert busy.stderr.count("\n") == 1, busy.stderr
             assert busy.stderr.startswith(f"error: the warehouse {root / 'warehouse.duckdb'} "
                                           f"is held by `clientlens serve` (PID {service.pid})")
-            assert "GET /segments" in busy.stderr and "Could not set lock" not in busy.stderr
+            assert "hand their work to the service" in busy.stderr
+            assert "Could not set lock" not in busy.stderr
+        # handed to the service: the same figures as without it
+        summary = cli("summary", "-w", str(root))
+        assert "Segments on 2026-10-31" in summary.stdout
+        explained = cli("explain", "C00000001", "-w", str(root))
+        assert f"PID {service.pid}" in explained.stdout
+        assert "segment" in explained.stdout
+        again = cli("reevaluate", "C00000001", "-w", str(root), "--reason", "product_opened")
+        assert "recorded by `clientlens serve`" in again.stdout
+        ran = cli("run", "-w", str(root), "--as-of", "2026-10-31")
+        assert "customers segmented for 2026-10-31" in ran.stdout
+        assert "by the service" in ran.stdout
+        assert (root / ".clientlens-service.json").exists()
     finally:
         service.terminate()
         service.wait(timeout=30)
+    # the service file goes with the service; the CLI opens the warehouse itself again
+    assert not (root / ".clientlens-service.json").exists()
+    local = cli("summary", "-w", str(root)).stdout
+    assert local == summary.stdout
+    history = jobs.reevaluations(root, "C00000001")
+    assert history and history[0].via == "api"
+
+
+def test_a_stale_service_file_is_ignored(tmp_path: Path) -> None:
+    """A service that died without removing its file: its PID is gone, so the command
+    runs itself."""
+    import json
+
+    root = tmp_path / "bank"
+    jobs.demo(root, customers=300, seed=5)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (root / ".clientlens-service.json").write_text(json.dumps(
+        {"pid": dead.pid, "url": "http://127.0.0.1:9", "token": "cl_x"}))
     assert "Segments on" in cli("summary", "-w", str(root)).stdout

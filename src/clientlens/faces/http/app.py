@@ -78,17 +78,20 @@ application database's audit log (never tokens).
 
 
 def create_app(workspace: str | Path, tokens: dict | None = None, *,
-               token_ttl: float = 1.0, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+               token_ttl: float = 1.0, max_body: int = MAX_BODY_BYTES,
+               local_token: str | None = None) -> FastAPI:
     """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
     replaces the application database's tokens, for tests and benches. A revoked token
-    stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413."""
+    stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413.
+    ``local_token``: the service file's token (``platform/service_file.py``), an admin
+    of this machine's user, known to this process only."""
     from clientlens.platform.files import use_private_umask
 
     # Started without the CLI (uvicorn --factory, a test): files the service makes
     # (SQLite's -wal, DuckDB's spill) stay private all the same.
     use_private_umask()
     install_redaction()
-    backend = Backend(Path(workspace), tokens, token_ttl)
+    backend = Backend(Path(workspace), tokens, token_ttl, local_token)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +114,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
                        "funnel."},
                       {"name": "service", "description": "Health."}])
     app.state.backend = backend
-    app.state.tokens_known = backend.tokens.known
+    app.state.tokens_known = backend.api_tokens_known
     errors.install(app)
     # The last added runs first: the log sees every request, the guard runs before any
     # route (and so before any body is read).
