@@ -175,8 +175,10 @@ def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
     """
     with err.status("segmenting customers..."):
         result = jobs.run(workspace, _date(as_of), via="cli")
+    governed = (f" (approved definitions version {result.definitions_version})"
+                if result.definitions_version is not None else "")
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
-              f"{result.rulebook_version} in {result.seconds:.1f} s")
+              f"{result.rulebook_version}{governed} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
     _print_changes(result)
 
@@ -675,6 +677,11 @@ from clientlens.faces.referrals_cli import referrals_app  # noqa: E402
 app.command("serve")(api_serve)
 app.add_typer(token_app)
 app.add_typer(referrals_app)
+
+# -- rule governance ---------------------------------------------------------------------
+from clientlens.faces.definitions_cli import definitions_app  # noqa: E402
+
+app.add_typer(definitions_app)
 
 
 if __name__ == "__main__":

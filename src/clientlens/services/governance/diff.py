@@ -149,6 +149,10 @@ def _list_changes(area: str, subject: str, what: str, old: list[str], new: list[
 def _raw_changes(area: str, subject: str, old: Any, new: Any, path: str = ""
                  ) -> list[Change]:
     """Key by key over plain YAML values; lists of mappings with ``id`` by id."""
+    if old is None and new is not None and not path:
+        return [Change(area, subject, f"{area} {subject} added")]
+    if new is None and old is not None and not path:
+        return [Change(area, subject, f"{area} {subject} removed")]
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for k in sorted(set(old) | set(new), key=str):
@@ -248,7 +252,9 @@ def semantic_diff(old: Definitions, new: Definitions, old_files: dict[str, str] 
         area = fname.removesuffix(".yaml").split("/")[0].replace("ratings", "ratings")
         out += _raw_changes(area, fname.removesuffix(".yaml"), old.raw.get(fname),
                             new.raw.get(fname))
-    for fname in sorted(set(old_files or {}) | set(new_files or {})):
+    if not old_files or not new_files:
+        return out  # files unknown on one side (a run's archive keeps no programmes)
+    for fname in sorted(set(old_files) | set(new_files)):
         if fname.startswith("referrals/"):
             a = yaml.safe_load((old_files or {}).get(fname, "") or "null")
             b = yaml.safe_load((new_files or {}).get(fname, "") or "null")
