@@ -80,7 +80,7 @@ def test_the_diff_says_what_each_variant_changes() -> None:
     assert said["activity window 60 days"] == ["parameter activity_window_days: 90 -> 60 days"]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bank=banks(), variant=st.sampled_from(VARIANTS))
 def test_impact_equals_a_real_run_of_the_draft(bank: dict, variant: Variant) -> None:
     draft = variant.defs
@@ -90,7 +90,7 @@ def test_impact_equals_a_real_run_of_the_draft(bank: dict, variant: Variant) -> 
         run_segmentation(engine, DEFS, AS_OF)
         before = _snapshot(engine)
         assume(before)
-        x = impact(engine, DEFS, draft, AS_OF, sample=3)
+        x = impact(engine, DEFS, draft, AS_OF, sample=2)
         run_segmentation(engine, draft, AS_OF)  # the real run of the draft
         after = _snapshot(engine)
 
