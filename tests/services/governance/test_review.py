@@ -179,6 +179,18 @@ def test_rollback_restores_identical_profiles(tmp_path: Path) -> None:
                       back.version_id: "active"}
 
 
+def _decide(root: Path, version_id: int, start: threading.Barrier, results: dict,
+            user: str, verdict: str) -> None:
+    with Workspace(root).app_db() as db:
+        who = Actor(user, frozenset({"admin"}))
+        start.wait()
+        try:
+            step = review.approve if verdict == "approve" else review.reject
+            results[user] = step(db, who, version_id, f"{user} decides")
+        except GovernanceError as e:
+            results[user] = e
+
+
 def test_two_approvers_racing_on_postgres_give_one_decision(postgres_url: str,
                                                              pg_schema: str,
                                                              tmp_path: Path) -> None:
@@ -189,18 +201,9 @@ def test_two_approvers_racing_on_postgres_give_one_decision(postgres_url: str,
         start = threading.Barrier(2)
         results: dict[str, object] = {}
 
-        def decide(user: str, verdict: str) -> None:
-            with Workspace(root).app_db() as db:
-                who = Actor(user, frozenset({"admin"}))
-                start.wait()
-                try:
-                    step = review.approve if verdict == "approve" else review.reject
-                    results[user] = step(db, who, v.version_id, f"{user} decides")
-                except GovernanceError as e:
-                    results[user] = e
-
-        threads = [threading.Thread(target=decide, args=(CHECKER, "approve")),
-                   threading.Thread(target=decide, args=(ADMIN, "reject"))]
+        threads = [threading.Thread(target=_decide,
+                                    args=(root, v.version_id, start, results, user, verdict))
+                   for user, verdict in ((CHECKER, "approve"), (ADMIN, "reject"))]
         for t in threads:
             t.start()
         for t in threads:

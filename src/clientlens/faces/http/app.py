@@ -38,6 +38,7 @@ from fastapi import FastAPI
 from clientlens.faces.http import errors
 from clientlens.faces.http.errors import PayloadTooLarge
 from clientlens.faces.http.routers import (
+    definitions,
     dictionary,
     health,
     profiles,
@@ -51,7 +52,7 @@ from clientlens.platform.http_guard import MAX_BODY_BYTES, Guard, RequestLog, in
 
 #: The routers in the order of the spec's paths.
 ROUTERS = (profiles.router, reevaluation.router, segments.router, dictionary.router,
-           runs.router, health.router, referrals.router)
+           runs.router, health.router, referrals.router, definitions.router)
 
 DESCRIPTION = """
 Customer profiles, segments, the dictionary of terms, runs and re-evaluation over one

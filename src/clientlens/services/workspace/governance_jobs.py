@@ -14,6 +14,8 @@ that user's API tokens; over HTTP the token's holder and role (``actor``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from clientlens.services.workspace.folder import Workspace
 
 FILES = "files"      # the workspace's definitions/ folder: the draft being edited
 CURRENT = "current"  # the version in force today (ungoverned: the latest snapshot's)
+Warehouse = Callable[[], AbstractContextManager[Any]]
 
 
 def actor(db: Any, user: str | None, *, role: str | None = None, via: str = "cli") -> Actor:
@@ -110,8 +113,12 @@ def version(path: str | Path, version_id: int) -> VersionRecord:
         return versions.get(db, version_id)
 
 
-def _resolve(ws: Workspace, ref: str | int | None, default: str
-             ) -> tuple[Definitions, dict[str, str], str]:
+def _opener(ws: Workspace, warehouse: Warehouse | None) -> Warehouse:
+    return warehouse or (lambda: ws.engine(read_only=True))
+
+
+def _resolve(ws: Workspace, ref: str | int | None, default: str,
+             warehouse: Warehouse | None = None) -> tuple[Definitions, dict[str, str], str]:
     """Definitions, files and a name for ``files``, ``current`` or a version number."""
     ref = default if ref is None else str(ref)
     if ref == FILES:
@@ -121,7 +128,7 @@ def _resolve(ws: Workspace, ref: str | int | None, default: str
         if ref == CURRENT:
             found = ws.in_force(dt.date.today())
             if found.version is None:
-                stored = _latest_stored(ws, db)
+                stored = _latest_stored(ws, db, warehouse)
                 if stored is not None:
                     return stored
                 return (found.definitions, versions.folder_files(ws.definitions_dir),
@@ -136,13 +143,14 @@ def _resolve(ws: Workspace, ref: str | int | None, default: str
         return versions.load_version(rec, ws.root), rec.files, f"version {rec.version_id}"
 
 
-def _latest_stored(ws: Workspace, db: Any) -> tuple[Definitions, dict[str, str], str] | None:
+def _latest_stored(ws: Workspace, db: Any, warehouse: Warehouse | None
+                   ) -> tuple[Definitions, dict[str, str], str] | None:
     """An ungoverned workspace's current definitions: those of its latest snapshot."""
     from clientlens.services.governance.impact import snapshot_version
     from clientlens.services.profiling.history import archived_definitions
     from clientlens.services.profiling.segmentation import latest_as_of
 
-    with ws.engine(read_only=True) as engine:
+    with _opener(ws, warehouse)() as engine:
         try:
             day = latest_as_of(engine)
         except NotFoundError:
@@ -162,16 +170,19 @@ class Diff:
     changes: list[Change]
 
 
-def diff(path: str | Path, new: str | int | None = None, old: str | int | None = None) -> Diff:
+def diff(path: str | Path, new: str | int | None = None, old: str | int | None = None, *,
+         warehouse: Warehouse | None = None) -> Diff:
     """What ``new`` (default: the files) changes against ``old`` (default: the version in
-    force today), in words."""
+    force today), in words. ``warehouse``: how to open the warehouse (a service holding it
+    open passes its own)."""
     ws = Workspace(path)
-    new_defs, new_files, new_name = _resolve(ws, new, FILES)
-    old_defs, old_files, old_name = _resolve(ws, old, CURRENT)
+    new_defs, new_files, new_name = _resolve(ws, new, FILES, warehouse)
+    old_defs, old_files, old_name = _resolve(ws, old, CURRENT, warehouse)
     return Diff(old_name, new_name, semantic_diff(old_defs, new_defs, old_files, new_files))
 
 
-def impact(path: str | Path, draft: str | int | None = None, *, sample: int = 5) -> Impact:
+def impact(path: str | Path, draft: str | int | None = None, *, sample: int = 5,
+           warehouse: Warehouse | None = None) -> Impact:
     """The draft (default: the files) against the latest snapshot, without storing
     anything."""
     from clientlens.services.governance.impact import impact as what_if
@@ -180,8 +191,8 @@ def impact(path: str | Path, draft: str | int | None = None, *, sample: int = 5)
     from clientlens.services.profiling.segmentation import latest_as_of
 
     ws = Workspace(path)
-    draft_defs, _, _ = _resolve(ws, draft, FILES)
-    with ws.engine(read_only=True) as engine:
+    draft_defs, _, _ = _resolve(ws, draft, FILES, warehouse)
+    with _opener(ws, warehouse)() as engine:
         day = latest_as_of(engine)
         stamp = snapshot_version(engine, day)
         if stamp is None:
