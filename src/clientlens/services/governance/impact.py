@@ -82,7 +82,11 @@ def _draft_query(engine: Engine, stored: Definitions, draft: Definitions, as_of:
                  ) -> tuple[exp.Select, list[str]]:
     differ = reusable_terms(stored, draft)
     if not differ:
-        return decisions_over_snapshot(draft, as_of), []
+        # Built once per draft and date while the draft is loaded (building the tree
+        # costs most of a second).
+        query = draft.derived.get("whatif", as_of,
+                                  lambda: decisions_over_snapshot(draft, as_of))
+        return query, []  # only rendered, never changed: shared as it is
     plan = compile_plan(draft, as_of, capabilities=engine.capabilities, engine=engine.name)
     inner = plan.query.subquery("draft_plan")
     return (exp.select(exp.column(ENTITY_KEY), exp.column("segment"),
@@ -120,27 +124,27 @@ def impact(engine: Engine, stored: Definitions, draft: Definitions, as_of: dt.da
     ).from_(exp.alias_(exp.to_table("cur"), "c", table=True)).join(
         exp.alias_(exp.to_table("dft"), "d", table=True), join_type="full outer",
         on=side("c", ENTITY_KEY).eq(side("d", ENTITY_KEY)))
-    select = select.with_("cur", as_=cur).with_("dft", as_=draft_q)
+    select = select.with_("cur", as_=cur, copy=False).with_("dft", as_=draft_q, copy=False)
     table = engine.fetch_arrow(select)
     if table.num_rows == 0:
         raise ClientlensError(f"no profiles on {as_of} to compare the draft with")
-    table = table.set_column(table.schema.get_field_index("cur_segment"), "cur_segment",
-                             pc.fill_null(table["cur_segment"], GONE))
-    table = table.set_column(table.schema.get_field_index("new_segment"), "new_segment",
-                             pc.fill_null(table["new_segment"], GONE))
+    # pc.coalesce, not fill_null: fill_null imports pandas (a second, once per process).
+    for name in ("cur_segment", "new_segment"):
+        table = table.set_column(table.schema.get_field_index(name), name,
+                                 pc.coalesce(table[name], pa.scalar(GONE)))
     counts, balances, segments = _matrix(table, stored, draft)
     moves: dict[str, list[tuple[Any, Any, int]]] = {}
     entitlements: list[tuple[str, int, int]] = []
     for c in compared:
         a, b = table[f"cur__{c}"], table[f"new__{c}"]
         if c.startswith("svc_"):
-            a_on, b_on = pc.fill_null(a, False), pc.fill_null(b, False)
+            a_on, b_on = pc.coalesce(a, pa.scalar(False)), pc.coalesce(b, pa.scalar(False))
             granted = pc.sum(pc.and_(pc.invert(a_on), b_on)).as_py() or 0
             revoked = pc.sum(pc.and_(a_on, pc.invert(b_on))).as_py() or 0
             if granted or revoked:
                 entitlements.append((c, granted, revoked))
             continue
-        differs = pc.invert(pc.fill_null(pc.equal(a, b), False))
+        differs = pc.invert(pc.coalesce(pc.equal(a, b), pa.scalar(False)))
         both_null = pc.and_(pc.is_null(a), pc.is_null(b))
         changed = table.filter(pc.and_(differs, pc.invert(both_null)))
         if changed.num_rows:
