@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ APPROVED = ("approved", *IN_EFFECT)  # passed four eyes
 PENDING = ("submitted",)
 #: What a version's files are: the definitions loader's files plus referral programmes.
 PATTERNS = ("*.yaml", "scorecards/*.yaml", "referrals/*.yaml")
+FILE_NAME = re.compile(r"(?:(?:scorecards|referrals)/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.yaml")
 STATE_ACTIONS = {"active": "definitions.activate", "superseded": "definitions.supersede"}
 CACHE = ".governance"  # in the workspace: approved versions' files, as runs load them
 
@@ -124,9 +126,10 @@ def write_files(folder: Path, found: dict[str, str]) -> None:
     """``found`` into ``folder`` (private), leaving it holding exactly those files."""
     files.ensure_folder(folder)
     for name, text in found.items():
-        if ".." in Path(name).parts or Path(name).is_absolute():
-            raise GovernanceError(f"'{name}' is not a definition file's relative path",
-                                  code="invalid_request")
+        if not FILE_NAME.fullmatch(name) or "\x00" in text:
+            raise GovernanceError(f"{name!r} is not a definition file: use names like "
+                                  "rulebook.yaml, scorecards/solvency.yaml or "
+                                  "referrals/friends.yaml", code="invalid_request")
         target = folder / name
         files.ensure_folder(target.parent)
         if not target.is_file() or target.read_text(encoding="utf-8") != text:

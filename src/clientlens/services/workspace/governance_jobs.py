@@ -51,13 +51,15 @@ def submit(path: str | Path, *, by: str | None = None, reason: str,
     """Submit the workspace's definition files (or ``files`` given whole) for approval;
     a draft that does not load is refused with every problem at once."""
     ws = Workspace(path)
-    if files is None:
-        defs = load_definitions(ws.definitions_dir)  # DefinitionError: every problem
-        files = versions.folder_files(ws.definitions_dir)
-    else:
-        defs = review.check_files(files)
     with ws.app_db() as db:
-        return review.submit(db, actor(db, by, role=role, via=via), files, defs, reason)
+        who = actor(db, by, role=role, via=via)
+        review.require(db, who, "definitions:submit", "definitions.submit")  # before reading
+        if files is None:
+            defs = load_definitions(ws.definitions_dir)  # DefinitionError: every problem
+            files = versions.folder_files(ws.definitions_dir)
+        else:
+            defs = review.check_files(files)
+        return review.submit(db, who, files, defs, reason)
 
 
 def approve(path: str | Path, version_id: int, *, by: str | None = None, reason: str,

@@ -19,7 +19,7 @@ from clientlens.faces.http.errors import ERRORS, NOT_FOUND, response
 from clientlens.platform.jsonsafe import plain
 
 router = APIRouter(tags=["definitions"])
-VersionId = Annotated[int, PathParam(ge=1, description="The version number.")]
+VersionId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="The version number.")]
 CONFLICT = {**ERRORS, **NOT_FOUND,
             **response(403, "The role may not, or the maker decides its own change."),
             **response(409, "The version is not in a state this step applies to.")}
@@ -122,7 +122,7 @@ def rollback(version_id: VersionId, body: Decision, who: Principal,
                                  via="api", reason=body.reason))
 
 
-Ref = Annotated[str | None, Query(max_length=16, pattern=r"^(files|current|\d+)$")]
+Ref = Annotated[str | None, Query(max_length=16, pattern=r"^(files|current|\d{1,9})$")]
 
 
 @router.get("/definitions/diff", summary="What a version changes, in words",
