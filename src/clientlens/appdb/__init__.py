@@ -39,9 +39,10 @@ from clientlens.appdb.schema import (
     Run,
     TokenImport,
 )
+from clientlens.appdb.schema_governance import DefinitionVersion
 
 __all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "ConsoleSession",
-           "ConsoleUser", "Departure",
+           "ConsoleUser", "DefinitionVersion", "Departure",
            "RecoveryCase", "RecoveryStep", "Reevaluation", "ReevaluationEvent",
            "RulebookVersion", "Run", "TokenImport", "current_revision", "head_revision",
            "open_appdb", "upgrade"]

@@ -180,8 +180,10 @@ def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
     except WarehouseInUse as e:
         _run_on_service(workspace, as_of, e)
         return
+    governed = (f" (approved definitions version {result.definitions_version})"
+                if result.definitions_version is not None else "")
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
-              f"{result.rulebook_version} in {result.seconds:.1f} s")
+              f"{result.rulebook_version}{governed} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
     _print_changes(result)
 
@@ -781,6 +783,11 @@ app.add_typer(referrals_app)
 from clientlens.faces.users_cli import user_app  # noqa: E402
 
 app.add_typer(user_app)
+
+# -- rule governance ---------------------------------------------------------------------
+from clientlens.faces.definitions_cli import definitions_app  # noqa: E402
+
+app.add_typer(definitions_app)
 
 
 if __name__ == "__main__":

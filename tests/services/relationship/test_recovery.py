@@ -45,8 +45,9 @@ D = dt.date(2026, 10, 1)  # a Thursday; dates below are relative to it
 TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions", "audit_log",
           "referral_programmes", "referral_codes", "referral_registrations", "ledger_accounts",
           "ledger_transactions", "ledger_entries", "idempotency_keys", "reevaluations",
-          "reevaluation_events", "runs", "api_tokens", "api_token_imports", "alembic_version"}
-HEAD = "0007"  # the newest migration
+          "reevaluation_events", "runs", "api_tokens", "api_token_imports", "console_users",
+          "console_sessions", "definition_versions", "alembic_version"}
+HEAD = "0009"  # the newest migration
 
 
 def day(n: int) -> dt.date:

@@ -39,6 +39,7 @@ from clientlens.faces import console
 from clientlens.faces.http import errors
 from clientlens.faces.http.errors import PayloadTooLarge
 from clientlens.faces.http.routers import (
+    definitions,
     dictionary,
     health,
     profiles,
@@ -52,7 +53,7 @@ from clientlens.platform.http_guard import MAX_BODY_BYTES, Guard, RequestLog, in
 
 #: The routers in the order of the spec's paths.
 ROUTERS = (profiles.router, reevaluation.router, segments.router, dictionary.router,
-           runs.router, health.router, referrals.router)
+           runs.router, health.router, referrals.router, definitions.router)
 
 DESCRIPTION = """
 Customer profiles, segments, the dictionary of terms, runs and re-evaluation over one
