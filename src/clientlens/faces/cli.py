@@ -109,13 +109,39 @@ def import_(
     * `clientlens import -w my-bank exports/` (customers.csv, accounts.csv, ...)
     * `clientlens import -w my-bank --table accounts --encoding cp1251 branch.csv`
     """
-    with err.status("importing...") as status:
-        reports = jobs.import_files(workspace, files, table=table, encoding=encoding,
-                                    delimiter=delimiter, decimal_comma=decimal_comma,
-                                    force=force, progress=lambda m: status.update(m))
+    try:
+        with err.status("importing...") as status:
+            reports = jobs.import_files(workspace, files, table=table, encoding=encoding,
+                                        delimiter=delimiter, decimal_comma=decimal_comma,
+                                        force=force, progress=lambda m: status.update(m))
+    except WarehouseInUse as e:
+        reports = _import_on_service(workspace, files, e, table=table, encoding=encoding,
+                                     delimiter=delimiter, decimal_comma=decimal_comma,
+                                     force=force)
     _print_imports(reports)
     if any(r.rows_quarantined for r in reports):
         out.print("Quarantined rows: `clientlens quarantine -w ...` lists them with reasons.")
+
+
+def _import_on_service(workspace: Path, files: list[Path], e: WarehouseInUse,
+                       **options: object) -> list:
+    """The import handed to the service that holds the warehouse; its reports."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from clientlens.faces import service_client
+
+    service = service_client.service_for(workspace, e)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise ClientlensError(f"no such file or folder: {missing[0]}")
+    err.print(f"The warehouse is held by `clientlens serve` (PID {service.pid}); the import "
+              "is handed to it.")
+    with err.status("importing (in the service)..."):
+        answer = service_client.ask(service, "POST", "/imports", {
+            "files": [str(f.resolve()) for f in files], **options})
+    return [SimpleNamespace(**{**r, "reasons": Counter(r["reasons"]),
+                               "notes": Counter(r["notes"])}) for r in answer["reports"]]
 
 
 def _print_imports(reports: list) -> None:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -69,6 +70,25 @@ def test_the_cli_says_the_service_holds_the_workspace(tmp_path: Path) -> None:
         ran = cli("run", "-w", str(root), "--as-of", "2026-10-31")
         assert "customers segmented for 2026-10-31" in ran.stdout
         assert "by the service" in ran.stdout
+        # an import, too: a new interaction and a bad row, quarantined as without it
+        extra = tmp_path / "interactions_more.csv"
+        extra.write_text("interaction_id;customer_id;ts;channel;kind\n"
+                         "IX1;C00000001;2026-10-30 10:00;branch;visit\n"
+                         "IX2;NOBODY;2026-10-30 10:00;branch;visit\n", encoding="utf-8")
+        imported = cli("import", str(extra), "-w", str(root))
+        assert "handed to it" in imported.stderr
+        assert "quarantined in interactions_more.csv: 1 × unknown customer_id" in \
+            imported.stdout
+        # another API token, even an admin's, may not make the service read files
+        token = cli("token", "add", "someone", "--role", "admin", "-w", str(root)).stdout
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/imports", method="POST",
+            data=b'{"files": ["/etc/passwd"]}', headers={
+                "Authorization": f"Bearer {token.strip()}",
+                "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 403
         assert (root / ".clientlens-service.json").exists()
     finally:
         service.terminate()
@@ -79,6 +99,11 @@ def test_the_cli_says_the_service_holds_the_workspace(tmp_path: Path) -> None:
     assert local == summary.stdout
     history = jobs.reevaluations(root, "C00000001")
     assert history and history[0].via == "api"
+    from clientlens.services.workspace.folder import Workspace
+
+    with Workspace(root).engine(read_only=True) as engine:
+        assert engine.fetch_all("select count(*) from interactions "
+                                "where interaction_id = 'IX1'")[0][0] == 1
 
 
 def test_a_stale_service_file_is_ignored(tmp_path: Path) -> None:

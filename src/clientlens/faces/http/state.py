@@ -75,8 +75,10 @@ class Backend:
         # commands on this machine that hand their work to this process
         self._fixed = tokens is not None
         self._local_token = local_token is not None
-        local = {} if local_token is None else {
-            token_hash(local_token): TokenHolder(user=local_user(), role="admin")}
+        #: the service file's holder (None without one): some requests are its alone
+        self.local_holder = None if local_token is None else TokenHolder(
+            user=local_user(), role="admin")
+        local = {} if local_token is None else {token_hash(local_token): self.local_holder}
         self.tokens = TokenCache(lambda: {**holders(self.db), **local}, ttl=token_ttl)
         if tokens is not None:  # fixed tokens (tests, benches): the app DB is not read
             fixed = {token_hash(k) if not _is_hash(k) else k:

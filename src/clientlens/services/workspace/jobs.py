@@ -55,29 +55,41 @@ def check(path: str | Path) -> Workspace:
 def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | None = None,
                  encoding: str = "auto", delimiter: str | None = None,
                  decimal_comma: bool | None = None, force: bool = False,
-                 progress: Callable[[str], None] | None = None) -> list:
-    """Import files (or folders of files named like the tables) into the warehouse."""
+                 progress: Callable[[str], None] | None = None,
+                 staging: Any = None) -> list:
+    """Import files (or folders of files named like the tables) into the warehouse.
+    ``staging``: the DuckDB warehouse already open (the service's), else it is opened."""
+    ws = Workspace(path)
+    if staging is not None:
+        return _import_into(ws, staging, files, table, encoding, delimiter, decimal_comma,
+                            force, progress)
+    with ws.staging_engine() as engine:
+        return _import_into(ws, engine, files, table, encoding, delimiter, decimal_comma,
+                            force, progress)
+
+
+def _import_into(ws: Workspace, staging: Any, files: Sequence[str | Path], table: str | None,
+                 encoding: str, delimiter: str | None, decimal_comma: bool | None,
+                 force: bool, progress: Callable[[str], None] | None) -> list:
     from clientlens.services.ingest.importer import import_directory, import_file, table_for_file
 
-    ws = Workspace(path)
     reports = []
     # Files are always validated into the embedded DuckDB warehouse (bad rows go to
     # its quarantine); another engine then takes the validated tables whole.
-    with ws.staging_engine() as staging:
-        options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
-                   "base_currency": ws.settings.base_currency,
-                   "time_zone": ws.settings.time_zone, "progress": progress,
-                   "force": force}
-        for item in files:
-            item = Path(item)
-            if item.is_dir():
-                reports.extend(import_directory(staging, item, **options))
-            else:
-                name = table or table_for_file(item)
-                reports.append(import_file(staging, name, item, **options))
-        if ws.settings.engine != "duckdb":
-            touched = list(dict.fromkeys(r.table for r in reports))
-            publish_tables(ws, staging, touched, progress)
+    options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
+               "base_currency": ws.settings.base_currency,
+               "time_zone": ws.settings.time_zone, "progress": progress,
+               "force": force}
+    for item in files:
+        item = Path(item)
+        if item.is_dir():
+            reports.extend(import_directory(staging, item, **options))
+        else:
+            name = table or table_for_file(item)
+            reports.append(import_file(staging, name, item, **options))
+    if ws.settings.engine != "duckdb":
+        touched = list(dict.fromkeys(r.table for r in reports))
+        publish_tables(ws, staging, touched, progress)
     return reports
 
 
