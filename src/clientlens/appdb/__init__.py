@@ -45,10 +45,11 @@ from clientlens.appdb.schema import (
     Run,
     TokenImport,
 )
+from clientlens.appdb.schema_governance import DefinitionVersion
 
 __all__ = ["ApiToken", "AppDB", "AppDBError", "AuditEntry", "Base", "ConsoleSession",
            "ConsoleUser", "ContactConsent", "ContactLogEntry", "ContactPause",
-           "ContactPreference", "Departure",
+           "ContactPreference", "DefinitionVersion", "Departure",
            "RecoveryCase", "RecoveryStep", "Reevaluation", "ReevaluationEvent",
            "RulebookVersion", "Run", "TokenImport", "current_revision", "head_revision",
            "open_appdb", "upgrade"]

@@ -30,9 +30,9 @@ class WarehouseInUse(WorkspaceError):
         who = f"PID {pid}" if pid is not None else "another process"
         if self.serving:
             message = (f"the warehouse {path} is held by `clientlens serve` ({who}): DuckDB "
-                       "lets one process open it at a time. Ask the running service "
-                       "(GET /segments, POST /runs, GET /customers/{id}/profile), or stop "
-                       "it for this command and start it again after")
+                       "lets one process open it at a time. `import`, `run`, `summary`, "
+                       "`explain` and `reevaluate` hand their work to the service; for this "
+                       "command stop it and start it again after")
         else:
             what = f" ({command[:80]})" if command else ""
             message = (f"the warehouse {path} is in use by {who}{what}: DuckDB lets one "

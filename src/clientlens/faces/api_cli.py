@@ -47,11 +47,22 @@ def serve(workspace: WorkspaceOpt = Path("."),
     except ImportError as e:
         raise ClientlensError(f"the HTTP API needs '{e.name}': pip install "
                               "'clientlens[api]'") from None
-    app = create_app(workspace)
-    if not app.state.tokens_known():
-        err.print("[yellow]warning:[/] no tokens yet; every request will get 401. Create one: "
-                  f"clientlens token add USER --role analyst -w {workspace}")
-    uvicorn.run(app, host=host, port=port, log_config=log_config())
+    from clientlens.platform import service_file
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}"
+    # commands on this machine find the service here and hand it their work
+    announced = service_file.announce(workspace, url)
+    try:
+        app = create_app(workspace, local_token=announced.token)
+        if not app.state.tokens_known():
+            err.print("[yellow]warning:[/] no API tokens yet; API requests will get 401 "
+                      f"(clientlens token add USER --role analyst -w {workspace}).")
+        err.print(f"Console: {url}/ (users: clientlens user add NAME --role ROLE -w "
+                  f"{workspace}); API docs: {url}/docs")
+        uvicorn.run(app, host=host, port=port, log_config=log_config())
+    finally:
+        service_file.withdraw(workspace)
 
 
 token_app = typer.Typer(

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clientlens.engines.duckdb_engine import WarehouseInUse
 from clientlens.faces.cli_errors import report
 from clientlens.faces.options import OUTPUT_HELP, CsvDialect, Workspace, parse_date
 from clientlens.model.errors import ClientlensError
@@ -109,13 +110,39 @@ def import_(
     * `clientlens import -w my-bank exports/` (customers.csv, accounts.csv, ...)
     * `clientlens import -w my-bank --table accounts --encoding cp1251 branch.csv`
     """
-    with err.status("importing...") as status:
-        reports = jobs.import_files(workspace, files, table=table, encoding=encoding,
-                                    delimiter=delimiter, decimal_comma=decimal_comma,
-                                    force=force, progress=lambda m: status.update(m))
+    try:
+        with err.status("importing...") as status:
+            reports = jobs.import_files(workspace, files, table=table, encoding=encoding,
+                                        delimiter=delimiter, decimal_comma=decimal_comma,
+                                        force=force, progress=lambda m: status.update(m))
+    except WarehouseInUse as e:
+        reports = _import_on_service(workspace, files, e, table=table, encoding=encoding,
+                                     delimiter=delimiter, decimal_comma=decimal_comma,
+                                     force=force)
     _print_imports(reports)
     if any(r.rows_quarantined for r in reports):
         out.print("Quarantined rows: `clientlens quarantine -w ...` lists them with reasons.")
+
+
+def _import_on_service(workspace: Path, files: list[Path], e: WarehouseInUse,
+                       **options: object) -> list:
+    """The import handed to the service that holds the warehouse; its reports."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from clientlens.faces import service_client
+
+    service = service_client.service_for(workspace, e)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise ClientlensError(f"no such file or folder: {missing[0]}")
+    err.print(f"The warehouse is held by `clientlens serve` (PID {service.pid}); the import "
+              "is handed to it.")
+    with err.status("importing (in the service)..."):
+        answer = service_client.ask(service, "POST", "/imports", {
+            "files": [str(f.resolve()) for f in files], **options})
+    return [SimpleNamespace(**{**r, "reasons": Counter(r["reasons"]),
+                               "notes": Counter(r["notes"])}) for r in answer["reports"]]
 
 
 def _print_imports(reports: list) -> None:
@@ -174,12 +201,45 @@ def run(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
 
     Example: `clientlens run -w my-bank --as-of 2026-10-31`
     """
-    with err.status("segmenting customers..."):
-        result = jobs.run(workspace, _date(as_of), via="cli")
+    try:
+        with err.status("segmenting customers..."):
+            result = jobs.run(workspace, _date(as_of), via="cli")
+    except WarehouseInUse as e:
+        _run_on_service(workspace, as_of, e)
+        return
+    governed = (f" (approved definitions version {result.definitions_version})"
+                if result.definitions_version is not None else "")
     out.print(f"{result.customers:,} customers segmented for {result.as_of} with rulebook "
-              f"{result.rulebook_version} in {result.seconds:.1f} s")
+              f"{result.rulebook_version}{governed} in {result.seconds:.1f} s")
     _print_summary(result.as_of, result.summary)
     _print_changes(result)
+
+
+def _run_on_service(workspace: Path, as_of: str | None, e: WarehouseInUse) -> None:
+    """The run handed to the service that holds the warehouse (faces/service_client.py)."""
+    from types import SimpleNamespace
+
+    from clientlens.faces import service_client
+
+    service = service_client.service_for(workspace, e)
+    err.print(f"The warehouse is held by `clientlens serve` (PID {service.pid}); the run "
+              "is handed to it.")
+    with err.status("segmenting customers (in the service)...") as status:
+        record = service_client.run(service, _date(as_of), lambda r: status.update(
+            f"segmenting customers (in the service): {r.get('stage') or r['status']} "
+            f"{(r.get('progress') or 0):.0%}"))
+    if record["status"] != "succeeded":
+        raise ClientlensError(f"the run {record['run_id']} failed in the service: "
+                              f"{record.get('error') or 'no reason given'}")
+    r = record["result"]
+    out.print(f"{r['customers']:,} customers segmented for {r['as_of']} with rulebook "
+              f"{r['rulebook_version']} in {r['seconds']:.1f} s (run {record['run_id']}, "
+              "by the service)")
+    _print_summary(r["as_of"], [SimpleNamespace(**row) for row in r["segments"]])
+    if r.get("phases"):
+        total = sum(r["phases"].values()) or 1
+        out.print("Relationship phases: " + ", ".join(
+            f"{k} {n:,} ({n / total:.0%})" for k, n in r["phases"].items() if n))
 
 
 def _print_phases(result: jobs.RunResult) -> None:
@@ -230,7 +290,18 @@ def summary(workspace: Workspace = Path("."), as_of: AsOf = None) -> None:
 
     Example: `clientlens summary -w my-bank`
     """
-    date, rows = jobs.summary(workspace, _date(as_of))
+    try:
+        date, rows = jobs.summary(workspace, _date(as_of))
+    except WarehouseInUse as e:
+        from types import SimpleNamespace
+
+        from clientlens.faces import service_client
+
+        service = service_client.service_for(workspace, e)
+        query = f"?as_of={_date(as_of)}" if as_of else ""
+        answer = service_client.ask(service, "GET", f"/segments{query}")
+        date = answer["as_of"]
+        rows = [SimpleNamespace(**row) for row in answer["segments"]]
     _print_summary(date, rows)
 
 
@@ -245,7 +316,11 @@ def explain(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     """
     from clientlens.compiler.pyplan import fmt
 
-    x = jobs.explain(workspace, customer_id, _date(as_of))
+    try:
+        x = jobs.explain(workspace, customer_id, _date(as_of))
+    except WarehouseInUse as e:
+        _explain_on_service(workspace, customer_id, as_of, as_json, e)
+        return
     if as_json:
         out.print_json(json.dumps(_explanation_dict(x), default=str, ensure_ascii=False))
         return
@@ -267,6 +342,44 @@ def explain(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     if x.matched is None:
         out.print(f"\nNo rule matched: default segment [bold]{x.segment}[/].")
     _print_decisions(x)
+
+
+def _explain_on_service(workspace: Path, customer_id: str, as_of: str | None,
+                        as_json: bool, e: WarehouseInUse) -> None:
+    """The explanation from the service that holds the warehouse: its profile answer."""
+    from urllib.parse import quote
+
+    from clientlens.faces import service_client
+
+    service = service_client.service_for(workspace, e)
+    query = f"?as_of={_date(as_of)}" if as_of else ""
+    p = service_client.ask(service, "GET",
+                           f"/customers/{quote(customer_id, safe='')}/profile{query}")
+    if as_json:
+        out.print_json(json.dumps(p, default=str, ensure_ascii=False))
+        return
+    out.print(f"[bold]{escape(p['customer_id'])}[/] on {p['as_of']}: segment [bold green]"
+              f"{p['segment']}[/] ({escape(str(p['segment_label']))}); rulebook "
+              f"{p['rulebook_version']}, {p['source']} (answered by `clientlens serve`, "
+              f"PID {service.pid})")
+    if p.get("note"):
+        out.print(f"[yellow]note:[/] {escape(p['note'])}")
+    for rr in (p.get("explanation") or {}).get("segment_rules", []):
+        mark = "[green]✓ matched[/]" if rr["matched"] else "[red]✗ not matched[/]"
+        out.print(f"\n[bold]{rr['rule']}[/] {mark}")
+        for c in rr["conditions"]:
+            sign = "✓" if c["holds"] is True else "?" if c["holds"] is None else "✗"
+            values = ", ".join(f"{k} = {v}" for k, v in c["values"].items())
+            line = f"  {sign} {escape(c['condition'])}  [dim]({escape(values)})[/]"
+            if c.get("needs") and c["holds"] is not True:
+                line += f"\n      {rr['rule']}: {escape(c['needs'])}"
+            out.print(line)
+    out.print(f"\n[bold]Need:[/] {p.get('need')}   [bold]Phase:[/] {p.get('phase')}")
+    for r in p.get("ratings", []):
+        out.print(f"  {r['rating']}: {r['grade'] or '—'} "
+                  f"({'; '.join(escape(x) for x in r['reasons'])})")
+    for w in p.get("withheld", []):
+        out.print(f"[dim]withheld ({w['category']}): {', '.join(w['fields'])}[/]")
 
 
 def _print_decisions(x: jobs.Explanation) -> None:
@@ -703,6 +816,11 @@ app.add_typer(contact_app)
 from clientlens.faces.users_cli import user_app  # noqa: E402
 
 app.add_typer(user_app)
+
+# -- rule governance ---------------------------------------------------------------------
+from clientlens.faces.definitions_cli import definitions_app  # noqa: E402
+
+app.add_typer(definitions_app)
 
 
 if __name__ == "__main__":

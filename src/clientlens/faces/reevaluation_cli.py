@@ -70,10 +70,15 @@ def reevaluate(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
       DEP-GROW"`
     * `clientlens reevaluate C00000042 -w my-bank --json`
     """
+    from clientlens.engines.duckdb_engine import WarehouseInUse
     from clientlens.services.workspace import jobs
 
-    outcome = jobs.reevaluate(workspace, customer_id, parse_date(as_of, "--as-of"),
-                              reason=reason, note=note, requested_by=by, via="cli")
+    try:
+        outcome = jobs.reevaluate(workspace, customer_id, parse_date(as_of, "--as-of"),
+                                  reason=reason, note=note, requested_by=by, via="cli")
+    except WarehouseInUse as e:
+        _reevaluate_on_service(workspace, customer_id, as_of, reason, note, as_json, e)
+        return
     rec, x = outcome.record, outcome.explanation
     if as_json:
         _json({**rec.as_dict(), "segment_changed": rec.segment_changed,
@@ -106,6 +111,42 @@ def reevaluate(customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     out.print(f"Services held now: {held or 'none'}")
     out.print(f"`clientlens reevaluations {rec.customer_id}` lists this customer's "
               "re-evaluations; the next nightly run stays authoritative.", style="dim")
+
+
+def _reevaluate_on_service(workspace: Path, customer_id: str, as_of: str | None,
+                           reason: str | None, note: str | None, as_json: bool,
+                           e: Exception) -> None:
+    """The re-evaluation handed to the service that holds the warehouse; recorded by it
+    (as the service's local admin, this machine's user)."""
+    from urllib.parse import quote
+
+    from clientlens.faces import service_client
+
+    service = service_client.service_for(workspace, e)  # type: ignore[arg-type]
+    query = f"?as_of={parse_date(as_of, '--as-of')}" if as_of else ""
+    body = {k: v for k, v in (("reason", reason), ("note", note)) if v is not None}
+    answer = service_client.ask(
+        service, "POST", f"/customers/{quote(customer_id, safe='')}/reevaluate{query}",
+        body or None)
+    if as_json:
+        _json(answer)
+        return
+    p = answer["profile"]
+    out.print(f"Re-evaluation [bold]#{answer['reevaluation_id']}[/] of [bold]"
+              f"{escape(customer_id)}[/] on {p['as_of']}, recorded by `clientlens serve` "
+              f"(PID {service.pid}).")
+    for attribute in ("segment", "phase", "need"):
+        out.print(f"  {attribute}: {_state(answer.get(f'previous_{attribute}'), p.get(attribute))}")
+    if answer.get("changes"):
+        t = Table(title="Entitlement changes (source: reevaluation)")
+        for col in ("service", "event", "kept until", "reason"):
+            t.add_column(col)
+        for ch in answer["changes"]:
+            t.add_row(ch["service"], ch["change"], str(ch["kept_until"] or "—"),
+                      escape(str(ch["reason"])))
+        out.print(t)
+    else:
+        out.print("No entitlement changes against the latest recorded state.")
 
 
 def reevaluations(customer_id: Annotated[str | None, typer.Argument(

@@ -27,6 +27,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "points:write": frozenset({"marketing", "admin"}),
     # the console's work lists (leads, actions, win-back, survey-due) and their exports
     "lists:read": frozenset({"analyst", "marketing", "admin"}),
+    # rule governance (services/governance, docs/governance.md): analysts propose, a
+    # different user holding definitions:approve decides (four eyes). The security
+    # officer stands for the bank's second line (risk and compliance) until a role of
+    # its own exists.
+    "definitions:read": frozenset({"analyst", "security_officer", "admin"}),
+    "definitions:submit": frozenset({"analyst", "admin"}),
+    "definitions:approve": frozenset({"security_officer", "admin"}),
 }
 
 

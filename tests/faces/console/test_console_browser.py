@@ -33,9 +33,12 @@ PAGES = {
     "lists": "/console/lists?kind=actions",
     "referrals": "/console/referrals",
     "dictionary": "/console/dictionary",
+    "rule_changes": "/console/definitions",
 }
 #: Pages each role may open (the others answer 403 with a page saying so).
-DENIED = {"viewer": {"lists", "referrals"}, "security_officer": {"lists", "referrals"}}
+DENIED = {"viewer": {"lists", "referrals", "rule_changes"},
+          "marketing": {"rule_changes"},
+          "security_officer": {"lists", "referrals"}}
 #: A word of each language's navigation, to see the page is in it.
 NAV_WORD = {"en": "Overview", "ru": "Обзор", "bg": "Преглед"}
 

@@ -395,3 +395,31 @@ def test_a_transaction_before_its_account_opened_is_loaded_and_counted(
     assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
     assert report.notes == {"transactions dated before their account's opened_on (loaded "
                             "as written)": 1}
+
+
+@pytest.mark.parametrize("zone", ["Europe/Moscow", "Europe/Sofia", "America/New_York"])
+def test_a_parquet_instant_is_stored_as_the_workspace_zone_reads_it(
+        engine: DuckDBEngine, tmp_path: Path, zone: str) -> None:
+    """A Parquet timestamp with a zone is an instant: stored as the wall-clock time of
+    the workspace's zone (docs/data-model.md), whatever the DuckDB session's zone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parent = tmp_path / "customers.csv"
+    parent.write_text("customer_id;full_name;customer_type;registered_on\n"
+                      "C1;A;retail;2020-01-01\n", encoding="utf-8")
+    import_file(engine, "customers", parent, force=True)
+    instants = [dt.datetime(2026, 10, 30, 21, 30, tzinfo=dt.UTC),
+                dt.datetime(2026, 3, 29, 0, 59, 59, tzinfo=dt.UTC)]
+    path = tmp_path / "interactions.parquet"
+    pq.write_table(pa.table({
+        "interaction_id": ["P1", "P2"], "customer_id": ["C1", "C1"],
+        "ts": pa.array(instants, pa.timestamp("us", tz="UTC")),
+        "channel": ["atm", "branch"], "kind": ["other", "visit"]}), path)
+    engine.execute("set TimeZone = 'Asia/Tokyo'")  # not the workspace's: must not matter
+    import_file(engine, "interactions", path, time_zone=zone, force=True)
+    stored = dict(engine.fetch_all("select interaction_id, ts from interactions "
+                                   "where interaction_id in ('P1', 'P2')"))
+    for key, instant in zip(("P1", "P2"), instants, strict=True):
+        want = instant.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+        assert stored[key] == want, (zone, key)

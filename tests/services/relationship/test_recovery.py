@@ -46,8 +46,8 @@ TABLES = {"recovery_cases", "recovery_steps", "departures", "rulebook_versions",
           "referral_programmes", "referral_codes", "referral_registrations", "ledger_accounts",
           "ledger_transactions", "ledger_entries", "idempotency_keys", "reevaluations",
           "reevaluation_events", "runs", "api_tokens", "api_token_imports", "console_users",
-          "console_sessions", "contact_consents", "contact_preferences", "contact_pauses",
-          "contact_log", "alembic_version"}
+          "console_sessions", "definition_versions", "contact_consents",
+          "contact_preferences", "contact_pauses", "contact_log", "alembic_version"}
 HEAD = "0010"  # the newest migration
 
 

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clientlens.faces.console import auth, oidc, web
 from clientlens.faces.console.pages import (
     customer,
+    definitions,
     dictionary,
     lists,
     migrations,
@@ -37,7 +38,7 @@ from clientlens.model.errors import ClientlensError
 PUBLIC_PREFIXES = (web.PREFIX + "/", "/static/")
 PUBLIC_PATHS = frozenset({"/", web.PREFIX})
 ROUTERS = (auth.router, oidc.router, overview.router, migrations.router, customer.router,
-           lists.router, referrals.router, dictionary.router)
+           lists.router, referrals.router, dictionary.router, definitions.router)
 
 
 def is_console(path: str) -> bool:

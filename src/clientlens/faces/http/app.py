@@ -39,8 +39,10 @@ from clientlens.faces import console
 from clientlens.faces.http import errors
 from clientlens.faces.http.errors import PayloadTooLarge
 from clientlens.faces.http.routers import (
+    definitions,
     dictionary,
     health,
+    imports,
     profiles,
     reevaluation,
     referrals,
@@ -52,7 +54,7 @@ from clientlens.platform.http_guard import MAX_BODY_BYTES, Guard, RequestLog, in
 
 #: The routers in the order of the spec's paths.
 ROUTERS = (profiles.router, reevaluation.router, segments.router, dictionary.router,
-           runs.router, health.router, referrals.router)
+           runs.router, health.router, referrals.router, definitions.router, imports.router)
 
 DESCRIPTION = """
 Customer profiles, segments, the dictionary of terms, runs and re-evaluation over one
@@ -78,17 +80,20 @@ application database's audit log (never tokens).
 
 
 def create_app(workspace: str | Path, tokens: dict | None = None, *,
-               token_ttl: float = 1.0, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+               token_ttl: float = 1.0, max_body: int = MAX_BODY_BYTES,
+               local_token: str | None = None) -> FastAPI:
     """The API over ``workspace``. ``tokens`` (raw token or its SHA-256 -> {user, role})
     replaces the application database's tokens, for tests and benches. A revoked token
-    stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413."""
+    stops working within ``token_ttl`` seconds; bodies over ``max_body`` bytes get 413.
+    ``local_token``: the service file's token (``platform/service_file.py``), an admin
+    of this machine's user, known to this process only."""
     from clientlens.platform.files import use_private_umask
 
     # Started without the CLI (uvicorn --factory, a test): files the service makes
     # (SQLite's -wal, DuckDB's spill) stay private all the same.
     use_private_umask()
     install_redaction()
-    backend = Backend(Path(workspace), tokens, token_ttl)
+    backend = Backend(Path(workspace), tokens, token_ttl, local_token)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +116,7 @@ def create_app(workspace: str | Path, tokens: dict | None = None, *,
                        "funnel."},
                       {"name": "service", "description": "Health."}])
     app.state.backend = backend
-    app.state.tokens_known = backend.tokens.known
+    app.state.tokens_known = backend.api_tokens_known
     errors.install(app)
     # The last added runs first: the log sees every request, the guard runs before any
     # route (and so before any body is read).

@@ -90,6 +90,7 @@ Reevaluator = Annotated[TokenHolder, Depends(allowed("customer:reevaluate"))]
 ReferralReader = Annotated[TokenHolder, Depends(allowed("referrals:read"))]
 ReferralWriter = Annotated[TokenHolder, Depends(allowed("referrals:write"))]
 PointsWriter = Annotated[TokenHolder, Depends(allowed("points:write"))]
+DefinitionsReader = Annotated[TokenHolder, Depends(allowed("definitions:read"))]
 
 AsOf = Annotated[dt.date | None, Query(description="As-of date, YYYY-MM-DD; default: "
                                        "the latest snapshot.")]

@@ -35,6 +35,12 @@ HTTP_STATUS: dict[str, int] = {
     "busy": 409,
     "run_in_progress": 409,
     "insufficient_points": 409,
+    # rule governance (services/governance)
+    "not_permitted": 403,
+    "four_eyes": 403,
+    "wrong_state": 409,
+    "not_in_force": 409,
+    "nothing_to_submit": 409,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from clientlens.faces.http.schemas import RunStatus
 from clientlens.model.errors import ClientlensError
 from clientlens.platform.access import ROLES, TokenHolder
-from clientlens.platform.audit import AuditLog
+from clientlens.platform.audit import AuditLog, local_user
 from clientlens.platform.field_policy import FIELD_POLICY, Withholding, withholding
 from clientlens.platform.tokens import TokenCache, holders, import_legacy, token_hash
 from clientlens.services.profiling.profile_store import LatestSnapshot
@@ -48,7 +48,8 @@ class Backend:
     """What the endpoints share: the workspace, its definitions compiled once, a
     warehouse connection (cursors per thread), the app DB, runs and tokens."""
 
-    def __init__(self, root: Path, tokens: dict | None, token_ttl: float = 1.0):
+    def __init__(self, root: Path, tokens: dict | None, token_ttl: float = 1.0,
+                 local_token: str | None = None):
         from clientlens.compiler.pyplan import CompiledRulebook
         from clientlens.services.workspace.folder import Workspace
 
@@ -70,7 +71,15 @@ class Backend:
         self.warming: threading.Thread | None = None
         self.runs: dict[str, RunState] = {}
         self.runs_lock = threading.Lock()
-        self.tokens = TokenCache(lambda: holders(self.db), ttl=token_ttl)
+        # the token of the service file (platform/service_file.py): in memory only, for
+        # commands on this machine that hand their work to this process
+        self._fixed = tokens is not None
+        self._local_token = local_token is not None
+        #: the service file's holder (None without one): some requests are its alone
+        self.local_holder = None if local_token is None else TokenHolder(
+            user=local_user(), role="admin")
+        local = {} if local_token is None else {token_hash(local_token): self.local_holder}
+        self.tokens = TokenCache(lambda: {**holders(self.db), **local}, ttl=token_ttl)
         if tokens is not None:  # fixed tokens (tests, benches): the app DB is not read
             fixed = {token_hash(k) if not _is_hash(k) else k:
                      TokenHolder(user=str(v.get("user", "?")), role=v["role"])
@@ -80,6 +89,10 @@ class Backend:
             import_legacy(self.db, self.root)
 
     # tokens and the field policy
+    def api_tokens_known(self) -> bool:
+        """Whether any API token was made (the service file's own does not count)."""
+        return self.tokens.known() and (self._fixed or bool(holders(self.db)))
+
     async def authenticate(self, token: str) -> TokenHolder | None:
         return await self.tokens.alookup(token)
 
@@ -154,6 +167,12 @@ class Backend:
         self.audit_log.record(who, action, resource, detail, outcome)
 
     def close(self) -> None:
+        if self._local_token:
+            # uvicorn re-raises SIGTERM once it has shut down, so the service file is
+            # removed here, at the end of the app's lifespan, not after uvicorn returns
+            from clientlens.platform.service_file import withdraw
+
+            withdraw(self.root)
         if self.warming is not None:
             self.warming.join()
         for run in list(self.runs.values()):

@@ -139,6 +139,11 @@ def checked_sql(spec: Table, staged: Staged, comma: bool, base_currency: str,
             value = f"upper({raw})"
         elif is_text:
             value = _text_value(t, col.type, comma, time_zone)
+        elif col.type == ColumnType.TIMESTAMP and "TIME ZONE" in source.upper():
+            # A Parquet instant (timestamp with a zone): the wall-clock time it stands
+            # for in the workspace's zone, not in the DuckDB session's (that one follows
+            # the machine the import runs on).
+            value = f"timezone({lit(time_zone)}, {t})"
         else:
             # Parquet's own types: cast, and refuse what does not fit.
             value = f"try_cast({t} as {SQL_TYPE[col.type]})"

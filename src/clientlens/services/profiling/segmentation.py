@@ -51,6 +51,8 @@ class RunResult:
     summary: list[SegmentRow]
     entitlements: EntitlementChanges | None = None
     phases: list[tuple[str, int]] | None = None  # (phase, customers), in rulebook order
+    # The governed definitions version the run used (None: an ungoverned workspace's files).
+    definitions_version: int | None = None
 
 
 def run_segmentation(engine: Engine, defs: Definitions, as_of: dt.date, *,

@@ -39,7 +39,7 @@ from clientlens.platform.exports import CSV_DIALECTS
 SETTINGS_FILE = "clientlens.yaml"
 # What clientlens keeps in a workspace besides the settings, warehouse and app DB
 # (made private when an older workspace is tightened; nothing else there is touched).
-OWN_FOLDERS = ("definitions", "exports", ".spill", "demo-data")
+OWN_FOLDERS = ("definitions", "exports", ".spill", "demo-data", ".governance")
 OWN_FILES = ("tokens.yaml",)
 
 
@@ -273,7 +273,18 @@ class Workspace:
 
     @cached_property
     def definitions(self) -> Definitions:
+        """The files in ``definitions/`` (in force only while the workspace is ungoverned;
+        see ``in_force``)."""
         return load_definitions(self.definitions_dir)
+
+    def in_force(self, day: Any) -> Any:
+        """The definitions a run, backfill or re-evaluation of ``day`` uses, and their
+        governed version (``services/governance/versions.py``, docs/governance.md): the
+        files until a version is approved, then only the approved version in force."""
+        from clientlens.services.governance.versions import definitions_in_force
+
+        with self.app_db() as db:
+            return definitions_in_force(db, self.root, day, lambda: self.definitions)
 
     def staging_engine(self, *, read_only: bool = False) -> Engine:
         """The embedded DuckDB warehouse: the engine itself by default, else the staging

@@ -59,29 +59,41 @@ def check(path: str | Path) -> Workspace:
 def import_files(path: str | Path, files: Sequence[str | Path], *, table: str | None = None,
                  encoding: str = "auto", delimiter: str | None = None,
                  decimal_comma: bool | None = None, force: bool = False,
-                 progress: Callable[[str], None] | None = None) -> list:
-    """Import files (or folders of files named like the tables) into the warehouse."""
+                 progress: Callable[[str], None] | None = None,
+                 staging: Any = None) -> list:
+    """Import files (or folders of files named like the tables) into the warehouse.
+    ``staging``: the DuckDB warehouse already open (the service's), else it is opened."""
+    ws = Workspace(path)
+    if staging is not None:
+        return _import_into(ws, staging, files, table, encoding, delimiter, decimal_comma,
+                            force, progress)
+    with ws.staging_engine() as engine:
+        return _import_into(ws, engine, files, table, encoding, delimiter, decimal_comma,
+                            force, progress)
+
+
+def _import_into(ws: Workspace, staging: Any, files: Sequence[str | Path], table: str | None,
+                 encoding: str, delimiter: str | None, decimal_comma: bool | None,
+                 force: bool, progress: Callable[[str], None] | None) -> list:
     from clientlens.services.ingest.importer import import_directory, import_file, table_for_file
 
-    ws = Workspace(path)
     reports = []
     # Files are always validated into the embedded DuckDB warehouse (bad rows go to
     # its quarantine); another engine then takes the validated tables whole.
-    with ws.staging_engine() as staging:
-        options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
-                   "base_currency": ws.settings.base_currency,
-                   "time_zone": ws.settings.time_zone, "progress": progress,
-                   "force": force}
-        for item in files:
-            item = Path(item)
-            if item.is_dir():
-                reports.extend(import_directory(staging, item, **options))
-            else:
-                name = table or table_for_file(item)
-                reports.append(import_file(staging, name, item, **options))
-        if ws.settings.engine != "duckdb":
-            touched = list(dict.fromkeys(r.table for r in reports))
-            publish_tables(ws, staging, touched, progress)
+    options = {"encoding": encoding, "delimiter": delimiter, "decimal_comma": decimal_comma,
+               "base_currency": ws.settings.base_currency,
+               "time_zone": ws.settings.time_zone, "progress": progress,
+               "force": force}
+    for item in files:
+        item = Path(item)
+        if item.is_dir():
+            reports.extend(import_directory(staging, item, **options))
+        else:
+            name = table or table_for_file(item)
+            reports.append(import_file(staging, name, item, **options))
+    if ws.settings.engine != "duckdb":
+        touched = list(dict.fromkeys(r.table for r in reports))
+        publish_tables(ws, staging, touched, progress)
     return reports
 
 
@@ -127,9 +139,8 @@ def run(path: str | Path, as_of: dt.date | None = None, *, record: bool = True,
     (``services/workspace/runs.py``, ``clientlens runs``); ``record=False`` when the caller
     records it itself (the HTTP service)."""
     ws = Workspace(path)
-    defs = ws.definitions
     if not record:
-        return _run(ws, defs, as_of or default_as_of(path))
+        return _run(ws, as_of or default_as_of(path))
     from clientlens.services.workspace import runs
 
     with ws.app_db() as db:
@@ -137,7 +148,7 @@ def run(path: str | Path, as_of: dt.date | None = None, *, record: bool = True,
                             via=via, status="running", exclusive=False)
         runs.update(db, rec.run_id, stage="segmenting", progress=0.1)
         try:
-            result = _run(ws, defs, as_of or default_as_of(path))
+            result = _run(ws, as_of or default_as_of(path))
         except BaseException as e:
             stage, error = "failed", f"internal error ({type(e).__name__}: {e})"
             if isinstance(e, KeyboardInterrupt):
@@ -153,12 +164,16 @@ def run(path: str | Path, as_of: dt.date | None = None, *, record: bool = True,
     return result
 
 
-def _run(ws: Workspace, defs: Any, as_of: dt.date) -> RunResult:
+def _run(ws: Workspace, as_of: dt.date) -> RunResult:
+    # Only the definitions in force on the date: the approved version once the workspace
+    # is governed, never an unapproved edit of the files (docs/governance.md).
+    found = ws.in_force(as_of)
+    defs = found.definitions
     with ws.engine() as engine:
         sync_operational(ws, engine)
         result = run_segmentation(engine, defs, as_of, money_unit=ws.settings.base_currency)
     _archive(ws, defs, as_of)
-    return result
+    return replace(result, definitions_version=found.version_id)
 
 
 def _archive(ws: Workspace, defs: Any, as_of: dt.date) -> None:
@@ -186,19 +201,23 @@ def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month
     from clientlens.services.profiling.history import backfill_dates, pending_dates
 
     ws = Workspace(path)
-    defs = ws.definitions
     days = backfill_dates(start, end, every)
     if not days:
         raise ClientlensError(f"no {every} ends between {start} and {end}")
+    # Each date with the definitions in force on it (one version or several); all are
+    # resolved first, so a date without approved definitions stops nothing half-way.
+    found = {day: ws.in_force(day) for day in days}
     ran: list[RunResult] = []
     with ws.engine() as engine:
-        todo = days if force else pending_dates(engine, days, defs.version)
+        todo = days if force else [d for d in days if pending_dates(
+            engine, [d], found[d].definitions.version)]
         sync_operational(ws, engine)
         for n, day in enumerate(todo):
             if progress:
                 progress(n, len(todo), day)
-            ran.append(run_segmentation(engine, defs, day,
-                                        money_unit=ws.settings.base_currency))
+            ran.append(replace(run_segmentation(engine, found[day].definitions, day,
+                                                money_unit=ws.settings.base_currency),
+                               definitions_version=found[day].version_id))
         if progress:
             progress(len(todo), len(todo), todo[-1] if todo else end)
         # A date run earlier (say the demo's, or last night's) whose previous snapshot is
@@ -212,10 +231,17 @@ def backfill(path: str | Path, start: dt.date, end: dt.date, every: str = "month
             after = [d for d in later_dates(engine, day) if d not in done]
             if after:
                 stale.add(after[0])
-        rerun = [run_segmentation(engine, defs, day, money_unit=ws.settings.base_currency)
-                 for day in sorted(stale)]
-    if ran:
-        _archive(ws, defs, ran[0].as_of)
+        rerun = []
+        for day in sorted(stale):
+            again = ws.in_force(day)
+            rerun.append(replace(run_segmentation(engine, again.definitions, day,
+                                                  money_unit=ws.settings.base_currency),
+                                 definitions_version=again.version_id))
+    archived: set[str] = set()
+    for result in ran:
+        if result.rulebook_version not in archived:
+            archived.add(result.rulebook_version)
+            _archive(ws, found[result.as_of].definitions, result.as_of)
     return BackfillResult(dates=days, ran=ran, skipped=[d for d in days if d not in todo],
                           rerun=rerun)
 
@@ -503,8 +529,14 @@ def reevaluate(path: str | Path, customer_id: str, as_of: dt.date | None = None,
     from clientlens.services.workspace.runs import current_user
 
     ws = Workspace(path)
-    defs = ws.definitions
     with ws.engine(read_only=True) as engine, ws.app_db() as db:
+        day = as_of
+        if day is None:  # the service's default: the latest snapshot's date
+            try:
+                day = latest_as_of(engine)
+            except ClientlensError:
+                day = dt.date.today()
+        defs = ws.in_force(day).definitions
         return reevaluate_customer(engine, db, defs, customer_id, as_of,
                                    requested_by=requested_by or current_user(), via=via,
                                    reason=reason, note=note)

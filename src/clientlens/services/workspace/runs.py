@@ -100,7 +100,9 @@ def result_summary(result: Any) -> dict[str, Any]:
     ch = result.entitlements
     return plain({
         "as_of": result.as_of, "customers": result.customers,
-        "rulebook_version": result.rulebook_version, "seconds": result.seconds,
+        "rulebook_version": result.rulebook_version,
+        "definitions_version": getattr(result, "definitions_version", None),
+        "seconds": result.seconds,
         "segments": [r.__dict__ for r in result.summary],
         "phases": dict(result.phases or []),
         "entitlements": None if ch is None else {

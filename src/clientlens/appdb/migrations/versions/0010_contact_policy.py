@@ -2,8 +2,8 @@
 customers' contact preferences and pause windows, and the contact log the caps count.
 
 Revision ID: 0010
-Revises: 0008 (console users). 0009 (definition versions) was written in parallel on
-another branch; the chain is set when both are merged.
+Revises: 0009 (definition versions; written in parallel, first revising 0008, and
+re-chained after main merged 0009)
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
