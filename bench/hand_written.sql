@@ -51,9 +51,9 @@ with acc as (
            count(*) filter (where ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as tx_count_baseline,
            sum(-amount) filter (where amount < 0 and ts >= timestamp '{window_start}') as outflow_recent,
            -- the customer's own transaction days, for the probability-alive model
-           count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as own_tx_days,
-           date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as first_own_tx_days_ago,
-           date '{as_of}' - cast(max(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as last_own_tx_days_ago,
+           count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as own_tx_days,
+           date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as date) as first_own_tx_days_ago,
+           date '{as_of}' - cast(max(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as date) as last_own_tx_days_ago,
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}') as salary_count_recent,
            count(*) filter (where kind in ('pension', 'social_benefit') and ts >= timestamp '{needs_start}') as pension_count_recent,
            count(*) filter (where kind = 'interest' and ts >= timestamp '{needs_start}') as interest_count_recent,

@@ -272,7 +272,8 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
     v["outflow_recent"] = sum((-t["amount"] for t in tx
                                if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
     own = {ago(t) for t in tx if t["kind"] in ("purchase", "transfer_out", "cash_withdrawal",
-                                                "cash_deposit", "loan_payment")}
+                                                "cash_deposit", "loan_payment",
+                                                "transfer_other_bank")}
     v["own_tx_days"] = len(own)
     v["first_own_tx_days_ago"] = max(own, default=None)
     v["last_own_tx_days_ago"] = min(own, default=None)
