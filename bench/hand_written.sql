@@ -50,6 +50,8 @@ with acc as (
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}' and ts < timestamp '{gap_start}') as salary_count_before_gap,
            count(*) filter (where ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as tx_count_baseline,
            sum(-amount) filter (where amount < 0 and ts >= timestamp '{window_start}') as outflow_recent,
+           sum(-amount) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{window_start}') as other_bank_outflow_recent,
+           count(*) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{needs_start}') as other_bank_transfers_recent,
            -- the customer's own transaction days, for the probability-alive model
            count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as own_tx_days,
            date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as date) as first_own_tx_days_ago,
@@ -67,7 +69,8 @@ with acc as (
            count(*) filter (where ts >= timestamp '{window_start}') as contacts_recent,
            count(*) filter (where channel in ('internet', 'mobile') and ts >= timestamp '{window_start}') as digital_contacts_recent,
            count(*) filter (where kind = 'complaint' and ts >= timestamp '{complaint_start}') as complaints_recent,
-           count(*) filter (where kind = 'complaint' and ts >= timestamp '{care_start}') as complaints_care_window
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{care_start}') as complaints_care_window,
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{window_start}') as complaints_activity_window
     from interactions
     where ts < timestamp '{next_day}'
     group by customer_id
@@ -147,6 +150,9 @@ with acc as (
            coalesce(tx.salary_count_before_gap, 0) as salary_count_before_gap,
            coalesce(tx.tx_count_baseline, 0) as tx_count_baseline,
            coalesce(tx.outflow_recent, 0) as outflow_recent,
+           coalesce(tx.other_bank_outflow_recent, 0) as other_bank_outflow_recent,
+           coalesce(ia.complaints_activity_window, 0) as complaints_activity_window,
+           coalesce(tx.other_bank_transfers_recent, 0) as other_bank_transfers_recent,
            coalesce(tx.own_tx_days, 0) as own_tx_days,
            tx.first_own_tx_days_ago, tx.last_own_tx_days_ago,
            coalesce(ia.contacts_recent, 0) as contacts_recent,
@@ -235,10 +241,9 @@ with acc as (
 ), need as (
     select *,
            case
-               when balance_total >= 1000000 and short_deposits_open > 0 then 'preservation'
                when pension_count_recent >= 3 or interest_count_recent >= 3 then 'regular_income'
-               when salary_count_recent >= 3
-                    and (open_deposits > 0 or cash_deposits_recent > 0 or deposits_opened_1y > 0) then 'accumulation'
+               when cash_deposits_recent >= 3 or other_bank_transfers_recent >= 3 then 'accumulation'
+               when balance_total >= 1000000 then 'preservation'
                else 'undetermined'
            end as need
     from seg
@@ -384,8 +389,14 @@ with acc as (
                when returned_after_leaving and days_since_return <= 180 then 'win_back'
                when open_recovery_cases > 0 or failed_cases_recent > 0
                     or complaints_care_window > cases_opened_care_window then 'intensive_care'
-               when salary_stopped or activity_drop or products_closed_recent > 0
-                    or outflow_recent - inflow_recent >= 300000 or p_alive < 0.3 then 'potential_divorce'
+               -- one strong sign, or two weak ones together
+               when activity_drop or complaints_activity_window > 0
+                    or (case when salary_stopped then 1 else 0 end)
+                       + (case when products_closed_recent > 0 then 1 else 0 end)
+                       + (case when p_alive < 0.3 then 1 else 0 end)
+                       + (case when other_bank_outflow_recent >= 100000
+                                    or outflow_recent - inflow_recent >= 300000 then 1 else 0 end)
+                       >= 2 then 'potential_divorce'
                when relationship_days <= 90 then 'welcome'
                when relationship_days <= 365 then 'getting_to_know'
                else 'customer_management'

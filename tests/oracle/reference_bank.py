@@ -203,6 +203,7 @@ def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: lis
     v["pension_count_recent"] = count(("pension", "social_benefit"))
     v["interest_count_recent"] = count(("interest",))
     v["cash_deposits_recent"] = count(("cash_deposit",))
+    v["other_bank_transfers_recent"] = count(("transfer_other_bank",))
     v["deposits_opened_1y"] = sum(a["account_type"] == "deposit"
                                   and (as_of - a["opened_on"]).days <= 365 for a in acc)
     v["short_deposits_open"] = sum(a["account_type"] == "deposit"
@@ -271,6 +272,9 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
                           and v["tx_count_recent"] * base * 2 < v["tx_count_baseline"] * act)
     v["outflow_recent"] = sum((-t["amount"] for t in tx
                                if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
+    v["other_bank_outflow_recent"] = sum((-t["amount"] for t in tx
+                                          if t["kind"] == "transfer_other_bank"
+                                          and window(t["ts"], act, as_of)), ZERO)
     own = {ago(t) for t in tx if t["kind"] in ("purchase", "transfer_out", "cash_withdrawal",
                                                 "cash_deposit", "loan_payment",
                                                 "transfer_other_bank")}
@@ -288,6 +292,8 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
         v["p_alive"] = 1.0 / (1.0 + a / (b + x - 1)
                               * math.pow((alpha + big_t) / (alpha + t_x), r + x))
     care = params["care_window_days"]
+    v["complaints_activity_window"] = sum(i["kind"] == "complaint"
+                                          and window(i["ts"], act, as_of) for i in ia)
     v["complaints_care_window"] = sum(i["kind"] == "complaint" and window(i["ts"], care, as_of)
                                       for i in ia)
     known = [c for c in cases if c["opened_on"] <= as_of]
@@ -314,9 +320,11 @@ def phase(v: dict, params: dict[str, Any]) -> str:
     if (v["open_recovery_cases"] > 0 or v["failed_cases_recent"] > 0
             or v["complaints_care_window"] > v["cases_opened_care_window"]):
         return "intensive_care"
-    if (v["salary_stopped"] or v["activity_drop"] or v["products_closed_recent"] > 0
-            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]
-            or (v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"])):
+    weak = [v["salary_stopped"], v["products_closed_recent"] > 0,
+            v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"],
+            v["other_bank_outflow_recent"] >= params["other_bank_outflow_alert"]
+            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]]
+    if v["activity_drop"] or v["complaints_activity_window"] > 0 or sum(weak) >= 2:
         return "potential_divorce"
     if _ge(params["welcome_days"], v["relationship_days"]):
         return "welcome"
@@ -326,14 +334,12 @@ def phase(v: dict, params: dict[str, Any]) -> str:
 
 
 def need(v: dict, params: dict[str, Any]) -> str:
-    if _ge(v["balance_total"], params["preservation_min_balance"]) \
-            and v["short_deposits_open"] > 0:
-        return "preservation"
     if v["pension_count_recent"] >= 3 or v["interest_count_recent"] >= 3:
         return "regular_income"
-    if v["salary_count_recent"] >= 3 and (v["open_deposits"] > 0 or v["cash_deposits_recent"] > 0
-                                          or v["deposits_opened_1y"] > 0):
+    if v["cash_deposits_recent"] >= 3 or v["other_bank_transfers_recent"] >= 3:
         return "accumulation"
+    if _ge(v["balance_total"], params["preservation_min_balance"]):
+        return "preservation"
     return "undetermined"
 
 

@@ -260,11 +260,12 @@ def _transactions_sql(as_of: dt.date) -> str:
             when subtype in ('consumer', 'car') then 'loan_payment'
             when w < 0.7 then 'purchase' when w < 0.85 then 'cash_withdrawal'
             when w < 0.96 then 'transfer_in' else 'fee' end as kind,
-            -- going dormant: activity thins out over the five months before the stop
-            case when fate = 'dormant' and u(q, 36) < 0.35 and fate_on - 150 > t_lo
-                 then fate_on - 150 + cast(floor((1 - sqrt(u(q, 33))) * 150) as integer)
-                 when fate = 'dormant' then t_lo + cast(floor(u(q, 33)
-                      * greatest(least(t_hi, fate_on - 150) - t_lo + 1, 1)) as integer)
+            -- going dormant or leaving: activity thins out over the six months before
+            -- the stop (a sixth of it there, falling to nothing)
+            case when fate <> 'stays' and u(q, 36) < 0.17 and fate_on - 180 > t_lo
+                 then fate_on - 180 + cast(floor((1 - sqrt(u(q, 33))) * 180) as integer)
+                 when fate <> 'stays' then t_lo + cast(floor(u(q, 33)
+                      * greatest(least(t_hi, fate_on - 180) - t_lo + 1, 1)) as integer)
                  else t_lo + cast(floor(u(q, 33) * (t_hi - t_lo + 1)) as integer) end as day
         from r
     ), everyday as (
@@ -286,9 +287,11 @@ def _transactions_sql(as_of: dt.date) -> str:
             c.payday_after_switch, c.switches_job, c.switch_on, c.affluent,
             case when a.subtype = 'social' then 'pension' else 'salary' end as kind,
             case when c.fate = 'leaves' and c.leave_reason = 'employer_changed'
-                     then c.fate_on - 50 - cast(floor(u(c.i, 101) * 25) as integer)
-                 when c.fate = 'leaves' and c.leave_reason = 'moved' then c.fate_on - 20
-                 when c.fate = 'dormant' then c.fate_on - 20
+                     then c.fate_on - 45 - cast(floor(u(c.i, 101) * 90) as integer)
+                 when c.fate = 'leaves' and c.leave_reason = 'moved'
+                     then c.fate_on - 30 - cast(floor(u(c.i, 101) * 60) as integer)
+                 when c.fate = 'dormant' then c.fate_on - 30 - cast(floor(u(c.i, 101) * 90)
+                                                                 as integer)
                  else date '{as_of}' end as paid_until
         from acc a join cust c using (i)
         where (a.subtype = 'salary_project' or a.subtype = 'social'
@@ -337,7 +340,9 @@ def _transactions_sql(as_of: dt.date) -> str:
         select t.i, t.customer_id, t.true_need, coalesce(d.k, a.k) as k,
             coalesce(d.account_id, a.account_id) as account_id,
             coalesce(d.opened_on, a.opened_on) as opened_on,
-            coalesce(d.t_hi, a.t_hi) as t_hi, d.k is not null as here
+            -- savers going dormant stop saving three months before they stop
+            case when t.fate = 'dormant' then least(coalesce(d.t_hi, a.t_hi), t.fate_on - 90)
+                 else coalesce(d.t_hi, a.t_hi) end as t_hi, d.k is not null as here
         from truth t
         join acc a on a.i = t.i and a.slot = 0
         left join deposits d on d.i = t.i and not d.closed
