@@ -668,6 +668,10 @@ app.add_typer(reevaluation_cli.runs_app)
 
 
 # -- the HTTP service and its tokens ----------------------------------------------------
+from clientlens.faces.backtest_cli import backtest_app  # noqa: E402
+
+app.add_typer(backtest_app)
+
 from clientlens.faces.api_cli import serve as api_serve  # noqa: E402
 from clientlens.faces.api_cli import token_app  # noqa: E402
 from clientlens.faces.referrals_cli import referrals_app  # noqa: E402
