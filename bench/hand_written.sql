@@ -49,6 +49,8 @@ with acc as (
            count(*) filter (where kind = 'salary' and ts >= timestamp '{gap_start}') as salary_count_gap,
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}' and ts < timestamp '{gap_start}') as salary_count_before_gap,
            count(*) filter (where ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as tx_count_baseline,
+           count(*) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank') and ts >= timestamp '{window_start}') as own_tx_count_recent,
+           count(*) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank') and ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as own_tx_count_baseline,
            sum(-amount) filter (where amount < 0 and ts >= timestamp '{window_start}') as outflow_recent,
            sum(-amount) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{window_start}') as other_bank_outflow_recent,
            count(*) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{needs_start}') as other_bank_transfers_recent,
@@ -149,6 +151,8 @@ with acc as (
            coalesce(tx.salary_count_gap, 0) as salary_count_gap,
            coalesce(tx.salary_count_before_gap, 0) as salary_count_before_gap,
            coalesce(tx.tx_count_baseline, 0) as tx_count_baseline,
+           coalesce(tx.own_tx_count_recent, 0) as own_tx_count_recent,
+           coalesce(tx.own_tx_count_baseline, 0) as own_tx_count_baseline,
            coalesce(tx.outflow_recent, 0) as outflow_recent,
            coalesce(tx.other_bank_outflow_recent, 0) as other_bank_outflow_recent,
            coalesce(ia.complaints_activity_window, 0) as complaints_activity_window,
@@ -217,8 +221,8 @@ with acc as (
                 then date '{as_of}' - first_open_product_on end as days_since_return,
            case when open_products = 0 then date '{as_of}' - last_closed_on end as days_since_leaving,
            salary_count_before_gap >= 2 and salary_count_gap = 0 as salary_stopped,
-           -- recent rate below half the customer's own baseline rate (90 vs 365 days)
-           tx_count_baseline >= 12 and tx_count_recent * 365 * 2 < tx_count_baseline * 90 as activity_drop,
+           -- the customer's own recent rate below 67% of their own baseline rate (90 vs 365 days)
+           own_tx_count_baseline >= 12 and own_tx_count_recent * 365 * 100 < own_tx_count_baseline * 90 * 67 as activity_drop,
            -- BG/NBD probability alive (r, alpha, a, b of activity_model.yaml); ages in weeks
            case when own_tx_days = 0 then null
                 when own_tx_days = 1 then 1.0

@@ -268,8 +268,15 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
     v["salary_stopped"] = v["salary_count_before_gap"] >= 2 and v["salary_count_gap"] == 0
     base = params["baseline_days"]
     v["tx_count_baseline"] = sum(act <= ago(t) < act + base for t in tx)
-    v["activity_drop"] = (v["tx_count_baseline"] >= 12
-                          and v["tx_count_recent"] * base * 2 < v["tx_count_baseline"] * act)
+    own_kinds = ("purchase", "transfer_out", "cash_withdrawal", "cash_deposit", "loan_payment",
+                 "transfer_other_bank")
+    v["own_tx_count_recent"] = sum(t["kind"] in own_kinds and window(t["ts"], act, as_of)
+                                   for t in tx)
+    v["own_tx_count_baseline"] = sum(t["kind"] in own_kinds and act <= ago(t) < act + base
+                                     for t in tx)
+    v["activity_drop"] = (v["own_tx_count_baseline"] >= 12
+                          and v["own_tx_count_recent"] * base * 100
+                          < v["own_tx_count_baseline"] * act * params["activity_drop_percent"])
     v["outflow_recent"] = sum((-t["amount"] for t in tx
                                if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
     v["other_bank_outflow_recent"] = sum((-t["amount"] for t in tx

@@ -207,7 +207,7 @@ def _accounts_sql(as_of: dt.date) -> str:
              when currency = 'USD' then money(rub / {FX['USD']})
              when currency = 'EUR' then money(rub / {FX['EUR']})
              else money(rub) end as balance,
-        cast(case when closed then tx_base * 0.4 else tx_base end
+        cast(case when closed and not closes_on_leaving then tx_base * 0.4 else tx_base end
              * (0.3 + 1.4 * u(k, 26)) as integer) as n_tx,
         case when closed then closed_on
              when fate = 'dormant' then least(fate_on, date '{as_of}')
