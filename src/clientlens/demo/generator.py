@@ -570,6 +570,17 @@ TRUTH_SQL = """
     from cust c left join deposit_holders d using (i) left join last_closed l using (i)
 """
 
+# Customers choose deposits that fit their need more often than not: the product held
+# follows the true need for seven deposits in ten (the rules never read product codes
+# for a need; a next-best backtest sees whether offers match what is opened).
+DEPOSIT_BY_NEED = """
+    update acc set product_code = case t.true_need when 'accumulation' then 'DEP-GROW'
+                                       when 'regular_income' then 'DEP-INCOME'
+                                       else 'DEP-KEEP' end
+    from truth t
+    where acc.i = t.i and acc.account_type = 'deposit' and u(acc.k, 113) < 0.7
+"""
+
 # The hidden truth: written beside the data for evaluations, never imported (the
 # importer reads only the folder's own files, not its subfolders); see docs/demo.md.
 TRUTH_OUT = """
@@ -626,6 +637,7 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
         con.execute(sql)
         con.execute(_accounts_sql(as_of))
         con.execute(TRUTH_SQL)
+        con.execute(DEPOSIT_BY_NEED)
         queries = {
             "customers": f"select {CUSTOMER_COLS} from cust order by customer_id",
             "accounts": f"select {ACCOUNT_COLS} from acc order by account_id",
