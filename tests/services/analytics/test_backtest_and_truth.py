@@ -117,3 +117,60 @@ def test_early_warning_against_the_hidden_truth(bank: Path) -> None:
     assert flagged <= 0.08
     assert precision >= 3 * base
     assert recall >= 0.25
+
+
+# The default catalogue's ``holds`` conditions, written out by hand.
+HOLDS = {
+    "deposit_keep": "product_code = 'DEP-KEEP'", "deposit_income": "product_code = 'DEP-INCOME'",
+    "deposit_grow": "product_code = 'DEP-GROW'", "premium_card": "product_code = 'CARD-PREMIUM'",
+    "car_loan": "account_type = 'loan' and subtype = 'car'",
+    "consumer_loan": "account_type = 'loan' and subtype = 'consumer'",
+    "salary_card": "account_type = 'card' and subtype = 'salary_project'",
+}
+
+
+def test_next_best_backtest_counts_match_an_independent_reading(bank: Path) -> None:
+    result = jobs.backtest_offers(bank, DATES[0], DATES[1], horizon_days=90)
+    con = duckdb.connect(str(bank / "warehouse.duckdb"), read_only=True)
+    opened_case = " ".join(f"when p.next_best_product = '{pid}' then {cond}"
+                           for pid, cond in HOLDS.items())
+    population = offered = opened = 0
+    for day in DATES:
+        end = day + dt.timedelta(days=90)
+        n, o, hit = con.execute(f"""
+            select count(*), count(next_best_product),
+                count(*) filter (where exists (
+                    select 1 from accounts a where a.customer_id = p.customer_id
+                    and a.opened_on > ? and a.opened_on <= ?
+                    and case {opened_case.replace('product_code', 'a.product_code')
+                             .replace('account_type', 'a.account_type')
+                             .replace('subtype', 'a.subtype')} else false end))
+            from profiles p
+            where p.as_of = ? and p.need <> 'undetermined'
+              and p.customer_id in (select customer_id from accounts where opened_on <= ?
+                                    and (closed_on is null or closed_on > ?))""",
+                                [day, end, day, day, day]).fetchone()
+        population, offered, opened = population + n, offered + o, opened + hit
+    con.close()
+    assert (result.population, result.offered, result.opened_offered) == \
+        (population, offered, opened)
+    assert sum(p.offered for p in result.products) == offered
+    assert len({p.product for p in result.products if p.offered}) >= 4  # not one for all
+
+
+def test_backtest_commands_print_a_table_and_a_chart(bank: Path) -> None:
+    from typer.testing import CliRunner
+
+    from clientlens.faces.cli import app
+
+    for command, expect in (("early-warning", "activity_drop"), ("next-best", "lift"),
+                            ("needs", "serving the need")):
+        res = CliRunner().invoke(app, ["backtest", command, "-w", str(bank), "--from",
+                                       str(DATES[0]), "--to", str(DATES[1])],
+                                 env={"COLUMNS": "120"})
+        assert res.exit_code == 0, res.output
+        assert expect in res.output and "▇" in res.output
+    res = CliRunner().invoke(app, ["backtest", "early-warning", "-w", str(bank), "--from",
+                                   "2026-10-31", "--to", "2026-10-31"])
+    assert res.exit_code == 1
+    assert "horizon inside the data" in res.output
