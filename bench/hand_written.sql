@@ -80,7 +80,8 @@ with acc as (
     select customer_id,
            count(*) filter (where closed_on is null or closed_on > date '{as_of}') as open_recovery_cases,
            count(*) filter (where status = 'failed' and closed_on <= date '{as_of}' and date '{as_of}' - closed_on < 90) as failed_cases_recent,
-           count(*) filter (where opened_on >= date '{care_start}') as cases_opened_care_window
+           count(*) filter (where opened_on >= date '{care_start}') as cases_opened_care_window,
+           count(*) filter (where opened_on >= date '{window_start}') as cases_opened_activity_window
     from recovery_cases
     where opened_on <= date '{as_of}'
     group by customer_id
@@ -166,6 +167,7 @@ with acc as (
            coalesce(rc.open_recovery_cases, 0) as open_recovery_cases,
            coalesce(rc.failed_cases_recent, 0) as failed_cases_recent,
            coalesce(rc.cases_opened_care_window, 0) as cases_opened_care_window,
+           coalesce(rc.cases_opened_activity_window, 0) as cases_opened_activity_window,
            coalesce(dep.left_situational, false) as left_situational,
            coalesce(dep.left_dissatisfied, false) as left_dissatisfied,
            coalesce(dep.no_contact_requested, false) as no_contact_requested,
@@ -394,7 +396,7 @@ with acc as (
                when open_recovery_cases > 0 or failed_cases_recent > 0
                     or complaints_care_window > cases_opened_care_window then 'intensive_care'
                -- one strong sign, or two weak ones together
-               when activity_drop or complaints_activity_window > 0
+               when activity_drop or complaints_activity_window > cases_opened_activity_window
                     or (case when salary_stopped then 1 else 0 end)
                        + (case when products_closed_recent > 0 then 1 else 0 end)
                        + (case when p_alive < 0.3 then 1 else 0 end)

@@ -310,6 +310,7 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
                                    and c["closed_on"] <= as_of
                                    and (as_of - c["closed_on"]).days < act for c in known)
     v["cases_opened_care_window"] = sum(window(c["opened_on"], care, as_of) for c in known)
+    v["cases_opened_activity_window"] = sum(window(c["opened_on"], act, as_of) for c in known)
     left = [d for d in departures if d["left_on"] <= as_of]
     v["left_situational"] = any(d["exit_kind"] == "situational" for d in left)
     v["left_dissatisfied"] = any(d["exit_kind"] == "dissatisfaction" for d in left)
@@ -331,7 +332,8 @@ def phase(v: dict, params: dict[str, Any]) -> str:
             v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"],
             v["other_bank_outflow_recent"] >= params["other_bank_outflow_alert"]
             or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]]
-    if v["activity_drop"] or v["complaints_activity_window"] > 0 or sum(weak) >= 2:
+    if (v["activity_drop"] or v["complaints_activity_window"] > v["cases_opened_activity_window"]
+            or sum(weak) >= 2):
         return "potential_divorce"
     if _ge(params["welcome_days"], v["relationship_days"]):
         return "welcome"
