@@ -223,8 +223,8 @@ with acc as (
                 then date '{as_of}' - first_open_product_on end as days_since_return,
            case when open_products = 0 then date '{as_of}' - last_closed_on end as days_since_leaving,
            salary_count_before_gap >= 2 and salary_count_gap = 0 as salary_stopped,
-           -- the customer's own recent rate below 67% of their own baseline rate (90 vs 365 days)
-           own_tx_count_baseline >= 12 and own_tx_count_recent * 365 * 100 < own_tx_count_baseline * 90 * 67 as activity_drop,
+           -- the customer's own recent rate below 60% of their own baseline rate (90 vs 365 days)
+           own_tx_count_baseline >= 18 and own_tx_count_recent * 365 * 100 < own_tx_count_baseline * 90 * 60 as activity_drop,
            -- BG/NBD probability alive (r, alpha, a, b of activity_model.yaml); ages in weeks
            case when own_tx_days = 0 then null
                 when own_tx_days = 1 then 1.0

@@ -274,7 +274,7 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
                                    for t in tx)
     v["own_tx_count_baseline"] = sum(t["kind"] in own_kinds and act <= ago(t) < act + base
                                      for t in tx)
-    v["activity_drop"] = (v["own_tx_count_baseline"] >= 12
+    v["activity_drop"] = (v["own_tx_count_baseline"] >= params["activity_drop_min_baseline"]
                           and v["own_tx_count_recent"] * base * 100
                           < v["own_tx_count_baseline"] * act * params["activity_drop_percent"])
     v["outflow_recent"] = sum((-t["amount"] for t in tx
