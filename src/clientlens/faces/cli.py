@@ -427,6 +427,9 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
     _print_summary(result.as_of, result.summary)
     _print_changes(result)
     out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
+              f"What really happens to each customer (true need, who leaves or goes "
+              f"dormant, when and why) is in {path}/demo-data/truth/, never imported: "
+              f"see docs/backtests.md.\n"
               f"Try: {_program()} explain -w {path} C00000001")
 
 
