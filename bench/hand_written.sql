@@ -49,11 +49,15 @@ with acc as (
            count(*) filter (where kind = 'salary' and ts >= timestamp '{gap_start}') as salary_count_gap,
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}' and ts < timestamp '{gap_start}') as salary_count_before_gap,
            count(*) filter (where ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as tx_count_baseline,
+           count(*) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank') and ts >= timestamp '{window_start}') as own_tx_count_recent,
+           count(*) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank') and ts >= timestamp '{baseline_start}' and ts < timestamp '{window_start}') as own_tx_count_baseline,
            sum(-amount) filter (where amount < 0 and ts >= timestamp '{window_start}') as outflow_recent,
+           sum(-amount) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{window_start}') as other_bank_outflow_recent,
+           count(*) filter (where kind = 'transfer_other_bank' and ts >= timestamp '{needs_start}') as other_bank_transfers_recent,
            -- the customer's own transaction days, for the probability-alive model
-           count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as own_tx_days,
-           date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as first_own_tx_days_ago,
-           date '{as_of}' - cast(max(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment')) as date) as last_own_tx_days_ago,
+           count(distinct cast(ts as date)) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as own_tx_days,
+           date '{as_of}' - cast(min(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as date) as first_own_tx_days_ago,
+           date '{as_of}' - cast(max(ts) filter (where kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', 'loan_payment', 'transfer_other_bank')) as date) as last_own_tx_days_ago,
            count(*) filter (where kind = 'salary' and ts >= timestamp '{needs_start}') as salary_count_recent,
            count(*) filter (where kind in ('pension', 'social_benefit') and ts >= timestamp '{needs_start}') as pension_count_recent,
            count(*) filter (where kind = 'interest' and ts >= timestamp '{needs_start}') as interest_count_recent,
@@ -67,7 +71,8 @@ with acc as (
            count(*) filter (where ts >= timestamp '{window_start}') as contacts_recent,
            count(*) filter (where channel in ('internet', 'mobile') and ts >= timestamp '{window_start}') as digital_contacts_recent,
            count(*) filter (where kind = 'complaint' and ts >= timestamp '{complaint_start}') as complaints_recent,
-           count(*) filter (where kind = 'complaint' and ts >= timestamp '{care_start}') as complaints_care_window
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{care_start}') as complaints_care_window,
+           count(*) filter (where kind = 'complaint' and ts >= timestamp '{window_start}') as complaints_activity_window
     from interactions
     where ts < timestamp '{next_day}'
     group by customer_id
@@ -75,7 +80,8 @@ with acc as (
     select customer_id,
            count(*) filter (where closed_on is null or closed_on > date '{as_of}') as open_recovery_cases,
            count(*) filter (where status = 'failed' and closed_on <= date '{as_of}' and date '{as_of}' - closed_on < 90) as failed_cases_recent,
-           count(*) filter (where opened_on >= date '{care_start}') as cases_opened_care_window
+           count(*) filter (where opened_on >= date '{care_start}') as cases_opened_care_window,
+           count(*) filter (where opened_on >= date '{window_start}') as cases_opened_activity_window
     from recovery_cases
     where opened_on <= date '{as_of}'
     group by customer_id
@@ -146,7 +152,12 @@ with acc as (
            coalesce(tx.salary_count_gap, 0) as salary_count_gap,
            coalesce(tx.salary_count_before_gap, 0) as salary_count_before_gap,
            coalesce(tx.tx_count_baseline, 0) as tx_count_baseline,
+           coalesce(tx.own_tx_count_recent, 0) as own_tx_count_recent,
+           coalesce(tx.own_tx_count_baseline, 0) as own_tx_count_baseline,
            coalesce(tx.outflow_recent, 0) as outflow_recent,
+           coalesce(tx.other_bank_outflow_recent, 0) as other_bank_outflow_recent,
+           coalesce(ia.complaints_activity_window, 0) as complaints_activity_window,
+           coalesce(tx.other_bank_transfers_recent, 0) as other_bank_transfers_recent,
            coalesce(tx.own_tx_days, 0) as own_tx_days,
            tx.first_own_tx_days_ago, tx.last_own_tx_days_ago,
            coalesce(ia.contacts_recent, 0) as contacts_recent,
@@ -156,6 +167,7 @@ with acc as (
            coalesce(rc.open_recovery_cases, 0) as open_recovery_cases,
            coalesce(rc.failed_cases_recent, 0) as failed_cases_recent,
            coalesce(rc.cases_opened_care_window, 0) as cases_opened_care_window,
+           coalesce(rc.cases_opened_activity_window, 0) as cases_opened_activity_window,
            coalesce(dep.left_situational, false) as left_situational,
            coalesce(dep.left_dissatisfied, false) as left_dissatisfied,
            coalesce(dep.no_contact_requested, false) as no_contact_requested,
@@ -211,8 +223,8 @@ with acc as (
                 then date '{as_of}' - first_open_product_on end as days_since_return,
            case when open_products = 0 then date '{as_of}' - last_closed_on end as days_since_leaving,
            salary_count_before_gap >= 2 and salary_count_gap = 0 as salary_stopped,
-           -- recent rate below half the customer's own baseline rate (90 vs 365 days)
-           tx_count_baseline >= 12 and tx_count_recent * 365 * 2 < tx_count_baseline * 90 as activity_drop,
+           -- the customer's own recent rate below 60% of their own baseline rate (90 vs 365 days)
+           own_tx_count_baseline >= 18 and own_tx_count_recent * 365 * 100 < own_tx_count_baseline * 90 * 60 as activity_drop,
            -- BG/NBD probability alive (r, alpha, a, b of activity_model.yaml); ages in weeks
            case when own_tx_days = 0 then null
                 when own_tx_days = 1 then 1.0
@@ -235,10 +247,9 @@ with acc as (
 ), need as (
     select *,
            case
-               when balance_total >= 1000000 and short_deposits_open > 0 then 'preservation'
                when pension_count_recent >= 3 or interest_count_recent >= 3 then 'regular_income'
-               when salary_count_recent >= 3
-                    and (open_deposits > 0 or cash_deposits_recent > 0 or deposits_opened_1y > 0) then 'accumulation'
+               when cash_deposits_recent >= 3 or other_bank_transfers_recent >= 3 then 'accumulation'
+               when balance_total >= 1000000 then 'preservation'
                else 'undetermined'
            end as need
     from seg
@@ -384,8 +395,14 @@ with acc as (
                when returned_after_leaving and days_since_return <= 180 then 'win_back'
                when open_recovery_cases > 0 or failed_cases_recent > 0
                     or complaints_care_window > cases_opened_care_window then 'intensive_care'
-               when salary_stopped or activity_drop or products_closed_recent > 0
-                    or outflow_recent - inflow_recent >= 300000 or p_alive < 0.3 then 'potential_divorce'
+               -- one strong sign, or two weak ones together
+               when activity_drop or complaints_activity_window > cases_opened_activity_window
+                    or (case when salary_stopped then 1 else 0 end)
+                       + (case when products_closed_recent > 0 then 1 else 0 end)
+                       + (case when p_alive < 0.3 then 1 else 0 end)
+                       + (case when other_bank_outflow_recent >= 100000
+                                    or outflow_recent - inflow_recent >= 300000 then 1 else 0 end)
+                       >= 2 then 'potential_divorce'
                when relationship_days <= 90 then 'welcome'
                when relationship_days <= 365 then 'getting_to_know'
                else 'customer_management'

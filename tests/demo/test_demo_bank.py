@@ -126,6 +126,91 @@ def test_shape_of_the_bank(bank: Path) -> None:
     assert cyrillic == N
 
 
+def _with_truth(folder: Path) -> duckdb.DuckDBPyConnection:
+    con = con_for(folder)
+    con.execute(f"create view truth as select * from read_csv('{folder}/truth/truth_*.csv')")
+    return con
+
+
+def test_truth_is_deterministic_and_kept_apart(bank: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    generate_bank(again, customers=N, seed=7, as_of=AS_OF, chunk_size=N)
+    read = "select * from read_csv('{}/truth/truth_*.csv') order by customer_id"
+    assert duckdb.sql(read.format(again)).fetchall() == duckdb.sql(read.format(bank)).fetchall()
+    con = _with_truth(bank)
+    assert con.execute("select count(*) from truth").fetchone()[0] == N
+    # the importer reads the folder's own files only: nothing named truth there
+    assert not list(bank.glob("truth*.*"))
+
+
+def test_salaries_arrive_monthly_on_the_customers_payday(bank: Path) -> None:
+    """Within a few days of the payday (or of the day after a job change), one a month."""
+    con = _with_truth(bank)
+    off, per_month = con.execute("""
+        with s as (
+            select t.customer_id, cast(t.ts as date) as day, r.salary_payday,
+                   r.job_change_on
+            from transactions t join truth r using (customer_id)
+            where t.kind = 'salary' and r.job_change_on is null)
+        select count(*) filter (where abs(day(day) - salary_payday) > 2
+                                and abs(day(day) - salary_payday) < 26),
+               max(n)
+        from s join (select customer_id, date_trunc('month', day) as m, count(*) as n
+                     from s group by all) c
+             on c.customer_id = s.customer_id and c.m = date_trunc('month', s.day)
+    """).fetchone()
+    assert off == 0  # month ends wrap: day 1 with payday 28 is within the jitter
+    assert per_month <= 2
+
+
+def test_leavers_warn_before_they_go(bank: Path) -> None:
+    """A leaver's products are all closed by the day the truth says, and most show a
+    sign in the three months before: a complaint, the salary stopping, or money sent
+    to another bank."""
+    con = _with_truth(bank)
+    rows = con.execute(f"""
+        select r.customer_id, r.fate_reason,
+            (select max(closed_on) from accounts a where a.customer_id = r.customer_id),
+            (select count(*) from accounts a where a.customer_id = r.customer_id
+                 and a.closed_on is null),
+            exists (select 1 from interactions i where i.customer_id = r.customer_id
+                    and i.kind = 'complaint' and cast(i.ts as date) between r.fate_on - 100
+                    and r.fate_on),
+            exists (select 1 from transactions t where t.customer_id = r.customer_id
+                    and t.kind = 'transfer_other_bank' and cast(t.ts as date)
+                    between r.fate_on - 30 and r.fate_on)
+        from truth r where r.fate = 'leaves' and r.fate_on <= date '{AS_OF}'""").fetchall()
+    assert len(rows) > 50
+    for cid, _, last_closed, still_open, _, _ in rows:
+        assert still_open == 0, cid
+        assert last_closed is not None
+    dissatisfied = [r for r in rows if r[1] == "dissatisfaction"]
+    assert sum(r[4] for r in dissatisfied) >= 0.9 * len(dissatisfied)
+    movers = [r for r in rows if r[1] in ("moved", "employer_changed")]
+    assert sum(r[5] for r in movers) >= 0.8 * len(movers)
+
+
+def test_savings_behaviour_follows_the_true_need(bank: Path) -> None:
+    """Savers top up monthly (here or at another bank), income customers get interest
+    or a pension monthly; a preserver does neither."""
+    con = _with_truth(bank)
+    shares = {need: (topups, income) for need, topups, income in con.execute("""
+        with b as (
+            select r.customer_id, r.true_need,
+                count(*) filter (where t.kind in ('cash_deposit', 'transfer_other_bank')
+                                 and t.ts >= date '2026-05-01') as topups,
+                count(*) filter (where t.kind in ('interest', 'pension')
+                                 and t.ts >= date '2026-05-01') as income
+            from truth r join transactions t using (customer_id)
+            where r.fate = 'stays' and r.archetype not in ('prospect', 'departed')
+            group by all)
+        select true_need, avg((topups >= 3)::int), avg((income >= 3)::int) from b
+        group by all""").fetchall()}
+    assert shares["accumulation"][0] > 0.8
+    assert shares["regular_income"][1] > 0.8
+    assert shares["preservation"][0] < 0.1 and shares["preservation"][1] < 0.2
+
+
 def test_branch_export_is_cp1251_with_semicolons_and_broken_rows(bank: Path) -> None:
     raw = (bank / "accounts_branch_export.csv").read_bytes()
     with pytest.raises(UnicodeDecodeError):

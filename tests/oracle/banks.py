@@ -154,7 +154,7 @@ def banks(draw: st.DrawFn) -> dict[str, list[dict]]:
                     "ts": draw(stamps), "amount": draw(money),
                     "kind": draw(st.sampled_from(["salary", "pension", "social_benefit",
                                                   "purchase", "interest", "fee",
-                                                  "cash_deposit"])),
+                                                  "cash_deposit", "transfer_other_bank"])),
                     "channel": "system",
                 })
         for j in range(draw(st.integers(0, 3))):

@@ -203,6 +203,7 @@ def extra_terms(v: dict, customer: dict, accounts: list[dict], transactions: lis
     v["pension_count_recent"] = count(("pension", "social_benefit"))
     v["interest_count_recent"] = count(("interest",))
     v["cash_deposits_recent"] = count(("cash_deposit",))
+    v["other_bank_transfers_recent"] = count(("transfer_other_bank",))
     v["deposits_opened_1y"] = sum(a["account_type"] == "deposit"
                                   and (as_of - a["opened_on"]).days <= 365 for a in acc)
     v["short_deposits_open"] = sum(a["account_type"] == "deposit"
@@ -267,12 +268,23 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
     v["salary_stopped"] = v["salary_count_before_gap"] >= 2 and v["salary_count_gap"] == 0
     base = params["baseline_days"]
     v["tx_count_baseline"] = sum(act <= ago(t) < act + base for t in tx)
-    v["activity_drop"] = (v["tx_count_baseline"] >= 12
-                          and v["tx_count_recent"] * base * 2 < v["tx_count_baseline"] * act)
+    own_kinds = ("purchase", "transfer_out", "cash_withdrawal", "cash_deposit", "loan_payment",
+                 "transfer_other_bank")
+    v["own_tx_count_recent"] = sum(t["kind"] in own_kinds and window(t["ts"], act, as_of)
+                                   for t in tx)
+    v["own_tx_count_baseline"] = sum(t["kind"] in own_kinds and act <= ago(t) < act + base
+                                     for t in tx)
+    v["activity_drop"] = (v["own_tx_count_baseline"] >= params["activity_drop_min_baseline"]
+                          and v["own_tx_count_recent"] * base * 100
+                          < v["own_tx_count_baseline"] * act * params["activity_drop_percent"])
     v["outflow_recent"] = sum((-t["amount"] for t in tx
                                if t["amount"] < 0 and window(t["ts"], act, as_of)), ZERO)
+    v["other_bank_outflow_recent"] = sum((-t["amount"] for t in tx
+                                          if t["kind"] == "transfer_other_bank"
+                                          and window(t["ts"], act, as_of)), ZERO)
     own = {ago(t) for t in tx if t["kind"] in ("purchase", "transfer_out", "cash_withdrawal",
-                                                "cash_deposit", "loan_payment")}
+                                                "cash_deposit", "loan_payment",
+                                                "transfer_other_bank")}
     v["own_tx_days"] = len(own)
     v["first_own_tx_days_ago"] = max(own, default=None)
     v["last_own_tx_days_ago"] = min(own, default=None)
@@ -287,6 +299,8 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
         v["p_alive"] = 1.0 / (1.0 + a / (b + x - 1)
                               * math.pow((alpha + big_t) / (alpha + t_x), r + x))
     care = params["care_window_days"]
+    v["complaints_activity_window"] = sum(i["kind"] == "complaint"
+                                          and window(i["ts"], act, as_of) for i in ia)
     v["complaints_care_window"] = sum(i["kind"] == "complaint" and window(i["ts"], care, as_of)
                                       for i in ia)
     known = [c for c in cases if c["opened_on"] <= as_of]
@@ -296,6 +310,7 @@ def lifecycle_terms(v: dict, accounts: list[dict], tx: list[dict], ia: list[dict
                                    and c["closed_on"] <= as_of
                                    and (as_of - c["closed_on"]).days < act for c in known)
     v["cases_opened_care_window"] = sum(window(c["opened_on"], care, as_of) for c in known)
+    v["cases_opened_activity_window"] = sum(window(c["opened_on"], act, as_of) for c in known)
     left = [d for d in departures if d["left_on"] <= as_of]
     v["left_situational"] = any(d["exit_kind"] == "situational" for d in left)
     v["left_dissatisfied"] = any(d["exit_kind"] == "dissatisfaction" for d in left)
@@ -313,9 +328,12 @@ def phase(v: dict, params: dict[str, Any]) -> str:
     if (v["open_recovery_cases"] > 0 or v["failed_cases_recent"] > 0
             or v["complaints_care_window"] > v["cases_opened_care_window"]):
         return "intensive_care"
-    if (v["salary_stopped"] or v["activity_drop"] or v["products_closed_recent"] > 0
-            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]
-            or (v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"])):
+    weak = [v["salary_stopped"], v["products_closed_recent"] > 0,
+            v["p_alive"] is not None and v["p_alive"] < params["p_alive_alert"],
+            v["other_bank_outflow_recent"] >= params["other_bank_outflow_alert"]
+            or v["outflow_recent"] - v["inflow_recent"] >= params["outflow_alert_amount"]]
+    if (v["activity_drop"] or v["complaints_activity_window"] > v["cases_opened_activity_window"]
+            or sum(weak) >= 2):
         return "potential_divorce"
     if _ge(params["welcome_days"], v["relationship_days"]):
         return "welcome"
@@ -325,14 +343,12 @@ def phase(v: dict, params: dict[str, Any]) -> str:
 
 
 def need(v: dict, params: dict[str, Any]) -> str:
-    if _ge(v["balance_total"], params["preservation_min_balance"]) \
-            and v["short_deposits_open"] > 0:
-        return "preservation"
     if v["pension_count_recent"] >= 3 or v["interest_count_recent"] >= 3:
         return "regular_income"
-    if v["salary_count_recent"] >= 3 and (v["open_deposits"] > 0 or v["cash_deposits_recent"] > 0
-                                          or v["deposits_opened_1y"] > 0):
+    if v["cash_deposits_recent"] >= 3 or v["other_bank_transfers_recent"] >= 3:
         return "accumulation"
+    if _ge(v["balance_total"], params["preservation_min_balance"]):
+        return "preservation"
     return "undetermined"
 
 

@@ -60,12 +60,22 @@ def _customers_sql(lo: int, hi: int, as_of: dt.date) -> str:
                  when a < 0.16 then 'departed' when a < 0.24 then 'investor'
                  when a < 0.36 then 'social' when a < 0.66 then 'salary' else 'mixed' end
                 as arche,
-            u(i, 2) < 0.12 as dormant, u(i, 3) < 0.065 as affluent,
+            u(i, 3) < 0.065 as affluent,
             u(i, 4) < 0.03 as business, u(i, 5) < 0.5 as female
         from base
     )
-    select i, arche, dormant and arche in ('salary', 'mixed', 'social', 'investor') as dormant,
-        affluent and arche not in ('prospect', 'departed') as affluent,
+    , c0 as (
+    select i, arche, affluent and arche not in ('prospect', 'departed') as affluent,
+        case when arche not in ('salary', 'mixed', 'social', 'investor') then 'stays'
+             when u(i, 91) < 0.075 then 'leaves' when u(i, 91) < 0.165 then 'dormant'
+             else 'stays' end as fate,
+        case when u(i, 93) < 0.4 then 'dissatisfaction' when u(i, 93) < 0.7
+             then 'employer_changed' else 'moved' end as leave_reason,
+        1 + cast(floor(u(i, 94) * 28) as integer) as payday,
+        1 + cast(floor(u(i, 95) * 28) as integer) as payday_after_switch,
+        u(i, 96) < 0.1 as switches_job,
+        date '{as_of}' - cast(floor(u(i, 97) * 400) as integer) as switch_on,
+        arche = 'salary' or (arche in ('mixed', 'new') and u(i, 98) < 0.7) as paid_salary,
         'C' || lpad(cast(i as varchar), 8, '0') as customer_id,
         case when business then pick({_sql_list(vocab.BUSINESS_FORMS)}, i, 13) || ' «'
                   || pick({_sql_list(vocab.BUSINESS_WORDS)}, i, 14) || '»'
@@ -94,6 +104,16 @@ def _customers_sql(lo: int, hi: int, as_of: dt.date) -> str:
         '+79' || lpad(cast(cast(floor(u(i, 20) * 1000000000) as bigint) as varchar), 9, '0')
             as phone
     from typed
+    )
+    select *,
+        -- the day a leaver's last product closes or a dormant customer stops (may lie
+        -- after the as-of date: the warning signs then start inside the data)
+        case when fate = 'stays' then null
+             else greatest(registered_on + 150, date '{as_of}' - 420
+                           + cast(floor(u(i, 92) * 540) as integer)) end as fate_on,
+        fate = 'dormant' and greatest(registered_on + 150, date '{as_of}' - 420
+            + cast(floor(u(i, 92) * 540) as integer)) <= date '{as_of}' as dormant
+    from c0
     """
 
 
@@ -120,9 +140,10 @@ PRODUCT_CODES = {
     "deposit/savings": "DEP-INCOME", "deposit/demand": "DEP-KEEP",
     "current/current": "CUR", "loan/consumer": "LOAN-CONS", "loan/car": "LOAN-CAR",
 }
-# Mean transactions per account over ~400 days; about 50 per customer in all.
-TX_PER_ACCOUNT = {"salary_project": 58, "social": 32, "debit": 30, "credit": 18, "term": 3,
-                  "savings": 5, "demand": 6, "current": 13, "consumer": 9, "car": 9}
+# Mean everyday transactions per account over ~400 days (salaries, pensions, interest
+# and top-ups come on top, monthly); about 50 per customer in all.
+TX_PER_ACCOUNT = {"salary_project": 36, "social": 20, "debit": 24, "credit": 15, "term": 2,
+                  "savings": 3, "demand": 5, "current": 11, "consumer": 9, "car": 9}
 
 
 def _accounts_sql(as_of: dt.date) -> str:
@@ -138,6 +159,10 @@ def _accounts_sql(as_of: dt.date) -> str:
     with layout(arche, slot, spec, p, closed, product_code, tx_base) as (values {layout}),
     picked as (
         select c.i, c.customer_id, c.arche, c.dormant, c.affluent, c.registered_on,
+            c.fate, c.fate_on, c.leave_reason,
+            -- new products are opened up to a month before a customer leaves or stops
+            case when c.fate = 'stays' then date '{as_of}'
+                 else least(date '{as_of}', c.fate_on - 30) end as open_until,
             l.slot, l.spec, l.closed, l.product_code, l.tx_base, c.i * 8 + l.slot as k
         from cust c join layout l using (arche)
         where u(c.i * 8 + l.slot, 21) < l.p
@@ -147,12 +172,23 @@ def _accounts_sql(as_of: dt.date) -> str:
             case when slot = 0 and arche <> 'new'
                  then registered_on + cast(floor(u(k, 22) * 60) as integer)
                  else registered_on + cast(floor(u(k, 22)
-                      * greatest(date '{as_of}' - registered_on - 1, 0)) as integer) end
+                      * greatest(open_until - registered_on - 1, 0)) as integer) end
                 as opened_on
         from picked
+    ), leaving as (
+        -- A leaver closes the main product on the day they leave and the others in the
+        -- two months before; a product the layout closes anyway closes before that.
+        select * replace (closed or (fate = 'leaves' and fate_on <= date '{as_of}') as closed),
+            case when fate = 'leaves' then least(date '{as_of}', fate_on) else date '{as_of}'
+                end as close_until,
+            fate = 'leaves' and fate_on <= date '{as_of}' and not closed as closes_on_leaving
+        from dated
     ), closed as (
-        select *, case when closed then opened_on + cast(floor(u(k, 23)
-                  * greatest(date '{as_of}' - opened_on - 1, 0)) as integer) end as closed_on,
+        select *, case when closes_on_leaving and slot = 0 then fate_on
+                       when closes_on_leaving then greatest(opened_on + 1,
+                            fate_on - cast(floor(u(k, 30) * 60) as integer))
+                       when closed then opened_on + cast(floor(u(k, 23)
+                  * greatest(close_until - opened_on - 1, 0)) as integer) end as closed_on,
             case when split_part(spec, '/', 1) = 'deposit' and u(k, 24) < 0.05 then 'USD'
                  when split_part(spec, '/', 1) = 'deposit' and u(k, 24) < 0.07 then 'EUR'
                  else 'RUB' end as currency,
@@ -163,7 +199,7 @@ def _accounts_sql(as_of: dt.date) -> str:
                  when 'current' then exp(10.0 + 1.3 * nrm(k, 25))
                       * (case when affluent then 5 else 1 end)
                  else exp(12.2 + 0.7 * nrm(k, 25)) end as rub
-        from dated
+        from leaving
     )
     select *, 'A' || lpad(cast(k as varchar), 10, '0') as account_id,
         case when closed then 0 else money(rub) end as balance_base,
@@ -171,10 +207,10 @@ def _accounts_sql(as_of: dt.date) -> str:
              when currency = 'USD' then money(rub / {FX['USD']})
              when currency = 'EUR' then money(rub / {FX['EUR']})
              else money(rub) end as balance,
-        cast(case when closed then tx_base * 0.4 else tx_base end
+        cast(case when closed and not closes_on_leaving then tx_base * 0.4 else tx_base end
              * (0.3 + 1.4 * u(k, 26)) as integer) as n_tx,
         case when closed then closed_on
-             when dormant then date '{as_of}' - (60 + cast(floor(u(i, 29) * 300) as integer))
+             when fate = 'dormant' then least(fate_on, date '{as_of}')
              else date '{as_of}' end as t_hi,
         case when spec = 'deposit/term' then
                   (case when affluent and u(k, 27) < 0.7 then pick([3, 6], k, 28)
@@ -190,10 +226,23 @@ ACCOUNT_COLS = ("account_id, customer_id, account_type, subtype, product_code, c
                 "opened_on, closed_on, balance, balance_base, term_months")
 
 
-def _transactions_sql() -> str:
-    return """
+def _transactions_sql(as_of: dt.date) -> str:
+    """Everyday activity on every account, and the money that follows a calendar.
+
+    Everyday activity (purchases, cash, transfers, fees, loan payments) falls on random
+    days; a customer going dormant does less and less over the five months before they
+    stop. Salaries arrive monthly on the customer's payday (a few days' jitter; a job
+    change moves the payday and skips a month), pensions monthly too; deposit interest
+    is paid out monthly to customers who live on it and added quarterly otherwise.
+    Savers top up every month: into their deposit here, or by a transfer to another
+    bank when they save elsewhere. A leaver's salary stops before they go (it now goes
+    to another bank), and their money follows it out.
+    """
+    first_month = dt.date(as_of.year, as_of.month, 1) - dt.timedelta(days=400)
+    first_month = first_month.replace(day=1)
+    return f"""
     with rows as (
-        select account_id, customer_id, subtype, k, t_hi,
+        select account_id, customer_id, subtype, k, t_hi, fate, fate_on,
             greatest(opened_on, t_hi - 400) as t_lo, unnest(range(n_tx)) as j
         from acc where n_tx > 0
     ), r as (
@@ -202,66 +251,181 @@ def _transactions_sql() -> str:
         from rows
     ), kinded as (
         select *, case
-            when subtype = 'salary_project' and j % 6 = 0 then 'salary'
-            when subtype = 'social' and j % 5 = 0 then
-                 case when w < 0.8 then 'pension' else 'social_benefit' end
             when subtype in ('term', 'savings', 'demand') then
-                 case when j % 3 = 0 then 'interest' when w < 0.6 then 'transfer_in'
-                      when w < 0.8 then 'cash_deposit' else 'transfer_out' end
+                 case when w < 0.5 then 'transfer_in' when w < 0.7 then 'cash_deposit'
+                      else 'transfer_out' end
             when subtype = 'current' then
                  case when w < 0.45 then 'transfer_in' when w < 0.9 then 'transfer_out'
                       else 'fee' end
             when subtype in ('consumer', 'car') then 'loan_payment'
             when w < 0.7 then 'purchase' when w < 0.85 then 'cash_withdrawal'
-            when w < 0.96 then 'transfer_in' else 'fee' end as kind
+            when w < 0.96 then 'transfer_in' else 'fee' end as kind,
+            -- going dormant or leaving: activity thins out over the six months before
+            -- the stop (a sixth of it there, falling to nothing)
+            case when fate <> 'stays' and u(q, 36) < 0.17 and fate_on - 180 > t_lo
+                 then fate_on - 180 + cast(floor((1 - sqrt(u(q, 33))) * 180) as integer)
+                 when fate <> 'stays' then t_lo + cast(floor(u(q, 33)
+                      * greatest(least(t_hi, fate_on - 180) - t_lo + 1, 1)) as integer)
+                 else t_lo + cast(floor(u(q, 33) * (t_hi - t_lo + 1)) as integer) end as day
         from r
+    ), everyday as (
+        select q, account_id, customer_id, day, kind,
+            case kind
+                when 'transfer_in' then exp(9.2 + 0.9 * z)
+                when 'cash_deposit' then exp(10.0 + 0.8 * z)
+                when 'purchase' then -exp(7.0 + 1.0 * z)
+                when 'cash_withdrawal' then -exp(8.5 + 0.6 * z)
+                when 'transfer_out' then -exp(9.0 + 0.9 * z)
+                when 'fee' then -exp(4.5 + 0.5 * z)
+                else -exp(9.5 + 0.5 * z) end as amount
+        from kinded where day <= t_hi
+    ), months as (
+        select unnest(range(15)) as m
+    ), payer as (
+        -- the account a salary or pension is paid into, and when it stops
+        select a.k, a.account_id, a.customer_id, a.opened_on, a.t_hi, c.i, c.payday,
+            c.payday_after_switch, c.switches_job, c.switch_on, c.affluent,
+            case when a.subtype = 'social' then 'pension' else 'salary' end as kind,
+            case when c.fate = 'leaves' and c.leave_reason = 'employer_changed'
+                     then c.fate_on - 45 - cast(floor(u(c.i, 101) * 90) as integer)
+                 when c.fate = 'leaves' and c.leave_reason = 'moved'
+                     then c.fate_on - 30 - cast(floor(u(c.i, 101) * 60) as integer)
+                 when c.fate = 'dormant' then c.fate_on - 30 - cast(floor(u(c.i, 101) * 90)
+                                                                 as integer)
+                 else date '{as_of}' end as paid_until
+        from acc a join cust c using (i)
+        where (a.subtype = 'salary_project' or a.subtype = 'social'
+               or (a.slot = 0 and a.subtype = 'debit' and c.paid_salary)) and not a.closed
+              or (a.closed and c.fate = 'leaves' and a.slot = 0 and a.closes_on_leaving
+                  and (a.subtype in ('salary_project', 'social') or c.paid_salary))
+    ), paid as (
+        select p.*, m, p.k * 1000 + 500 + m as q,
+            cast(date '{first_month}' + to_months(m) as date) as month_start
+        from payer p, months
+    ), credited as (
+        select *, cast(month_start + (case when switches_job and month_start > switch_on
+                  then payday_after_switch else payday end) - 1
+                  + cast(floor(u(q, 102) * 5) as integer) - 2 as date) as day
+        from paid
+    ), income as (
+        select q, account_id, customer_id, day, kind,
+            case when kind = 'pension' then exp(9.9 + 0.2 * nrm(i, 103)) * (1 + 0.02 * nrm(q, 104))
+                 else exp(11.0 + 0.35 * nrm(i, 103)) * (case when affluent then 3 else 1 end)
+                      * (1 + 0.05 * nrm(q, 104)) end as amount
+        from credited
+        where day >= opened_on and day <= least(t_hi, paid_until)
+          -- the month of a job change has no salary
+          and not (switches_job and kind = 'salary'
+                   and day between switch_on - 10 and switch_on + 25)
+    ), deposits as (
+        -- each customer's first deposit that takes interest and top-ups
+        select * from (
+            select a.*, row_number() over (partition by a.i order by a.slot) as nth
+            from acc a where a.subtype in ('term', 'savings'))
+        where nth = 1
+    ), monthly as (
+        select d.k, d.account_id, d.customer_id, d.opened_on, d.t_hi, d.rub, t.true_need,
+            t.i, c.payday, m, cast(date '{first_month}' + to_months(m) as date) as month_start
+        from deposits d join truth t using (i) join cust c using (i), months
+    ), interest as (
+        select k * 1000 + 600 + m as q, account_id, customer_id,
+            cast(month_start + 27 as date) as day, 'interest' as kind,
+            greatest(rub, 20000) * 0.012 * (1 + 0.1 * nrm(k * 1000 + 600 + m, 105)) as amount,
+            opened_on, t_hi
+        from monthly
+        where true_need = 'regular_income' or m % 3 = 2
+    ), saver as (
+        -- savers top up monthly after payday: here when they hold a deposit, else at
+        -- another bank (from the account their money arrives on)
+        select t.i, t.customer_id, t.true_need, coalesce(d.k, a.k) as k,
+            coalesce(d.account_id, a.account_id) as account_id,
+            coalesce(d.opened_on, a.opened_on) as opened_on,
+            -- savers going dormant stop saving three months before they stop
+            case when t.fate = 'dormant' then least(coalesce(d.t_hi, a.t_hi), t.fate_on - 90)
+                 else coalesce(d.t_hi, a.t_hi) end as t_hi, d.k is not null as here
+        from truth t
+        join acc a on a.i = t.i and a.slot = 0
+        left join deposits d on d.i = t.i and not d.closed
+        where t.true_need = 'accumulation' and t.fate <> 'leaves'
+    ), topups as (
+        select s.k * 1000 + 700 + m as q, s.account_id, s.customer_id,
+            cast(date '{first_month}' + to_months(m) as date) + c.payday + 1
+                 + cast(floor(u(s.k * 1000 + 700 + m, 106) * 4) as integer) as day,
+            case when s.here then 'cash_deposit' else 'transfer_other_bank' end as kind,
+            (case when s.here then 1 else -1 end)
+                * exp(9.3 + 0.6 * nrm(s.i, 107)) * (1 + 0.1 * nrm(s.k * 1000 + 700 + m, 108))
+                as amount,
+            s.opened_on, s.t_hi
+        from saver s join cust c using (i), months
+        where u(s.k * 1000 + 700 + m, 109) < 0.85
+    ), sweep as (
+        -- a leaver empties the accounts into another bank in the weeks before leaving
+        select a.k * 1000 + 900 as q, a.account_id, a.customer_id,
+            least(a.t_hi, c.fate_on - 1 - cast(floor(u(a.k, 110) * 20) as integer)) as day,
+            'transfer_other_bank' as kind, -greatest(a.rub, 5000) as amount,
+            a.opened_on, a.t_hi
+        from acc a join cust c using (i)
+        where c.fate = 'leaves' and c.leave_reason <> 'dissatisfaction'
+              and a.account_type in ('card', 'deposit', 'current')
+    ), scheduled as (
+        select q, account_id, customer_id, day, kind, amount from income
+        union all
+        select q, account_id, customer_id, day, kind, amount from (
+            select * from interest union all select * from topups union all
+            select * from sweep)
+        where day >= opened_on and day <= t_hi
+    ), all_tx as (
+        select * from everyday union all select * from scheduled
     )
     select 'T' || lpad(cast(q as varchar), 13, '0') as transaction_id, account_id, customer_id,
-        cast(t_lo + cast(floor(u(q, 33) * (t_hi - t_lo + 1)) as integer) as timestamp)
-            + to_seconds(cast(floor(u(q, 34) * 86399) as bigint)) as ts,
-        money(case kind
-            when 'salary' then exp(11.0 + 0.35 * z)
-            when 'pension' then exp(9.9 + 0.2 * z)
-            when 'social_benefit' then exp(8.5 + 0.3 * z)
-            when 'interest' then exp(6.5 + 1.0 * z)
-            when 'transfer_in' then exp(9.2 + 0.9 * z)
-            when 'cash_deposit' then exp(10.0 + 0.8 * z)
-            when 'purchase' then -exp(7.0 + 1.0 * z)
-            when 'cash_withdrawal' then -exp(8.5 + 0.6 * z)
-            when 'transfer_out' then -exp(9.0 + 0.9 * z)
-            when 'fee' then -exp(4.5 + 0.5 * z)
-            else -exp(9.5 + 0.5 * z) end) as amount,
-        kind,
+        cast(day as timestamp) + to_seconds(cast(floor(u(q, 34) * 86399) as bigint)) as ts,
+        money(amount) as amount, kind,
         case kind when 'purchase' then (case when u(q, 35) < 0.6 then 'pos'
                                              when u(q, 35) < 0.8 then 'internet' else 'mobile' end)
             when 'cash_withdrawal' then 'atm'
             when 'cash_deposit' then 'branch'
             when 'transfer_in' then (case when u(q, 35) < 0.5 then 'mobile' else 'internet' end)
             when 'transfer_out' then (case when u(q, 35) < 0.5 then 'mobile' else 'internet' end)
+            when 'transfer_other_bank' then (case when u(q, 35) < 0.6 then 'mobile'
+                                                  else 'internet' end)
             when 'loan_payment' then (case when u(q, 35) < 0.7 then 'internet' else 'branch' end)
             else 'system' end as channel
-    from kinded
+    from all_tx
+    where day <= date '{as_of}'
     order by transaction_id
     """
 
 
 def _interactions_sql(as_of: dt.date) -> str:
+    """Contacts through the channels, until a customer stops or leaves; a dissatisfied
+    leaver complains once or twice in the three months before leaving."""
     return f"""
     with rows as (
-        select i, customer_id, registered_on, dormant,
+        select i, customer_id, registered_on, fate, fate_on, leave_reason,
+            case when fate <> 'stays' then least(fate_on, date '{as_of}')
+                 else date '{as_of}' end as t_hi,
             unnest(range(cast(floor(u(i, 40) * 11) as integer))) as j
         from cust
-    ), r as (select *, i * 16 + j as q from rows)
+    ), r as (select *, i * 16 + j as q, greatest(registered_on, date '{as_of}' - 400) as t_lo
+             from rows)
     select 'I' || lpad(cast(q as varchar), 11, '0') as interaction_id, customer_id,
-        cast(greatest(registered_on, date '{as_of}' - 400)
-             + cast(floor(u(q, 41) * (date '{as_of}' - greatest(registered_on,
-                    date '{as_of}' - 400) + 1)) as integer) as timestamp)
-            + to_seconds(cast(floor(u(q, 42) * 86399) as bigint)) as ts,
+        cast(t_lo + cast(floor(u(q, 41) * greatest(t_hi - t_lo + 1, 1)) as integer)
+             as timestamp) + to_seconds(cast(floor(u(q, 42) * 86399) as bigint)) as ts,
         case when j = 0 and u(i, 43) < 0.012 then 'call_centre'
              else pick(['branch', 'atm', 'internet', 'mobile', 'mobile', 'internet',
                         'call_centre', 'ivr'], q, 44) end as channel,
         case when j = 0 and u(i, 43) < 0.012 then 'complaint' else null end as forced
     from r
+    union all
+    select 'I' || lpad(cast(i * 16 + 15 - j as varchar), 11, '0'), customer_id,
+        cast(fate_on - 10 - cast(floor(u(i * 16 + 15 - j, 45) * 80) as integer) as timestamp)
+            + to_seconds(cast(floor(u(i * 16 + 15 - j, 42) * 86399) as bigint)),
+        case when u(i * 16 + 15 - j, 44) < 0.6 then 'call_centre' else 'branch' end,
+        'complaint'
+    from (select *, unnest(range(case when u(i, 46) < 0.5 then 1 else 2 end)) as j from cust
+          where fate = 'leaves' and leave_reason = 'dissatisfaction')
+    where fate_on - 10 - cast(floor(u(i * 16 + 15 - j, 45) * 80) as integer) <= date '{as_of}'
+      and fate_on - 10 - cast(floor(u(i * 16 + 15 - j, 45) * 80) as integer) >= registered_on
     """
 
 
@@ -307,14 +471,16 @@ def _surveys_sql(as_of: dt.date) -> str:
     """About a third of customers answered a survey in the last 400 days; some twice."""
     return f"""
     with rows as (
-        select i, customer_id, registered_on, arche, dormant,
+        select i, customer_id, registered_on, arche, dormant, fate, leave_reason,
             unnest(range(case when u(i, 60) < 0.33 then 1 when u(i, 60) < 0.38 then 2
                               else 0 end)) as j
         from cust where customer_type = 'retail' and arche <> 'prospect'
     ), r as (select *, i * 4 + j as q,
                     case arche when 'departed' then -2.5 when 'new' then 0.5
                                when 'investor' then 1.0 when 'social' then 0.8 else 0 end
-                    - case when dormant then 1.5 else 0 end as mood
+                    - case when dormant then 1.5 else 0 end
+                    - case when fate = 'leaves' and leave_reason = 'dissatisfaction' then 2.5
+                           else 0 end as mood
              from rows)
     select 'Q' || lpad(cast(q as varchar), 10, '0') as survey_id, customer_id,
         greatest(registered_on, date '{as_of}' - cast(floor(u(q, 61) * 400) as integer))
@@ -426,6 +592,52 @@ def _credit_outcomes_sql() -> str:
     """
 
 
+TRUTH_SQL = """
+    create or replace temp table truth as
+    with deposit_holders as (
+        select i, true as has_deposit from acc where subtype in ('term', 'savings') group by i
+    ), last_closed as (
+        select i, max(closed_on) as left_on from acc group by i having bool_and(closed)
+    )
+    select c.i, c.customer_id, c.arche, c.fate, c.fate_on, c.leave_reason, l.left_on,
+        c.payday, c.paid_salary, c.switches_job, c.switch_on,
+        case when c.arche = 'social' then 'regular_income'
+             when c.affluent and u(c.i, 111) < 0.8 then 'preservation'
+             when d.has_deposit and u(c.i, 112)
+                  < (case when c.arche = 'investor' then 0.6 else 0.3 end) then 'regular_income'
+             else 'accumulation' end as true_need
+    from cust c left join deposit_holders d using (i) left join last_closed l using (i)
+"""
+
+# Customers choose deposits that fit their need more often than not: the product held
+# follows the true need for seven deposits in ten (the rules never read product codes
+# for a need; a next-best backtest sees whether offers match what is opened).
+DEPOSIT_BY_NEED = """
+    update acc set product_code = case t.true_need when 'accumulation' then 'DEP-GROW'
+                                       when 'regular_income' then 'DEP-INCOME'
+                                       else 'DEP-KEEP' end
+    from truth t
+    where acc.i = t.i and acc.account_type = 'deposit' and u(acc.k, 113) < 0.7
+"""
+
+# The hidden truth: written beside the data for evaluations, never imported (the
+# importer reads only the folder's own files, not its subfolders); see docs/demo.md.
+TRUTH_OUT = """
+    select customer_id, arche as archetype, true_need,
+        case when arche = 'prospect' then 'prospect'
+             when arche = 'departed' then 'left'
+             when fate = 'leaves' then 'leaves'
+             when fate = 'dormant' then 'goes_dormant' else 'stays' end as fate,
+        case when arche = 'departed' then left_on else fate_on end as fate_on,
+        case when arche = 'departed' then 'unknown'
+             when fate = 'leaves' then leave_reason
+             when fate = 'dormant' then 'drifted' end as fate_reason,
+        case when paid_salary then payday end as salary_payday,
+        case when paid_salary and switches_job then switch_on end as job_change_on
+    from truth order by customer_id
+"""
+
+
 CUSTOMER_COLS = ("customer_id, full_name, customer_type, registered_on, birth_date, city, "
                  "declared_monthly_income, owns_car, car_year, owns_home, document_id, phone")
 
@@ -439,7 +651,7 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
         raise ValueError("fmt must be parquet or csv")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("*"), *out_dir.glob("labels/*")]:
+    for old in [*out_dir.glob("*"), *out_dir.glob("labels/*"), *out_dir.glob("truth/*")]:
         if old.is_file():
             old.unlink()
     con = duckdb.connect(config={"memory_limit": "4GB", "preserve_insertion_order": True})
@@ -463,10 +675,12 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
             sql = sql.replace(f"({name},", f"({_sql_list(items)},")
         con.execute(sql)
         con.execute(_accounts_sql(as_of))
+        con.execute(TRUTH_SQL)
+        con.execute(DEPOSIT_BY_NEED)
         queries = {
             "customers": f"select {CUSTOMER_COLS} from cust order by customer_id",
             "accounts": f"select {ACCOUNT_COLS} from acc order by account_id",
-            "transactions": _transactions_sql(),
+            "transactions": _transactions_sql(as_of),
             "interactions": INTERACTION_KIND.format(inner=_interactions_sql(as_of)),
             "security_events": _security_sql(as_of),
             "surveys": _surveys_sql(as_of),
@@ -479,6 +693,10 @@ def generate_bank(out_dir: Path, *, customers: int, seed: int = 42,
             path = out_dir / f"{table}_{n:04d}.{fmt}"
             con.execute(f"copy ({query}) to ? {options}", [str(path)])
             files[table].append(path)
+        truth = out_dir / "truth"
+        truth.mkdir(exist_ok=True)
+        con.execute(f"copy ({TRUTH_OUT}) to ? (format csv, header true)",
+                    [str(truth / f"truth_{n:04d}.csv")])
         labels = out_dir / "labels"
         labels.mkdir(exist_ok=True)
         con.execute(f"copy ({_credit_outcomes_sql()}) to ? (format csv, header true)",

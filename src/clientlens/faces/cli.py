@@ -549,6 +549,9 @@ def demo(path: Annotated[Path, typer.Argument(help="Workspace folder to (re)crea
     _print_summary(result.as_of, result.summary)
     _print_changes(result)
     out.print(f"Profiles written to {path}/exports/profiles.csv and profiles.parquet.\n"
+              f"What really happens to each customer (true need, who leaves or goes "
+              f"dormant, when and why) is in {path}/demo-data/truth/, never imported: "
+              f"see docs/backtests.md.\n"
               f"Try: {_program()} explain -w {path} C00000001")
     from clientlens.services.workspace.staff_users import first_admin
 
@@ -798,6 +801,10 @@ app.add_typer(reevaluation_cli.runs_app)
 
 
 # -- the HTTP service and its tokens ----------------------------------------------------
+from clientlens.faces.backtest_cli import backtest_app  # noqa: E402
+
+app.add_typer(backtest_app)
+
 from clientlens.faces.api_cli import serve as api_serve  # noqa: E402
 from clientlens.faces.api_cli import token_app  # noqa: E402
 from clientlens.faces.referrals_cli import referrals_app  # noqa: E402

@@ -89,6 +89,7 @@ ACCOUNT_SUBTYPES: dict[str, tuple[str, ...]] = {
 TRANSACTION_KINDS = (
     "salary", "pension", "social_benefit", "transfer_in", "transfer_out", "purchase",
     "cash_withdrawal", "cash_deposit", "interest", "fee", "loan_payment", "other",
+    "transfer_other_bank",
 )
 INTERACTION_KINDS = ("visit", "login", "call", "ivr_session", "enquiry", "complaint", "other")
 
@@ -194,7 +195,7 @@ TRANSACTIONS = Table(
         "days_ago": ("days_between(ts, as_of)", ColumnType.INTEGER,
                      "Whole days between the transaction and the as-of date."),
         "is_own": ("kind in ('purchase', 'transfer_out', 'cash_withdrawal', 'cash_deposit', "
-                   "'loan_payment')", ColumnType.BOOLEAN,
+                   "'loan_payment', 'transfer_other_bank')", ColumnType.BOOLEAN,
                    "Made by the customer (not a salary, pension, interest or fee booked to "
                    "them): the activity the probability-alive model counts."),
     },

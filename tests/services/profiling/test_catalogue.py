@@ -117,6 +117,22 @@ def test_lists_over_a_run() -> None:
             targeting.leads(engine, DEFS, D1, department="mortgages")
 
 
+def test_survey_due_counts_only_the_surveys_the_loyalty_rating_needs() -> None:
+    """A customer who answered a survey recently is not due, although the win-back
+    rating (which a survey cannot give: both still hold products) is insufficient."""
+    with DuckDBEngine(":memory:") as engine:
+        _bank(engine)
+        engine.execute("""insert into surveys (survey_id, customer_id, answered_on, nps,
+            satisfaction, channel) values ('Q1', 'C2', ?, 9, 5, 'internet')""",
+                       [D1 - dt.timedelta(days=20)])
+        run_segmentation(engine, DEFS, D1)
+        grades = dict(engine.fetch_all("select customer_id, win_back_grade from profiles"))
+        assert grades == {"C1": "insufficient data", "C2": "insufficient data"}
+        due = targeting.survey_due(engine, DEFS, D1)
+        assert [r[0] for r in engine.fetch_all(due.query, due.params)] == ["C1"]
+        assert "win_back" not in due.note
+
+
 def _workspace_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "definitions"
     shutil.copytree(DEFAULTS, folder)

@@ -87,9 +87,30 @@ def leads(engine: Engine, defs: Definitions, as_of: dt.date, department: str | N
     return CustomerList(title, query, params=params)
 
 
+def reads_source(defs: Definitions, names: frozenset[str] | set[str], source: str) -> bool:
+    """Whether terms read rows of ``source``, directly or through the terms they use."""
+    seen: set[str] = set()
+    todo = [n for n in names if n in defs.terms]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        term = defs.terms[name]
+        if term.aggregate is not None and term.aggregate.source == source:
+            return True
+        todo.extend(d for d in term.depends_on if d in defs.terms)
+    return False
+
+
 def survey_due(engine: Engine, defs: Definitions, as_of: dt.date) -> CustomerList:
-    """Customers whose ratings lack survey data, most valuable first."""
-    needing = [r for r in defs.ratings if r.requires is not None]
+    """Customers whose ratings lack survey data, most valuable first.
+
+    Only ratings whose requirement reads the surveys count: a rating that cannot be
+    given for another reason (the win-back rating of a customer who still holds
+    products) is not helped by a survey, so it does not make anyone due for one."""
+    needing = [r for r in defs.ratings if r.requires is not None
+               and reads_source(defs, r.requires.condition.names, "surveys")]
     if not needing:
         raise ClientlensError("no rating in the rulebook requires survey data")
     grade_cols = [f"{r.id}_grade" for r in needing]

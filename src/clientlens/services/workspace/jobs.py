@@ -456,6 +456,30 @@ class ListResult:
     unit: str = "customers"  # what ``total`` counts: customers, or events
 
 
+def backtest_early_warning(path: str | Path, start: dt.date, end: dt.date, *,
+                           horizon_days: int = 90, quiet_days: int = 60,
+                           phase: str = "potential_divorce") -> Any:
+    """The early-warning phase's signs against who left or went dormant within the
+    horizon, over the stored snapshots from ``start`` to ``end``."""
+    from clientlens.services.analytics.backtest import early_warning
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        return early_warning(engine, ws.definitions, start, end, horizon_days=horizon_days,
+                             quiet_days=quiet_days, phase=phase)
+
+
+def backtest_offers(path: str | Path, start: dt.date, end: dt.date, *,
+                    horizon_days: int = 90) -> Any:
+    """Needs and next-best products against the products opened within the horizon,
+    over the stored snapshots from ``start`` to ``end``."""
+    from clientlens.services.analytics.offer_backtest import offers
+
+    ws = Workspace(path)
+    with ws.engine(read_only=True) as engine:
+        return offers(engine, ws.definitions, start, end, horizon_days=horizon_days)
+
+
 def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
                   limit: int = 20, out: str | Path | None = None,
                   csv_dialect: str | None = None, **options: Any) -> ListResult:
