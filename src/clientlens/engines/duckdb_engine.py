@@ -31,8 +31,8 @@ class WarehouseInUse(WorkspaceError):
         if self.serving:
             message = (f"the warehouse {path} is held by `clientlens serve` ({who}): DuckDB "
                        "lets one process open it at a time. `import`, `run`, `summary`, "
-                       "`explain` and `reevaluate` hand their work to the service; for this "
-                       "command stop it and start it again after")
+                       "`explain`, `reevaluate` and the customer lists hand their work to "
+                       "the service; for this command stop it and start it again after")
         else:
             what = f" ({command[:80]})" if command else ""
             message = (f"the warehouse {path} is in use by {who}{what}: DuckDB lets one "

@@ -618,6 +618,35 @@ Out = Annotated[Path | None, typer.Option(
                         ".parquet.")]
 
 
+def _customer_list(workspace: Path, kind: str, as_of: dt.date | None, *,
+                   out: Path | None = None, **options: object) -> jobs.ListResult:
+    """``jobs.customer_list``, handed to the service when it holds the warehouse."""
+    try:
+        return jobs.customer_list(workspace, kind, as_of, out=out, **options)
+    except WarehouseInUse as e:
+        import pyarrow as pa
+
+        from clientlens.faces import service_client
+
+        service = service_client.service_for(workspace, e)
+        if out is not None:
+            from clientlens.platform.exports import format_of
+
+            format_of(out)  # a wrong suffix is refused here, as without the service
+        fixed = {k: options.pop(k) for k in ("limit", "csv_dialect") if k in options}
+        answer = service_client.ask(service, "POST", "/lists", {
+            "kind": kind, "as_of": as_of, **fixed, "options": options,
+            "out": str(out.resolve()) if out is not None else None})
+        rows = pa.Table.from_pylist(answer["rows"]) if answer["rows"] else pa.table(
+            {c: pa.array([], pa.string()) for c in answer["columns"]})
+        return jobs.ListResult(answer["as_of"], answer["title"],
+                               f"{answer['note']} (answered by `clientlens serve`, PID "
+                               f"{service.pid})".strip(), answer["total"],
+                               rows.select(answer["columns"]),
+                               Path(answer["written"]) if answer["written"] else None,
+                               unit=answer["unit"])
+
+
 def _show_list(result: jobs.ListResult) -> None:
     t = Table(title=f"{result.title}: {result.total:,} {result.unit}")
     for name in result.rows.column_names:
@@ -644,7 +673,7 @@ def leads(workspace: Workspace = Path("."), as_of: AsOf = None,
 
     Example: `clientlens leads -w my-bank --department retail_lending -o car-leads.csv`
     """
-    _show_list(jobs.customer_list(workspace, "leads", _date(as_of), limit=limit, out=output,
+    _show_list(_customer_list(workspace, "leads", _date(as_of), limit=limit, out=output,
                                   csv_dialect=csv_dialect, department=department))
 
 
@@ -662,7 +691,7 @@ def actions(workspace: Workspace = Path("."), as_of: AsOf = None,
 
     Example: `clientlens actions -w my-bank --department branch --overdue -o calls.csv`
     """
-    _show_list(jobs.customer_list(workspace, "actions", _date(as_of), limit=limit,
+    _show_list(_customer_list(workspace, "actions", _date(as_of), limit=limit,
                                   out=output, csv_dialect=csv_dialect, department=department,
                                   phase=phase, overdue_only=overdue))
 
@@ -674,7 +703,7 @@ def survey_due(workspace: Workspace = Path("."), as_of: AsOf = None, limit: Limi
 
     Example: `clientlens survey-due -w my-bank -o survey.csv`
     """
-    _show_list(jobs.customer_list(workspace, "survey-due", _date(as_of), limit=limit,
+    _show_list(_customer_list(workspace, "survey-due", _date(as_of), limit=limit,
                                   out=output, csv_dialect=csv_dialect))
 
 
@@ -690,7 +719,7 @@ def lookalike(product: Annotated[str, typer.Argument(help="Product id from the c
 
     Example: `clientlens lookalike deposit_keep -w my-bank -o keep-lookalikes.csv`
     """
-    _show_list(jobs.customer_list(workspace, "lookalike", _date(as_of), limit=limit,
+    _show_list(_customer_list(workspace, "lookalike", _date(as_of), limit=limit,
                                   out=output, csv_dialect=csv_dialect, product=product,
                                   min_lift=min_lift,
                                   min_holders=min_holders))
@@ -710,7 +739,7 @@ def entitlements(workspace: Workspace = Path("."), as_of: AsOf = None,
     Example: `clientlens entitlements -w my-bank --events -o events.csv`
     """
     if events or output:
-        _show_list(jobs.customer_list(workspace, "events", _date(as_of), limit=limit,
+        _show_list(_customer_list(workspace, "events", _date(as_of), limit=limit,
                                       out=output, csv_dialect=csv_dialect, service=service))
         return
     date, rows = jobs.entitlements(workspace, _date(as_of))

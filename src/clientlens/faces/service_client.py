@@ -1,6 +1,7 @@
 """Commands that hand their work to a running ``clientlens serve`` on the same
 workspace: DuckDB lets one process open the warehouse, so while the service holds it
-``import``, ``run``, ``summary``, ``explain`` and ``reevaluate`` ask the service over HTTP instead
+``import``, ``run``, ``summary``, ``explain``, ``reevaluate`` and the customer
+lists (``leads``, ``actions``, ...) ask the service over HTTP instead
 of failing (``platform/service_file.py`` says where it is and gives the token).
 
 Only the standard library is used, so this works in an install without the ``api``

@@ -2,7 +2,8 @@
 
 DuckDB lets one process open a database file at a time (the service keeps its
 connection open), so a CLI command cannot open the warehouse meanwhile. `run`,
-`summary`, `explain` and `reevaluate` hand their work to the service (its service
+`summary`, `explain`, `reevaluate`, `import` and the customer lists (`leads`, ...)
+hand their work to the service (its service
 file names its URL and a token of its own) and give the same answers; any other
 command says in one line that the service holds the warehouse, naming its PID and
 what to do, never DuckDB's raw "Could not set lock"; and works again once the
@@ -51,15 +52,18 @@ def test_the_cli_says_the_service_holds_the_workspace(tmp_path: Path) -> None:
                 if service.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(service.stderr.read().decode()) from None
                 time.sleep(0.3)
-        for command in (["leads", "--limit", "1"], ["export", str(tmp_path / "p.csv")]):
+        for command in (["quarantine"], ["export", str(tmp_path / "p.csv")]):
             busy = cli(*command, "-w", str(root), check=False)
             assert busy.returncode == 1, (command, busy.stdout)
             assert busy.stderr.count("\n") == 1, busy.stderr
             assert busy.stderr.startswith(f"error: the warehouse {root / 'warehouse.duckdb'} "
                                           f"is held by `clientlens serve` (PID {service.pid})")
-            assert "hand their work to the service" in busy.stderr
+            assert "hand their work to" in busy.stderr
             assert "Could not set lock" not in busy.stderr
         # handed to the service: the same figures as without it
+        leads = cli("leads", "--limit", "3", "-w", str(root), "-o", str(tmp_path / "l.csv"))
+        assert "answered by `clientlens serve`" in leads.stdout
+        assert (tmp_path / "l.csv").exists()
         summary = cli("summary", "-w", str(root))
         assert "Segments on 2026-10-31" in summary.stdout
         explained = cli("explain", "C00000001", "-w", str(root))
@@ -97,6 +101,10 @@ def test_the_cli_says_the_service_holds_the_workspace(tmp_path: Path) -> None:
     assert not (root / ".clientlens-service.json").exists()
     local = cli("summary", "-w", str(root)).stdout
     assert local == summary.stdout
+    alone = cli("leads", "--limit", "3", "-w", str(root), "-o", str(tmp_path / "m.csv"))
+    assert (tmp_path / "m.csv").read_bytes() == (tmp_path / "l.csv").read_bytes()
+    first = [line for line in alone.stdout.splitlines() if "│" in line][:4]
+    assert first == [line for line in leads.stdout.splitlines() if "│" in line][:4]
     history = jobs.reevaluations(root, "C00000001")
     assert history and history[0].via == "api"
     from clientlens.services.workspace.folder import Workspace

@@ -42,7 +42,7 @@ from clientlens.faces.http.routers import (
     definitions,
     dictionary,
     health,
-    imports,
+    local,
     profiles,
     reevaluation,
     referrals,
@@ -54,7 +54,7 @@ from clientlens.platform.http_guard import MAX_BODY_BYTES, Guard, RequestLog, in
 
 #: The routers in the order of the spec's paths.
 ROUTERS = (profiles.router, reevaluation.router, segments.router, dictionary.router,
-           runs.router, health.router, referrals.router, definitions.router, imports.router)
+           runs.router, health.router, referrals.router, definitions.router, local.router)
 
 DESCRIPTION = """
 Customer profiles, segments, the dictionary of terms, runs and re-evaluation over one

@@ -482,29 +482,39 @@ def backtest_offers(path: str | Path, start: dt.date, end: dt.date, *,
 
 def customer_list(path: str | Path, kind: str, as_of: dt.date | None = None, *,
                   limit: int = 20, out: str | Path | None = None,
-                  csv_dialect: str | None = None, **options: Any) -> ListResult:
+                  csv_dialect: str | None = None, engine: Any = None,
+                  **options: Any) -> ListResult:
     """A customer list over a stored run: leads, survey-due, lookalike or events;
-    ``out`` (a path as given) gets the whole list as .csv, .xlsx or .parquet."""
-    from clientlens.services.analytics import lists as targeting
-
+    ``out`` (a path as given) gets the whole list as .csv, .xlsx or .parquet.
+    ``engine``: the warehouse already open (the service's), else it is opened."""
     ws = Workspace(path)
     if out is not None:
         exports.format_of(Path(out))  # a wrong suffix is an error before anything runs
     dialect = _dialect(ws, csv_dialect)
-    with ws.engine(read_only=True) as engine:
-        as_of = as_of or latest_as_of(engine)
-        if kind == "events":
-            made = targeting.entitlement_events(engine, as_of, **options)
-        else:
-            make = {"leads": targeting.leads, "survey-due": targeting.survey_due,
-                    "lookalike": targeting.lookalikes, "actions": targeting.phase_actions}[kind]
-            made = make(engine, ws.definitions, as_of, **options)
-        written = None
-        if out is not None:
-            written = made.write(engine, Path(out), dialect)
-        return ListResult(as_of, made.title, made.note, made.count(engine),
-                          made.fetch(engine, limit), written,
-                          unit="events" if kind == "events" else "customers")
+    if engine is not None:
+        return _customer_list(ws, engine, kind, as_of, limit, out, dialect, options)
+    with ws.engine(read_only=True) as opened:
+        return _customer_list(ws, opened, kind, as_of, limit, out, dialect, options)
+
+
+def _customer_list(ws: Workspace, engine: Any, kind: str, as_of: dt.date | None, limit: int,
+                   out: str | Path | None, dialect: str, options: dict[str, Any]
+                   ) -> ListResult:
+    from clientlens.services.analytics import lists as targeting
+
+    as_of = as_of or latest_as_of(engine)
+    if kind == "events":
+        made = targeting.entitlement_events(engine, as_of, **options)
+    else:
+        make = {"leads": targeting.leads, "survey-due": targeting.survey_due,
+                "lookalike": targeting.lookalikes, "actions": targeting.phase_actions}[kind]
+        made = make(engine, ws.definitions, as_of, **options)
+    written = None
+    if out is not None:
+        written = made.write(engine, Path(out), dialect)
+    return ListResult(as_of, made.title, made.note, made.count(engine),
+                      made.fetch(engine, limit), written,
+                      unit="events" if kind == "events" else "customers")
 
 
 def entitlements(path: str | Path, as_of: dt.date | None = None) -> tuple[dt.date, list]:
