@@ -136,7 +136,11 @@ def import_legacy(db: Any, workspace: str | Path) -> int | None:
     path = Path(workspace) / LEGACY_FILE
     if not path.is_file():
         return None
-    tokens = _read_legacy(path)
+    try:
+        tokens = _read_legacy(path)
+    except FileNotFoundError:
+        # another process imported it and renamed it between the check and the read
+        return None
     added: int | None = None
     try:
         with db.transaction() as s:
